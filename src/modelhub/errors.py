@@ -106,4 +106,14 @@ class CorruptedCheckpointError(HubError, ValueError):
     """A weights file cannot be read (truncated or not the format its name says); nothing was loaded."""
 
 
-__all__ = [name for name, value in globals().items() if isinstance(value, type) and issubclass(value, Exception)]
+class CardMetadataError(HubError, ValueError):
+    """A model card's YAML front matter cannot be parsed, or is not a mapping."""
+
+
+class KerasModelNotFoundError(HubError, FileNotFoundError):
+    """A directory or repo holds no Keras model layout (``model.keras``, a SavedModel, a Keras 3 directory)."""
+
+
+__all__ = [
+    name for name, value in globals().items() if isinstance(value, type) and issubclass(value, Exception)
+]
