@@ -21,6 +21,7 @@ _EXPORTS: dict[str, str] = {
     "push_to_hub_keras": ".mixins.keras",
     "push_to_hub_fastai": ".mixins.fastai",
     "from_pretrained_fastai": ".mixins.fastai",
+    "save_pretrained_fastai": ".mixins.fastai",
     # model cards
     "ModelCard": ".cards",
     "ModelCardData": ".cards",
