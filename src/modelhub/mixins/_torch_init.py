@@ -1,0 +1,118 @@
+"""Build a torch model without paying for the random initialisation of weights a checkpoint will overwrite.
+
+While :func:`skip_parameter_init` is active in the current thread, the ``torch.nn.init`` functions leave
+``nn.Parameter`` arguments untouched (their memory is allocated but not written, so it costs neither time nor
+resident memory until the checkpoint fills it) and record them. The functions are wrapped only while a block is
+open, and the wrappers act only in the thread that opened it. Plain tensors (buffers, including non-persistent
+ones) are initialised as usual. The caller must then either fill every recorded parameter from the checkpoint or
+rebuild the model normally: :class:`SkippedInit` tells which parameters were skipped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+# torch.nn.init functions that write random or constant values in place
+_INIT_FUNCTIONS = (
+    "uniform_",
+    "normal_",
+    "trunc_normal_",
+    "constant_",
+    "ones_",
+    "zeros_",
+    "eye_",
+    "dirac_",
+    "xavier_uniform_",
+    "xavier_normal_",
+    "kaiming_uniform_",
+    "kaiming_normal_",
+    "orthogonal_",
+    "sparse_",
+)
+
+_state = threading.local()
+_install_lock = threading.Lock()
+_active_blocks = 0  # how many skip blocks (any thread) are open; wrappers are installed while > 0
+
+
+class SkippedInit:
+    """Parameters whose initialisation was skipped (kept alive by reference until the caller is done)."""
+
+    def __init__(self) -> None:
+        self._params: dict[int, Any] = {}
+
+    def add(self, param: Any) -> None:
+        self._params[id(param)] = param
+
+    def __contains__(self, tensor: object) -> bool:
+        return id(tensor) in self._params
+
+    def __len__(self) -> int:
+        return len(self._params)
+
+    def clear(self) -> None:
+        self._params.clear()
+
+
+def _wrap(original: Any) -> Any:
+    @functools.wraps(original)
+    def init_or_skip(tensor: Any, *args: Any, **kwargs: Any) -> Any:
+        recorder: SkippedInit | None = getattr(_state, "recorder", None)
+        if recorder is not None:
+            import torch
+
+            if isinstance(tensor, torch.nn.Parameter):
+                recorder.add(tensor)
+                return tensor
+        return original(tensor, *args, **kwargs)
+
+    init_or_skip.__modelhub_original__ = original  # type: ignore[attr-defined]
+    return init_or_skip
+
+
+def _install() -> None:
+    """Wrap the init functions while at least one block is open; the wrappers act only in threads that asked."""
+    global _active_blocks
+    with _install_lock:
+        _active_blocks += 1
+        if _active_blocks > 1:
+            return
+        import torch.nn.init as init
+
+        for name in _INIT_FUNCTIONS:
+            original = getattr(init, name, None)
+            if original is not None and not hasattr(original, "__modelhub_original__"):
+                setattr(init, name, _wrap(original))
+
+
+def _uninstall() -> None:
+    global _active_blocks
+    with _install_lock:
+        _active_blocks -= 1
+        if _active_blocks > 0:
+            return
+        import torch.nn.init as init
+
+        for name in _INIT_FUNCTIONS:
+            wrapper = getattr(init, name, None)
+            original = getattr(wrapper, "__modelhub_original__", None)
+            if original is not None:
+                setattr(init, name, original)
+
+
+@contextlib.contextmanager
+def skip_parameter_init() -> Iterator[SkippedInit]:
+    """Within the block (this thread only), ``torch.nn.init`` skips ``nn.Parameter`` tensors and records them."""
+    _install()
+    recorder = SkippedInit()
+    previous = getattr(_state, "recorder", None)
+    _state.recorder = recorder
+    try:
+        yield recorder
+    finally:
+        _state.recorder = previous
+        _uninstall()
