@@ -144,6 +144,9 @@ def test_bad_locations_are_explained(tmp_path: Path) -> None:
         from_pretrained_fastai(str(tmp_path / "missing" / "model"))
     with pytest.raises(FileNotFoundError, match="looks like a path"):
         from_pretrained_fastai("./no-such-dir")
+    (tmp_path / "model.pkl").write_bytes(b"x")
+    with pytest.raises(ValueError, match="is a file; pass the directory"):
+        from_pretrained_fastai(str(tmp_path / "model.pkl"))
     with pytest.raises(ValueError, match="is a local directory"):
         from_pretrained_fastai(str(tmp_path), revision="main")
     with pytest.raises(ValueError, match="Two different revisions"):
@@ -164,3 +167,21 @@ def test_trust_gate_refuses_before_any_download(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("MODELHUB_TRUST_REMOTE_PICKLE", "1")
     with pytest.raises(UntrustedPickleError, match="trust_pickle=False was passed"):
         from_pretrained_fastai("alice/model", trust_pickle=False)
+
+
+def test_missing_module_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A learner whose functions live in a module the loader cannot import: the error names that module."""
+    import importlib
+    import sys
+
+    module_dir = tmp_path / "src"
+    module_dir.mkdir()
+    (module_dir / "fastai_getters_for_test.py").write_text("def label(row):\n    return row[1:]\n")
+    monkeypatch.syspath_prepend(str(module_dir))
+    getters = importlib.import_module("fastai_getters_for_test")
+    save_pretrained_fastai(make_learner(seed=7, get_y_fn=getters.label), tmp_path / "saved")
+
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(module_dir)])
+    monkeypatch.delitem(sys.modules, "fastai_getters_for_test")
+    with pytest.raises(ImportError, match="needs the module 'fastai_getters_for_test'"):
+        from_pretrained_fastai(str(tmp_path / "saved"))

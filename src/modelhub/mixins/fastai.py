@@ -315,6 +315,10 @@ def from_pretrained_fastai(
     else:
         if not isinstance(repo_id, str):
             raise TypeError(f"repo_id must be a repo id or a directory, not {type(repo_id).__name__}.")
+        if os.path.isfile(repo_id):
+            raise ValueError(
+                f"{repo_id!r} is a file; pass the directory that holds {MODEL_FILE} and pyproject.toml instead."
+            )
         name, revision = _split_revision(repo_id, revision)
         if _looks_like_path(name) and not os.path.exists(name):
             raise FileNotFoundError(f"{name!r} looks like a path, but there is no such directory.")
