@@ -185,3 +185,12 @@ def test_missing_module_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.delitem(sys.modules, "fastai_getters_for_test")
     with pytest.raises(ImportError, match="needs the module 'fastai_getters_for_test'"):
         from_pretrained_fastai(str(tmp_path / "saved"))
+
+
+def test_failed_export_keeps_the_previous_save(learner: Any, tmp_path: Path) -> None:
+    save_pretrained_fastai(learner, tmp_path, config={"v": 1})
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    with pytest.raises(pickle.PicklingError):
+        save_pretrained_fastai(make_learner(seed=1, get_y_fn=lambda row: row[1:]), tmp_path, config={"v": 2})
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    assert torch.equal(predictions(from_pretrained_fastai(str(tmp_path))), predictions(learner))

@@ -117,24 +117,25 @@ def _export_learner(learner: Any, target: Path) -> None:
     os.replace(tmp, target)
 
 
-def _write_pyproject(folder: Path, fastai_version: str, fastcore_version: str) -> None:
+def _refuse_foreign_pyproject(folder: Path) -> None:
+    """A pyproject.toml that is not a model's version record (a project's own?) must not be overwritten."""
     path = folder / PYPROJECT_NAME
     if path.exists() and "fastai" not in path.read_text(encoding="utf-8", errors="replace"):
-        # Not a model's version record (a project's own pyproject.toml?): overwriting it would lose the user's file.
         raise FileExistsError(
             f"{path} exists and is not a fastai model's version record; refusing to overwrite it. "
             "Save the learner into a directory of its own."
         )
-    path.write_text(pyproject_text(None, fastai_version, fastcore_version), encoding="utf-8")
 
 
 def _save_folder(learner: Any, folder: Path, config_text: str | None, *, with_card: bool) -> None:
     fastai_version, fastcore_version = check_installed_versions()
     folder.mkdir(parents=True, exist_ok=True)
-    if (folder / PYPROJECT_NAME).exists():
-        _write_pyproject(folder, fastai_version, fastcore_version)  # refuses a foreign file before exporting
+    _refuse_foreign_pyproject(folder)
+    # model.pkl first: if the export fails, the directory's files (version record included) stay as they were.
     _export_learner(learner, folder / MODEL_FILE)
-    _write_pyproject(folder, fastai_version, fastcore_version)
+    (folder / PYPROJECT_NAME).write_text(
+        pyproject_text(None, fastai_version, fastcore_version), encoding="utf-8"
+    )
     if config_text is not None:
         (folder / constants.CONFIG_NAME).write_text(config_text + "\n", encoding="utf-8")
     if with_card:
