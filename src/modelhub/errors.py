@@ -114,6 +114,10 @@ class KerasModelNotFoundError(HubError, FileNotFoundError):
     """A directory or repo holds no Keras model layout (``model.keras``, a SavedModel, a Keras 3 directory)."""
 
 
+class DiskSpaceError(HubError, OSError):
+    """Not enough disk space for a download (checked before, or the disk filled up); no partial file is kept."""
+
+
 __all__ = [
     name for name, value in globals().items() if isinstance(value, type) and issubclass(value, Exception)
 ]

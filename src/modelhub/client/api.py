@@ -1,0 +1,850 @@
+"""``HubApi``: repos, refs, commits, discussions and uploads on a hub (ours or huggingface.co).
+
+Every method takes the keyword arguments of the official client's ``HfApi`` method of the same name. The endpoint
+and token are read when a call is made (``HF_ENDPOINT``, ``HF_TOKEN``, token file), unless given to the
+constructor or to the call.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from typing import Any, BinaryIO
+
+from .. import constants
+from .._common.validation import validate_repo_id, validate_repo_type, validate_revision
+from ..constants import REPO_TYPES_API_PLURAL
+from ..errors import ConflictError, HFValidationError, HubError, RepositoryNotFoundError
+from . import http
+from .operations import CommitOperation, CommitOperationAdd, CommitOperationDelete
+from .types import (
+    CommitInfo,
+    Discussion,
+    GitCommitInfo,
+    GitRefInfo,
+    GitRefs,
+    RepoFile,
+    RepoFolder,
+    RepoInfo,
+    RepoUrl,
+    parse_datetime,
+    repo_web_url,
+)
+
+
+def _q(value: str) -> str:
+    return http.quote_segment(value)
+
+
+class HubApi:
+    """Client of the hub HTTP API. ``endpoint``/``token`` default to the environment, read at each call."""
+
+    def __init__(
+        self,
+        endpoint: str | None = None,
+        token: str | bool | None = None,
+        library_name: str | None = None,
+        library_version: str | None = None,
+        user_agent: dict[str, str] | str | None = None,
+        headers: dict[str, str] | None = None,
+        proxies: dict[str, str] | None = None,
+    ) -> None:
+        self.endpoint = endpoint.rstrip("/") if endpoint else None
+        self.token = token
+        self.library_name = library_name
+        self.library_version = library_version
+        self.user_agent = user_agent
+        self.extra_headers = headers
+        self.proxies = proxies
+
+    # --- plumbing -------------------------------------------------------------------------------------------------
+    def endpoint_url(self) -> str:
+        return self.endpoint or constants.endpoint()
+
+    def headers(self, token: str | bool | None = None) -> dict[str, str]:
+        """Request headers for a call; the call's ``token`` wins over the constructor's."""
+        return http.build_headers(
+            token if token is not None else self.token,
+            library_name=self.library_name,
+            library_version=self.library_version,
+            user_agent_extra=self.user_agent,
+            headers=self.extra_headers,
+        )
+
+    def _api(self, repo_type: str, repo_id: str, *parts: str) -> str:
+        tail = "/".join(parts)
+        return f"{self.endpoint_url()}/api/{REPO_TYPES_API_PLURAL[repo_type]}/{repo_id}" + (
+            f"/{tail}" if tail else ""
+        )
+
+    def _ctx(
+        self, repo_id: str | None = None, repo_type: str | None = None, revision: str | None = None, **kw: Any
+    ) -> http.Context:
+        return http.Context(
+            repo_id=repo_id, repo_type=repo_type, revision=revision, endpoint=self.endpoint_url(), **kw
+        )
+
+    def _call(
+        self,
+        method: str,
+        url: str,
+        *,
+        token: str | bool | None = None,
+        ctx: http.Context | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        response = http.request(
+            method, url, headers=self.headers(token), proxies=self.proxies, ctx=ctx, **kwargs
+        )
+        return response
+
+    def _paginate(
+        self, url: str, *, token: str | bool | None, params: dict[str, Any] | None, ctx: http.Context
+    ) -> Iterator[Any]:
+        """Follow ``Link: <...>; rel="next"`` pages, yielding the items of each JSON array page."""
+        response = self._call("GET", url, token=token, params=params, ctx=ctx)
+        while True:
+            yield from response.json()
+            next_url = response.links.get("next", {}).get("url")
+            if not next_url:
+                return
+            response = self._call("GET", next_url, token=token, ctx=ctx)
+
+    # --- users ----------------------------------------------------------------------------------------------------
+    def whoami(self, token: str | bool | None = None) -> dict[str, Any]:
+        """Who the token belongs to (``name``, ``orgs``, ``auth.accessToken.role``)."""
+        headers = self.headers(token)
+        if "authorization" not in headers:
+            raise http.UnauthorizedError(
+                "whoami needs a token: run `modelhub login`, set HF_TOKEN, or pass token='hf_...'."
+            )
+        return http.request(
+            "GET",
+            f"{self.endpoint_url()}/api/whoami-v2",
+            headers=headers,
+            proxies=self.proxies,
+            ctx=self._ctx(action="identify"),
+        ).json()
+
+    # --- repos --------------------------------------------------------------------------------------------------------
+    def create_repo(
+        self,
+        repo_id: str,
+        *,
+        token: str | bool | None = None,
+        private: bool | None = None,
+        repo_type: str | None = None,
+        exist_ok: bool = False,
+        space_sdk: str | None = None,
+    ) -> RepoUrl:
+        """Create ``namespace/name`` (or ``name`` in the token's namespace). ``exist_ok`` reuses an existing one."""
+        validate_repo_id(repo_id, allow_bare_name=True)
+        repo_type = validate_repo_type(repo_type)
+        organization, _, name = repo_id.rpartition("/")
+        body: dict[str, Any] = {"name": name, "organization": organization or None}
+        if repo_type != "model":
+            body["type"] = repo_type
+        if private is not None:
+            body["visibility"] = "private" if private else "public"
+            body["private"] = bool(private)  # older servers read this one
+        if repo_type == "space":
+            body["sdk"] = space_sdk or "static"
+        endpoint = self.endpoint_url()
+        response = http.request(
+            "POST",
+            f"{endpoint}/api/repos/create",
+            headers=self.headers(token),
+            json=body,
+            proxies=self.proxies,
+            ctx=self._ctx(repo_id, repo_type, action="create repos"),
+            raise_errors=False,
+        )
+        if response.status_code == 409 and exist_ok:
+            try:
+                url = response.json()["url"]
+            except (ValueError, KeyError):
+                url = repo_web_url(endpoint, repo_id, repo_type)
+            return RepoUrl(url, endpoint=endpoint)
+        if response.status_code in (401, 403) and exist_ok and organization:
+            try:
+                self.repo_info(repo_id, repo_type=repo_type, token=token)
+                return RepoUrl(repo_web_url(endpoint, repo_id, repo_type), endpoint=endpoint)
+            except HubError:
+                pass
+        if response.status_code == 409:
+            http.raise_for_status(response, self._ctx(repo_id, repo_type))
+        http.raise_for_status(response, self._ctx(repo_id, repo_type, action="create repos"))
+        return RepoUrl(response.json()["url"], endpoint=endpoint)
+
+    def delete_repo(
+        self,
+        repo_id: str,
+        *,
+        token: str | bool | None = None,
+        repo_type: str | None = None,
+        missing_ok: bool = False,
+    ) -> None:
+        validate_repo_id(repo_id, allow_bare_name=True)
+        repo_type = validate_repo_type(repo_type)
+        organization, _, name = repo_id.rpartition("/")
+        body: dict[str, Any] = {"name": name, "organization": organization or None}
+        if repo_type != "model":
+            body["type"] = repo_type
+        try:
+            self._call(
+                "DELETE",
+                f"{self.endpoint_url()}/api/repos/delete",
+                token=token,
+                json=body,
+                ctx=self._ctx(repo_id, repo_type, action="delete this repo"),
+            )
+        except RepositoryNotFoundError:
+            if not missing_ok:
+                raise
+        from .download import forget_resolved_revisions
+
+        forget_resolved_revisions(repo_id, repo_type)
+
+    def update_repo_settings(
+        self,
+        repo_id: str,
+        *,
+        private: bool | None = None,
+        gated: Any = None,
+        token: str | bool | None = None,
+        repo_type: str | None = None,
+    ) -> None:
+        validate_repo_id(repo_id)
+        repo_type = validate_repo_type(repo_type)
+        body: dict[str, Any] = {}
+        if private is not None:
+            body["visibility"] = "private" if private else "public"
+        if gated is not None:
+            body["gated"] = gated
+        self._call(
+            "PUT",
+            self._api(repo_type, repo_id, "settings"),
+            token=token,
+            json=body,
+            ctx=self._ctx(repo_id, repo_type, action="change settings"),
+        )
+
+    def repo_info(
+        self,
+        repo_id: str,
+        *,
+        revision: str | None = None,
+        repo_type: str | None = None,
+        token: str | bool | None = None,
+        files_metadata: bool = False,
+        timeout: float | None = None,
+    ) -> RepoInfo:
+        """Metadata of a repo at ``revision`` (default branch): ``sha``, ``private``, ``siblings``..."""
+        validate_repo_id(repo_id)
+        repo_type = validate_repo_type(repo_type)
+        parts = ("revision", _q(validate_revision(revision))) if revision is not None else ()
+        params = {"blobs": "true"} if files_metadata else None
+        response = self._call(
+            "GET",
+            self._api(repo_type, repo_id, *parts),
+            token=token,
+            params=params,
+            timeout=timeout,
+            ctx=self._ctx(repo_id, repo_type, revision),
+        )
+        return RepoInfo.from_json(response.json(), repo_type)
+
+    def model_info(
+        self,
+        repo_id: str,
+        *,
+        revision: str | None = None,
+        token: str | bool | None = None,
+        files_metadata: bool = False,
+        timeout: float | None = None,
+    ) -> RepoInfo:
+        return self.repo_info(
+            repo_id,
+            revision=revision,
+            repo_type="model",
+            token=token,
+            files_metadata=files_metadata,
+            timeout=timeout,
+        )
+
+    def dataset_info(
+        self,
+        repo_id: str,
+        *,
+        revision: str | None = None,
+        token: str | bool | None = None,
+        files_metadata: bool = False,
+    ) -> RepoInfo:
+        return self.repo_info(
+            repo_id, revision=revision, repo_type="dataset", token=token, files_metadata=files_metadata
+        )
+
+    def repo_exists(
+        self, repo_id: str, *, repo_type: str | None = None, token: str | bool | None = None
+    ) -> bool:
+        try:
+            self.repo_info(repo_id, repo_type=repo_type, token=token)
+        except RepositoryNotFoundError:
+            return False
+        return True
+
+    def revision_exists(
+        self, repo_id: str, revision: str, *, repo_type: str | None = None, token: str | bool | None = None
+    ) -> bool:
+        try:
+            self.repo_info(repo_id, revision=revision, repo_type=repo_type, token=token)
+        except http.RevisionNotFoundError:
+            return False
+        return True
+
+    def file_exists(
+        self,
+        repo_id: str,
+        filename: str,
+        *,
+        repo_type: str | None = None,
+        revision: str | None = None,
+        token: str | bool | None = None,
+    ) -> bool:
+        validate_repo_id(repo_id)
+        repo_type = validate_repo_type(repo_type)
+        rev = validate_revision(revision or constants.DEFAULT_REVISION)
+        url = f"{repo_web_url(self.endpoint_url(), repo_id, repo_type)}/resolve/{_q(rev)}/{http.quote_path(filename)}"
+        try:
+            self._call(
+                "HEAD",
+                url,
+                token=token,
+                follow_redirects=False,
+                ctx=self._ctx(repo_id, repo_type, rev, filename=filename),
+            )
+        except http.RemoteEntryNotFoundError:
+            return False
+        return True
+
+    # --- listing ------------------------------------------------------------------------------------------------------
+    def list_repo_tree(
+        self,
+        repo_id: str,
+        path_in_repo: str | None = None,
+        *,
+        recursive: bool = False,
+        expand: bool = False,
+        revision: str | None = None,
+        repo_type: str | None = None,
+        token: str | bool | None = None,
+    ) -> Iterator[RepoFile | RepoFolder]:
+        validate_repo_id(repo_id)
+        repo_type = validate_repo_type(repo_type)
+        rev = validate_revision(revision or constants.DEFAULT_REVISION)
+        parts = ["tree", _q(rev)]
+        if path_in_repo:
+            parts.append(_q(path_in_repo.strip("/")))
+        params = {"recursive": str(recursive).lower(), "expand": str(expand).lower()}
+        ctx = self._ctx(repo_id, repo_type, rev, filename=path_in_repo)
+        for item in self._paginate(
+            self._api(repo_type, repo_id, *parts), token=token, params=params, ctx=ctx
+        ):
+            yield RepoFile.from_json(item) if item.get("type") == "file" else RepoFolder.from_json(item)
+
+    def list_repo_files(
+        self,
+        repo_id: str,
+        *,
+        revision: str | None = None,
+        repo_type: str | None = None,
+        token: str | bool | None = None,
+    ) -> list[str]:
+        return [
+            entry.path
+            for entry in self.list_repo_tree(
+                repo_id, recursive=True, revision=revision, repo_type=repo_type, token=token
+            )
+            if isinstance(entry, RepoFile)
+        ]
+
+    def list_repo_refs(
+        self,
+        repo_id: str,
+        *,
+        repo_type: str | None = None,
+        include_pull_requests: bool = False,
+        token: str | bool | None = None,
+    ) -> GitRefs:
+        validate_repo_id(repo_id)
+        repo_type = validate_repo_type(repo_type)
+        data = self._call(
+            "GET",
+            self._api(repo_type, repo_id, "refs"),
+            token=token,
+            params={"include_prs": "1"} if include_pull_requests else None,
+            ctx=self._ctx(repo_id, repo_type),
+        ).json()
+
+        def refs(items: list[dict[str, Any]] | None) -> list[GitRefInfo]:
+            return [
+                GitRefInfo(name=r["name"], ref=r["ref"], target_commit=r["targetCommit"]) for r in items or []
+            ]
+
+        return GitRefs(
+            branches=refs(data.get("branches")),
+            tags=refs(data.get("tags")),
+            converts=refs(data.get("converts")),
+            pull_requests=refs(data.get("pullRequests")) if include_pull_requests else None,
+        )
+
+    def list_repo_commits(
+        self,
+        repo_id: str,
+        *,
+        repo_type: str | None = None,
+        token: str | bool | None = None,
+        revision: str | None = None,
+        formatted: bool = False,
+    ) -> list[GitCommitInfo]:
+        validate_repo_id(repo_id)
+        repo_type = validate_repo_type(repo_type)
+        rev = validate_revision(revision or constants.DEFAULT_REVISION)
+        params = {"expand[]": "formatted"} if formatted else None
+        result = []
+        for item in self._paginate(
+            self._api(repo_type, repo_id, "commits", _q(rev)),
+            token=token,
+            params=params,
+            ctx=self._ctx(repo_id, repo_type, rev),
+        ):
+            fmt = item.get("formatted") or {}
+            result.append(
+                GitCommitInfo(
+                    commit_id=item["id"],
+                    authors=[a.get("user", "") for a in item.get("authors", [])],
+                    created_at=parse_datetime(item.get("date")),
+                    title=item.get("title", ""),
+                    message=item.get("message", ""),
+                    formatted_title=fmt.get("title"),
+                    formatted_message=fmt.get("message"),
+                )
+            )
+        return result
+
+    # --- branches and tags --------------------------------------------------------------------------------------------
+    def create_branch(
+        self,
+        repo_id: str,
+        *,
+        branch: str,
+        revision: str | None = None,
+        token: str | bool | None = None,
+        repo_type: str | None = None,
+        exist_ok: bool = False,
+    ) -> None:
+        validate_repo_id(repo_id)
+        repo_type = validate_repo_type(repo_type)
+        validate_revision(branch)
+        body = {"startingPoint": validate_revision(revision)} if revision is not None else {}
+        try:
+            self._call(
+                "POST",
+                self._api(repo_type, repo_id, "branch", _q(branch)),
+                token=token,
+                json=body,
+                ctx=self._ctx(repo_id, repo_type, revision, action="create branches"),
+            )
+        except ConflictError:
+            if not exist_ok:
+                raise
+
+    def delete_branch(
+        self, repo_id: str, *, branch: str, token: str | bool | None = None, repo_type: str | None = None
+    ) -> None:
+        validate_repo_id(repo_id)
+        repo_type = validate_repo_type(repo_type)
+        self._call(
+            "DELETE",
+            self._api(repo_type, repo_id, "branch", _q(validate_revision(branch))),
+            token=token,
+            ctx=self._ctx(repo_id, repo_type, branch, action="delete branches"),
+        )
+        from .download import forget_resolved_revisions
+
+        forget_resolved_revisions(repo_id, repo_type)
+
+    def create_tag(
+        self,
+        repo_id: str,
+        *,
+        tag: str,
+        tag_message: str | None = None,
+        revision: str | None = None,
+        token: str | bool | None = None,
+        repo_type: str | None = None,
+        exist_ok: bool = False,
+    ) -> None:
+        validate_repo_id(repo_id)
+        repo_type = validate_repo_type(repo_type)
+        validate_revision(tag)
+        rev = validate_revision(revision or constants.DEFAULT_REVISION)
+        body: dict[str, Any] = {"tag": tag}
+        if tag_message is not None:
+            body["message"] = tag_message
+        try:
+            self._call(
+                "POST",
+                self._api(repo_type, repo_id, "tag", _q(rev)),
+                token=token,
+                json=body,
+                ctx=self._ctx(repo_id, repo_type, rev, action="create tags"),
+            )
+        except ConflictError:
+            if not exist_ok:
+                raise
+
+    def delete_tag(
+        self, repo_id: str, *, tag: str, token: str | bool | None = None, repo_type: str | None = None
+    ) -> None:
+        validate_repo_id(repo_id)
+        repo_type = validate_repo_type(repo_type)
+        self._call(
+            "DELETE",
+            self._api(repo_type, repo_id, "tag", _q(validate_revision(tag))),
+            token=token,
+            ctx=self._ctx(repo_id, repo_type, tag, action="delete tags"),
+        )
+        from .download import forget_resolved_revisions
+
+        forget_resolved_revisions(repo_id, repo_type)
+
+    # --- discussions and pull requests -------------------------------------------------------------------------------
+    def get_repo_discussions(
+        self,
+        repo_id: str,
+        *,
+        author: str | None = None,
+        discussion_type: str | None = None,
+        discussion_status: str | None = None,
+        repo_type: str | None = None,
+        token: str | bool | None = None,
+    ) -> Iterator[Discussion]:
+        validate_repo_id(repo_id)
+        repo_type = validate_repo_type(repo_type)
+        page = 0
+        while True:
+            params: dict[str, Any] = {"p": page}
+            if author:
+                params["author"] = author
+            if discussion_type:
+                params["type"] = discussion_type
+            if discussion_status:
+                params["status"] = discussion_status
+            data = self._call(
+                "GET",
+                self._api(repo_type, repo_id, "discussions"),
+                token=token,
+                params=params,
+                ctx=self._ctx(repo_id, repo_type),
+            ).json()
+            items = data.get("discussions", [])
+            for d in items:
+                yield Discussion(
+                    num=int(d["num"]),
+                    title=d.get("title", ""),
+                    status=d.get("status", "open"),
+                    is_pull_request=bool(d.get("isPullRequest")),
+                    author=(d.get("author") or {}).get("name"),
+                    created_at=parse_datetime(d.get("createdAt")),
+                    repo_id=repo_id,
+                    repo_type=repo_type,
+                    endpoint=self.endpoint_url(),
+                )
+            if not items or data.get("start", 0) + len(items) >= data.get("count", 0):
+                return
+            page += 1
+
+    def create_pull_request(
+        self,
+        repo_id: str,
+        title: str,
+        *,
+        description: str | None = None,
+        token: str | bool | None = None,
+        repo_type: str | None = None,
+    ) -> int:
+        """Open an empty pull request; returns its number (push to ``refs/pr/<num>`` to fill it)."""
+        validate_repo_id(repo_id)
+        repo_type = validate_repo_type(repo_type)
+        body = {"title": title, "description": description or "", "pullRequest": True}
+        data = self._call(
+            "POST",
+            self._api(repo_type, repo_id, "discussions"),
+            token=token,
+            json=body,
+            ctx=self._ctx(repo_id, repo_type, action="open pull requests"),
+        ).json()
+        return int(data["num"])
+
+    def merge_pull_request(
+        self,
+        repo_id: str,
+        discussion_num: int,
+        *,
+        token: str | bool | None = None,
+        comment: str | None = None,
+        repo_type: str | None = None,
+    ) -> None:
+        validate_repo_id(repo_id)
+        repo_type = validate_repo_type(repo_type)
+        self._call(
+            "POST",
+            self._api(repo_type, repo_id, "discussions", str(int(discussion_num)), "merge"),
+            token=token,
+            json={"comment": comment} if comment else None,
+            ctx=self._ctx(repo_id, repo_type, action="merge pull requests"),
+        )
+        from .download import forget_resolved_revisions
+
+        forget_resolved_revisions(repo_id, repo_type)
+
+    def change_discussion_status(
+        self,
+        repo_id: str,
+        discussion_num: int,
+        new_status: str,
+        *,
+        token: str | bool | None = None,
+        comment: str | None = None,
+        repo_type: str | None = None,
+    ) -> None:
+        if new_status not in ("open", "closed"):
+            raise HFValidationError(f"new_status must be 'open' or 'closed', not {new_status!r}.")
+        repo_type = validate_repo_type(repo_type)
+        body: dict[str, Any] = {"status": new_status}
+        if comment:
+            body["comment"] = comment
+        self._call(
+            "POST",
+            self._api(
+                repo_type, validate_repo_id(repo_id), "discussions", str(int(discussion_num)), "status"
+            ),
+            token=token,
+            json=body,
+            ctx=self._ctx(repo_id, repo_type),
+        )
+
+    # --- commits and uploads ------------------------------------------------------------------------------------------
+    def create_commit(
+        self,
+        repo_id: str,
+        operations: Iterable[CommitOperation],
+        *,
+        commit_message: str,
+        commit_description: str | None = None,
+        token: str | bool | None = None,
+        repo_type: str | None = None,
+        revision: str | None = None,
+        create_pr: bool | None = None,
+        num_threads: int = 5,
+        parent_commit: str | None = None,
+    ) -> CommitInfo:
+        from .upload import create_commit
+
+        return create_commit(
+            self,
+            repo_id,
+            operations,
+            commit_message=commit_message,
+            commit_description=commit_description,
+            token=token,
+            repo_type=repo_type,
+            revision=revision,
+            create_pr=create_pr,
+            parent_commit=parent_commit,
+            num_threads=num_threads,
+        )
+
+    def upload_file(
+        self,
+        *,
+        path_or_fileobj: str | os.PathLike[str] | bytes | BinaryIO,
+        path_in_repo: str,
+        repo_id: str,
+        token: str | bool | None = None,
+        repo_type: str | None = None,
+        revision: str | None = None,
+        commit_message: str | None = None,
+        commit_description: str | None = None,
+        create_pr: bool | None = None,
+        parent_commit: str | None = None,
+    ) -> CommitInfo:
+        op = CommitOperationAdd(path_in_repo=path_in_repo, path_or_fileobj=path_or_fileobj)
+        return self.create_commit(
+            repo_id,
+            [op],
+            commit_message=commit_message or f"Upload {op.path_in_repo} with modelhub",
+            commit_description=commit_description,
+            token=token,
+            repo_type=repo_type,
+            revision=revision,
+            create_pr=create_pr,
+            parent_commit=parent_commit,
+        )
+
+    def upload_folder(
+        self,
+        *,
+        repo_id: str,
+        folder_path: str | os.PathLike[str],
+        path_in_repo: str | None = None,
+        commit_message: str | None = None,
+        commit_description: str | None = None,
+        token: str | bool | None = None,
+        repo_type: str | None = None,
+        revision: str | None = None,
+        create_pr: bool | None = None,
+        parent_commit: str | None = None,
+        allow_patterns: str | list[str] | None = None,
+        ignore_patterns: str | list[str] | None = None,
+        delete_patterns: str | list[str] | None = None,
+    ) -> CommitInfo:
+        """Upload the files of ``folder_path`` (filtered by the patterns) in one commit; ``delete_patterns`` removes
+        the remote files under ``path_in_repo`` that match and are not being uploaded."""
+        from .upload import upload_folder_operations
+
+        validate_repo_id(repo_id)
+        repo_type = validate_repo_type(repo_type)
+        ops = upload_folder_operations(
+            self,
+            repo_id=repo_id,
+            folder_path=folder_path,
+            path_in_repo=path_in_repo,
+            repo_type=repo_type,
+            revision=revision or constants.DEFAULT_REVISION,
+            token=token,
+            allow_patterns=allow_patterns,
+            ignore_patterns=ignore_patterns,
+            delete_patterns=delete_patterns,
+        )
+        if not ops:
+            raise HubError(
+                f"Nothing to upload from {str(folder_path)!r}: no file matches allow_patterns={allow_patterns!r} "
+                f"/ ignore_patterns={ignore_patterns!r}."
+            )
+        return self.create_commit(
+            repo_id,
+            ops,
+            commit_message=commit_message or "Upload folder using modelhub",
+            commit_description=commit_description,
+            token=token,
+            repo_type=repo_type,
+            revision=revision,
+            create_pr=create_pr,
+            parent_commit=parent_commit,
+        )
+
+    def delete_file(
+        self,
+        path_in_repo: str,
+        repo_id: str,
+        *,
+        token: str | bool | None = None,
+        repo_type: str | None = None,
+        revision: str | None = None,
+        commit_message: str | None = None,
+        create_pr: bool | None = None,
+        parent_commit: str | None = None,
+    ) -> CommitInfo:
+        return self.create_commit(
+            repo_id,
+            [CommitOperationDelete(path_in_repo=path_in_repo, is_folder=False)],
+            commit_message=commit_message or f"Delete {path_in_repo} with modelhub",
+            token=token,
+            repo_type=repo_type,
+            revision=revision,
+            create_pr=create_pr,
+            parent_commit=parent_commit,
+        )
+
+    def delete_folder(
+        self,
+        path_in_repo: str,
+        repo_id: str,
+        *,
+        token: str | bool | None = None,
+        repo_type: str | None = None,
+        revision: str | None = None,
+        commit_message: str | None = None,
+        create_pr: bool | None = None,
+        parent_commit: str | None = None,
+    ) -> CommitInfo:
+        return self.create_commit(
+            repo_id,
+            [CommitOperationDelete(path_in_repo=path_in_repo, is_folder=True)],
+            commit_message=commit_message or f"Delete folder {path_in_repo} with modelhub",
+            token=token,
+            repo_type=repo_type,
+            revision=revision,
+            create_pr=create_pr,
+            parent_commit=parent_commit,
+        )
+
+    # --- downloads (thin wrappers so an HubApi's endpoint/token apply) ----------------------------------------------
+    def hf_hub_download(self, repo_id: str, filename: str, **kwargs: Any) -> str:
+        from .download import hub_download
+
+        kwargs.setdefault("endpoint", self.endpoint)
+        kwargs.setdefault("token", self.token)
+        return hub_download(repo_id, filename, **kwargs)
+
+    hub_download = hf_hub_download
+
+    def snapshot_download(self, repo_id: str, **kwargs: Any) -> str:
+        from .download import snapshot_download
+
+        kwargs.setdefault("endpoint", self.endpoint)
+        kwargs.setdefault("token", self.token)
+        return snapshot_download(repo_id, **kwargs)
+
+
+HfApi = HubApi
+_default = HubApi()
+
+# Module-level functions bound to a default HubApi (endpoint and token read from the environment at each call).
+whoami = _default.whoami
+create_repo = _default.create_repo
+delete_repo = _default.delete_repo
+update_repo_settings = _default.update_repo_settings
+repo_info = _default.repo_info
+model_info = _default.model_info
+dataset_info = _default.dataset_info
+repo_exists = _default.repo_exists
+revision_exists = _default.revision_exists
+file_exists = _default.file_exists
+list_repo_tree = _default.list_repo_tree
+list_repo_files = _default.list_repo_files
+list_repo_refs = _default.list_repo_refs
+list_repo_commits = _default.list_repo_commits
+create_branch = _default.create_branch
+delete_branch = _default.delete_branch
+create_tag = _default.create_tag
+delete_tag = _default.delete_tag
+get_repo_discussions = _default.get_repo_discussions
+create_pull_request = _default.create_pull_request
+merge_pull_request = _default.merge_pull_request
+change_discussion_status = _default.change_discussion_status
+create_commit = _default.create_commit
+upload_file = _default.upload_file
+upload_folder = _default.upload_folder
+delete_file = _default.delete_file
+delete_folder = _default.delete_folder
+
+
+def get_full_repo_name(
+    model_id: str, *, organization: str | None = None, token: str | bool | None = None
+) -> str:
+    """``organization/model_id``, or ``<your user>/model_id`` from ``whoami``."""
+    namespace = organization or _default.whoami(token)["name"]
+    return f"{namespace}/{model_id}"

@@ -1,0 +1,471 @@
+"""The Hugging Face cache layout: the only module that knows where files live under ``$HF_HUB_CACHE``.
+
+Layout (shared with the official client, so either one reads what the other downloaded)::
+
+    CACHEDIR.TAG
+    .locks/models--alice--m1/<etag>.lock
+    models--alice--m1/
+        refs/<revision>                      commit hash, 40 hex, no newline (``refs/refs/pr/1`` for PRs)
+        blobs/<etag>                         content, named by the normalised ETag (git sha1 or sha256)
+        blobs/<etag>.incomplete              partial download, resumed with ``Range`` by the next attempt
+        snapshots/<commit>/<path>            relative symlink to ../../blobs/<etag> (a copy without symlinks)
+        .no_exist/<commit>/<path>            empty file: "this path does not exist at this commit"
+        trees/<commit>.json                  the file listing of a commit (immutable, never invalidated)
+
+``local_dir`` downloads keep ``<local_dir>/.cache/huggingface/download/<path>.metadata`` (commit, etag, time).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .. import constants
+from .._common.validation import is_commit_hash
+
+logger = logging.getLogger(__name__)
+
+CACHEDIR_TAG_CONTENT = (
+    "Signature: 8a477f597d28d172789f06886806bc55\n"
+    "# This file is a cache directory tag created by modelhub (Hugging Face hub cache layout).\n"
+    "# For information about cache directory tags, see:\n"
+    "#\thttps://bford.info/cachedir/\n"
+)
+TREE_FORMAT_VERSION = 1
+INCOMPLETE_SUFFIX = ".incomplete"
+
+
+def resolve_cache_dir(cache_dir: str | os.PathLike[str] | None) -> Path:
+    """``cache_dir`` if given, else ``HF_HUB_CACHE`` / ``$HF_HOME/hub`` (read now, not at import)."""
+    return Path(cache_dir).expanduser() if cache_dir is not None else constants.hub_cache_dir()
+
+
+def repo_folder_name(repo_id: str, repo_type: str = "model") -> str:
+    """``models--alice--m1``: the type in the plural, then the repo id with ``/`` replaced by ``--``."""
+    return "--".join([f"{repo_type}s", *repo_id.split("/")])
+
+
+def normalize_etag(etag: str | None) -> str | None:
+    """Strip a weak ``W/`` prefix and surrounding quotes: the result names the blob."""
+    if etag is None:
+        return None
+    etag = etag.strip()
+    if etag.startswith("W/"):
+        etag = etag[2:]
+    return etag.strip('"')
+
+
+def is_sha256(value: str | None) -> bool:
+    return value is not None and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+
+
+@dataclass(frozen=True)
+class TreeEntry:
+    """One file of a commit, as the tree listing gives it (and as ``trees/<commit>.json`` stores it)."""
+
+    size: int
+    blob_id: str
+    lfs_sha256: str | None = None
+    lfs_size: int | None = None
+
+    @property
+    def etag(self) -> str:
+        """The name its blob gets in the cache: the sha256 for LFS files, else the git blob id."""
+        return self.lfs_sha256 or self.blob_id
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"size": self.size, "blob_id": self.blob_id}
+        if self.lfs_sha256 is not None:
+            data["lfs_sha256"] = self.lfs_sha256
+            data["lfs_size"] = self.lfs_size
+        return data
+
+
+class RepoCache:
+    """Paths of one repo inside one cache directory. Creating the object touches nothing on disk."""
+
+    def __init__(
+        self, cache_dir: str | os.PathLike[str] | None, repo_id: str, repo_type: str = "model"
+    ) -> None:
+        self.cache_dir = resolve_cache_dir(cache_dir)
+        self.repo_id = repo_id
+        self.repo_type = repo_type
+        self.folder = self.cache_dir / repo_folder_name(repo_id, repo_type)
+
+    # --- paths ------------------------------------------------------------------------------------------------
+    def blob_path(self, etag: str) -> Path:
+        return self.folder / "blobs" / etag
+
+    def incomplete_path(self, etag: str) -> Path:
+        return self.folder / "blobs" / f"{etag}{INCOMPLETE_SUFFIX}"
+
+    def snapshot_dir(self, commit: str) -> Path:
+        return self.folder / "snapshots" / commit
+
+    def snapshot_path(self, commit: str, path_in_repo: str) -> Path:
+        return self.snapshot_dir(commit).joinpath(*path_in_repo.split("/"))
+
+    def ref_path(self, revision: str) -> Path:
+        return self.folder.joinpath("refs", *revision.split("/"))
+
+    def no_exist_path(self, commit: str, path_in_repo: str) -> Path:
+        return self.folder.joinpath(".no_exist", commit, *path_in_repo.split("/"))
+
+    def tree_path(self, commit: str) -> Path:
+        return self.folder / "trees" / f"{commit}.json"
+
+    def lock_path(self, etag: str) -> Path:
+        return self.cache_dir / ".locks" / self.folder.name / f"{etag}.lock"
+
+    # --- refs ---------------------------------------------------------------------------------------------------
+    def read_ref(self, revision: str) -> str | None:
+        """The commit a revision pointed to at the last download; a 40-hex revision is its own commit."""
+        if is_commit_hash(revision):
+            return revision
+        try:
+            value = self.ref_path(revision).read_text().strip()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return None
+        return value if is_commit_hash(value) else None
+
+    def write_ref(self, revision: str, commit: str) -> None:
+        """Record ``revision -> commit`` (skipped for a commit revision, like upstream)."""
+        if revision == commit or is_commit_hash(revision):
+            return
+        path = self.ref_path(revision)
+        try:
+            if path.is_file() and path.read_text() == commit:
+                return
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _atomic_write_text(path, commit)
+        except OSError as exc:  # a read-only cache still serves files
+            logger.debug("could not write ref %s: %s", path, exc)
+
+    # --- .no_exist ----------------------------------------------------------------------------------------------
+    def is_known_missing(self, commit: str, path_in_repo: str) -> bool:
+        return self.no_exist_path(commit, path_in_repo).is_file()
+
+    def mark_missing(self, commit: str, path_in_repo: str) -> None:
+        path = self.no_exist_path(commit, path_in_repo)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch()
+        except OSError as exc:
+            logger.debug("could not write %s: %s", path, exc)
+
+    # --- trees/<commit>.json --------------------------------------------------------------------------------------
+    def read_tree(self, commit: str) -> dict[str, TreeEntry] | None:
+        return read_tree_file(self.tree_path(commit))
+
+    def write_tree(self, commit: str, entries: dict[str, TreeEntry]) -> None:
+        write_tree_file(self.tree_path(commit), entries)
+
+    # --- snapshots ------------------------------------------------------------------------------------------------
+    def cached_file(self, commit: str, path_in_repo: str) -> Path | None:
+        path = self.snapshot_path(commit, path_in_repo)
+        return path if path.exists() else None
+
+    def link_snapshot(self, commit: str, path_in_repo: str, etag: str) -> Path:
+        """Point ``snapshots/<commit>/<path>`` at ``blobs/<etag>`` with a relative symlink (a copy if impossible)."""
+        blob = self.blob_path(etag)
+        pointer = self.snapshot_path(commit, path_in_repo)
+        pointer.parent.mkdir(parents=True, exist_ok=True)
+        if pointer.is_symlink() or pointer.exists():
+            if pointer.is_symlink() and pointer.resolve() == blob.resolve():
+                return pointer
+            pointer.unlink()
+        if constants.env_flag("HF_HUB_DISABLE_SYMLINKS"):
+            _copy_atomic(blob, pointer)
+            return pointer
+        target = os.path.relpath(blob, pointer.parent)
+        try:
+            os.symlink(target, pointer)
+        except FileExistsError:  # another process linked it meanwhile
+            pass
+        except OSError:  # filesystem without symlinks: a real copy, like upstream on Windows without dev mode
+            _copy_atomic(blob, pointer)
+        return pointer
+
+    def ensure_cachedir_tag(self) -> None:
+        tag = self.cache_dir / "CACHEDIR.TAG"
+        if tag.exists():
+            return
+        try:
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            _atomic_write_text(tag, CACHEDIR_TAG_CONTENT)
+        except OSError as exc:
+            logger.debug("could not write %s: %s", tag, exc)
+
+
+# --- tree files ------------------------------------------------------------------------------------------------
+def read_tree_file(path: Path) -> dict[str, TreeEntry] | None:
+    """Parse a ``trees/<commit>.json``; None if absent, of another format version, or unreadable."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("format_version") != TREE_FORMAT_VERSION:
+            return None
+        entries = {}
+        for name, info in data["files"].items():
+            if info.get("xet_hash"):
+                # written by a Xet-enabled client: still a valid listing, the blob names do not depend on it
+                pass
+            entries[name] = TreeEntry(
+                size=int(info["size"]),
+                blob_id=str(info["blob_id"]),
+                lfs_sha256=info.get("lfs_sha256"),
+                lfs_size=info.get("lfs_size"),
+            )
+        return entries
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        logger.warning("ignoring unreadable tree cache %s: %s", path, exc)
+        return None
+
+
+def write_tree_file(path: Path, entries: dict[str, TreeEntry]) -> None:
+    data = {
+        "format_version": TREE_FORMAT_VERSION,
+        "files": {k: entries[k].to_json() for k in sorted(entries)},
+    }
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _atomic_write_text(path, json.dumps(data, indent=1))
+    except OSError as exc:
+        logger.debug("could not write tree cache %s: %s", path, exc)
+
+
+# --- local_dir metadata -----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LocalDirMetadata:
+    commit: str
+    etag: str
+    timestamp: float
+
+
+def local_dir_paths(local_dir: str | os.PathLike[str], path_in_repo: str) -> tuple[Path, Path, Path]:
+    """(file, metadata, lock) for ``path_in_repo`` downloaded into ``local_dir``."""
+    root = Path(local_dir)
+    file_path = root.joinpath(*path_in_repo.split("/"))
+    meta = root.joinpath(".cache", "huggingface", "download", *path_in_repo.split("/"))
+    metadata_path = meta.with_name(meta.name + ".metadata")
+    lock_path = meta.with_name(meta.name + ".lock")
+    return file_path, metadata_path, lock_path
+
+
+def local_dir_tree_folder(local_dir: str | os.PathLike[str]) -> Path:
+    return Path(local_dir) / ".cache" / "huggingface"
+
+
+def read_local_dir_metadata(local_dir: str | os.PathLike[str], path_in_repo: str) -> LocalDirMetadata | None:
+    """The metadata of a ``local_dir`` file, None if missing, malformed, or the file changed since."""
+    file_path, metadata_path, _ = local_dir_paths(local_dir, path_in_repo)
+    try:
+        lines = metadata_path.read_text().splitlines()
+        meta = LocalDirMetadata(commit=lines[0].strip(), etag=lines[1].strip(), timestamp=float(lines[2]))
+    except (FileNotFoundError, IndexError, ValueError):
+        return None
+    try:
+        if file_path.stat().st_mtime - 1 <= meta.timestamp:
+            return meta
+    except FileNotFoundError:
+        pass
+    return None
+
+
+def write_local_dir_metadata(
+    local_dir: str | os.PathLike[str], path_in_repo: str, commit: str, etag: str
+) -> None:
+    _, metadata_path, _ = local_dir_paths(local_dir, path_in_repo)
+    metadata_path.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_write_text(metadata_path, f"{commit}\n{etag}\n{time.time()}\n")
+
+
+# --- small atomic file helpers ------------------------------------------------------------------------------------
+def _atomic_write_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _copy_atomic(src: Path, dst: Path) -> None:
+    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# --- inspecting, verifying and pruning a cache ---------------------------------------------------------------------
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while data := fh.read(8 * 1024 * 1024):
+            h.update(data)
+    return h.hexdigest()
+
+
+def verify_blob(blob: Path) -> bool:
+    """Re-hash a blob and compare with its name (sha256 for LFS files, git sha1 for the others).
+
+    Blobs named by something else (an ETag that is not a content hash) are only checked to be readable.
+    """
+    name = blob.name
+    if is_sha256(name):
+        return sha256_file(blob) == name
+    if len(name) == 40 and all(c in "0123456789abcdef" for c in name):
+        size = blob.stat().st_size
+        h = hashlib.sha1()
+        h.update(f"blob {size}\0".encode())
+        with open(blob, "rb") as fh:
+            while data := fh.read(8 * 1024 * 1024):
+                h.update(data)
+        return h.hexdigest() == name
+    return blob.is_file()
+
+
+@dataclass
+class CachedRepo:
+    repo_id: str
+    repo_type: str
+    path: Path
+    size_on_disk: int
+    nb_files: int
+    refs: dict[str, str]
+    snapshots: list[str]
+    last_modified: float
+
+
+def parse_repo_folder(name: str) -> tuple[str, str] | None:
+    """``models--alice--m1`` -> ("model", "alice/m1"); None for anything else."""
+    type_part, sep, rest = name.partition("--")
+    if not sep or not type_part.endswith("s") or type_part[:-1] not in constants.REPO_TYPES or not rest:
+        return None
+    return type_part[:-1], rest.replace("--", "/")
+
+
+def scan_cache(cache_dir: str | os.PathLike[str] | None = None) -> list[CachedRepo]:
+    """The repos in a cache with their size, refs and snapshots (sorted by repo id)."""
+    root = resolve_cache_dir(cache_dir)
+    result = []
+    if not root.is_dir():
+        return result
+    for folder in sorted(root.iterdir()):
+        parsed = parse_repo_folder(folder.name)
+        if parsed is None or not folder.is_dir():
+            continue
+        repo_type, repo_id = parsed
+        blobs = [p for p in (folder / "blobs").glob("*") if p.is_file()]
+        refs = {}
+        refs_dir = folder / "refs"
+        if refs_dir.is_dir():
+            for ref in refs_dir.rglob("*"):
+                if ref.is_file():
+                    refs[ref.relative_to(refs_dir).as_posix()] = ref.read_text().strip()
+        snaps_dir = folder / "snapshots"
+        snapshots = sorted(p.name for p in snaps_dir.iterdir()) if snaps_dir.is_dir() else []
+        stats = [p.stat() for p in blobs]
+        result.append(
+            CachedRepo(
+                repo_id=repo_id,
+                repo_type=repo_type,
+                path=folder,
+                size_on_disk=sum(s.st_size for s in stats),
+                nb_files=sum(1 for p in blobs if not p.name.endswith(INCOMPLETE_SUFFIX)),
+                refs=refs,
+                snapshots=snapshots,
+                last_modified=max((s.st_mtime for s in stats), default=folder.stat().st_mtime),
+            )
+        )
+    return result
+
+
+def verify_cache(cache_dir: str | os.PathLike[str] | None = None) -> list[Path]:
+    """Re-hash every complete blob; return the corrupted ones (their names no longer match their content)."""
+    bad = []
+    for repo in scan_cache(cache_dir):
+        for blob in sorted((repo.path / "blobs").glob("*")):
+            if blob.is_file() and not blob.name.endswith(INCOMPLETE_SUFFIX) and not verify_blob(blob):
+                bad.append(blob)
+    return bad
+
+
+@dataclass
+class PrunePlan:
+    incomplete: list[Path]
+    unreferenced_snapshots: list[Path]
+    orphan_blobs: list[Path]
+    corrupted_blobs: list[Path]
+
+    @property
+    def paths(self) -> list[Path]:
+        return self.incomplete + self.unreferenced_snapshots + self.orphan_blobs + self.corrupted_blobs
+
+    def freed_bytes(self) -> int:
+        total = 0
+        for p in self.incomplete + self.orphan_blobs + self.corrupted_blobs:
+            with contextlib.suppress(OSError):
+                total += p.stat().st_size
+        return total
+
+
+def plan_prune(
+    cache_dir: str | os.PathLike[str] | None = None, *, keep_unreferenced: bool = False, verify: bool = False
+) -> PrunePlan:
+    """What ``cache prune`` removes: partial downloads, snapshots no ref points to (unless
+    ``keep_unreferenced``), blobs no remaining snapshot links to, and (with ``verify``) corrupted blobs."""
+    plan = PrunePlan([], [], [], [])
+    for repo in scan_cache(cache_dir):
+        blobs_dir = repo.path / "blobs"
+        plan.incomplete += sorted(blobs_dir.glob(f"*{INCOMPLETE_SUFFIX}"))
+        referenced_commits = set(repo.refs.values())
+        kept_snapshots = []
+        for snap in repo.snapshots:
+            if keep_unreferenced or snap in referenced_commits:
+                kept_snapshots.append(snap)
+            else:
+                plan.unreferenced_snapshots.append(repo.path / "snapshots" / snap)
+        used = set()
+        for snap in kept_snapshots:
+            for link in (repo.path / "snapshots" / snap).rglob("*"):
+                if link.is_symlink():
+                    used.add(Path(os.path.realpath(link)).name)
+        for blob in sorted(blobs_dir.glob("*")):
+            if blob.name.endswith(INCOMPLETE_SUFFIX) or not blob.is_file():
+                continue
+            if blob.name not in used:
+                plan.orphan_blobs.append(blob)
+            elif verify and not verify_blob(blob):
+                plan.corrupted_blobs.append(blob)
+    return plan
+
+
+def apply_prune(plan: PrunePlan) -> None:
+    for path in plan.incomplete + plan.orphan_blobs + plan.corrupted_blobs:
+        path.unlink(missing_ok=True)
+    for snap in plan.unreferenced_snapshots:
+        shutil.rmtree(snap, ignore_errors=True)
+    # snapshots linking to a removed corrupted blob are now dangling: drop those links so the next download
+    # fetches the file again instead of failing on a broken symlink
+    for blob in plan.corrupted_blobs:
+        snaps = blob.parent.parent / "snapshots"
+        for link in snaps.rglob("*") if snaps.is_dir() else []:
+            if link.is_symlink() and not link.exists():
+                link.unlink()

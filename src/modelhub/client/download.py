@@ -1,0 +1,851 @@
+"""Downloads into the Hugging Face cache: ``hub_download`` (alias ``hf_hub_download``) and ``snapshot_download``.
+
+Guarantees:
+
+- **Atomic**: content goes to ``blobs/<etag>.incomplete``, is checked (size; sha256 for LFS files, git sha1 for the
+  others) and only then renamed to ``blobs/<etag>``; the snapshot symlink is made last. A failed check removes the
+  partial file; an interrupted transfer keeps it so the next attempt (in this call or a later run) resumes with
+  ``Range``.
+- **Once**: a file lock per blob (``.locks/<repo>/<etag>.lock``, the path the official client uses too) makes
+  concurrent processes download a blob once; the others find it in the cache.
+- **Few requests**: files of a commit are immutable, so a 40-hex revision already in the cache costs no request.
+  A branch or tag is resolved to a commit once, then remembered in-process for ``MODELHUB_REVISION_CACHE_TTL``
+  seconds (default 10; 0 disables) so that a ``from_pretrained``-style sequence of downloads costs one request
+  on a warm cache; our own commits to a repo forget its resolutions at once. ``trees/<commit>.json`` tells which
+  files a commit has, so known-missing files raise without a request. ``HF_HUB_OFFLINE=1``: no request at all.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import logging
+import os
+import shutil
+import threading
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from filelock import FileLock
+
+from .. import constants
+from .._common.validation import (
+    is_commit_hash,
+    validate_path_in_repo,
+    validate_repo_id,
+    validate_repo_type,
+    validate_revision,
+)
+from ..errors import (
+    CorruptedFileError,
+    DiskSpaceError,
+    FileMetadataError,
+    GatedRepoError,
+    HfHubHTTPError,
+    HubConnectionError,
+    LocalEntryNotFoundError,
+    OfflineModeIsEnabled,
+    RemoteEntryNotFoundError,
+    RepositoryNotFoundError,
+    RevisionNotFoundError,
+    UnauthorizedError,
+)
+from . import http
+from ._progress import progress_bar
+from .cache_layout import (
+    RepoCache,
+    TreeEntry,
+    is_sha256,
+    local_dir_paths,
+    normalize_etag,
+    read_local_dir_metadata,
+    write_local_dir_metadata,
+)
+from .operations import git_blob_sha1
+from .patterns import filter_paths
+from .types import repo_web_url
+
+logger = logging.getLogger(__name__)
+
+CHUNK = 1024 * 1024
+MAX_STALLED_RETRIES = 5
+HUB_HOSTS = {"huggingface.co", "hf.co", "hub-ci.huggingface.co"}
+
+# --- in-process memory of branch/tag -> commit ------------------------------------------------------------------
+_resolved: dict[tuple[str, str, str, str, str], tuple[str, float]] = {}
+_resolved_lock = threading.Lock()
+
+
+def _ttl() -> float:
+    return float(os.environ.get("MODELHUB_REVISION_CACHE_TTL", "10"))
+
+
+def _resolved_key(
+    endpoint: str, repo_type: str, repo_id: str, revision: str, auth: str | None
+) -> tuple[str, ...]:
+    fingerprint = hashlib.sha256(auth.encode()).hexdigest()[:16] if auth else ""
+    return (endpoint, repo_type, repo_id, revision, fingerprint)
+
+
+def _resolved_get(key: tuple[str, ...]) -> str | None:
+    ttl = _ttl()
+    if ttl <= 0:
+        return None
+    with _resolved_lock:
+        item = _resolved.get(key)  # type: ignore[arg-type]
+    if item and time.monotonic() - item[1] < ttl:
+        return item[0]
+    return None
+
+
+def _resolved_put(key: tuple[str, ...], commit: str) -> None:
+    if is_commit_hash(key[3]) or _ttl() <= 0:
+        return
+    with _resolved_lock:
+        _resolved[key] = (commit, time.monotonic())  # type: ignore[index]
+
+
+def forget_resolved_revisions(repo_id: str | None = None, repo_type: str | None = None) -> None:
+    """Forget remembered branch/tag resolutions (of one repo, or all): called after our own writes."""
+    with _resolved_lock:
+        for key in list(_resolved):
+            if repo_id is None or (key[2] == repo_id and key[1] == (repo_type or "model")):
+                del _resolved[key]
+
+
+# --- the fetch itself ------------------------------------------------------------------------------------------------
+def _new_hasher(etag: str, size: int) -> Any:
+    if is_sha256(etag):
+        return hashlib.sha256()
+    if len(etag) == 40 and all(c in "0123456789abcdef" for c in etag):
+        return git_blob_sha1(size)
+    return None  # an ETag that is not a content hash (another server): size check only
+
+
+def _hash_existing(hasher: Any, path: Path, length: int) -> None:
+    with open(path, "rb") as fh:
+        remaining = length
+        while remaining > 0:
+            data = fh.read(min(8 * CHUNK, remaining))
+            if not data:
+                break
+            hasher.update(data)
+            remaining -= len(data)
+
+
+def _is_disk_full(exc: OSError) -> bool:
+    return exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def _auth_for(url: str, endpoint: str, headers: dict[str, str]) -> dict[str, str]:
+    """Keep ``Authorization`` only for the endpoint's origin and the Hub's own hosts."""
+    host = httpx.URL(url).host
+    if http.same_origin(url, endpoint) or host in HUB_HOSTS:
+        return dict(headers)
+    return {k: v for k, v in headers.items() if k.lower() != "authorization"}
+
+
+def fetch_to(
+    url: str,
+    *,
+    dest: Path,
+    incomplete: Path,
+    expected_size: int | None,
+    etag: str,
+    headers: dict[str, str],
+    proxies: http.ProxiesT,
+    endpoint: str,
+    label: str,
+) -> None:
+    """Download ``url`` to ``dest`` through ``incomplete``, resuming from what it holds; verify, then rename.
+
+    The caller holds the blob's file lock. Connection drops mid-body are retried with ``Range`` while progress is
+    made; a content mismatch deletes the partial file and raises CorruptedFileError.
+    """
+    incomplete.parent.mkdir(parents=True, exist_ok=True)
+    if expected_size is not None:
+        free = shutil.disk_usage(incomplete.parent).free
+        have = incomplete.stat().st_size if incomplete.exists() else 0
+        if expected_size - have > free:
+            raise DiskSpaceError(
+                f"Not enough disk space for {label}: {expected_size - have} bytes needed, {free} free in "
+                f"{incomplete.parent}. Free some space (e.g. `modelhub cache prune`) or set HF_HUB_CACHE elsewhere."
+            )
+    offset = incomplete.stat().st_size if incomplete.exists() else 0
+    if expected_size is not None and offset > expected_size:
+        incomplete.unlink()
+        offset = 0
+    hasher = _new_hasher(etag, expected_size) if expected_size is not None else None
+    if offset and hasher is not None:
+        _hash_existing(hasher, incomplete, offset)
+        logger.info("resuming %s from byte %d", label, offset)
+    headers = _auth_for(url, endpoint, headers)
+    timeout = httpx.Timeout(constants.download_timeout(), connect=10.0)
+    stalled = 0
+    with progress_bar(expected_size, label, initial=offset) as bar:
+        while True:
+            if expected_size is not None and offset >= expected_size:
+                break
+            req_headers = dict(headers)
+            if offset:
+                req_headers["range"] = f"bytes={offset}-"
+            progressed = False
+            try:
+                with http.stream(
+                    "GET",
+                    url,
+                    headers=req_headers,
+                    proxies=proxies,
+                    timeout=timeout,
+                    ctx=http.Context(endpoint=endpoint, filename=label),
+                ) as response:
+                    if offset and response.status_code != 206:
+                        # the server ignored Range: start over
+                        logger.info("server ignored Range for %s; restarting from 0", label)
+                        offset = 0
+                        hasher = _new_hasher(etag, expected_size) if expected_size is not None else None
+                        bar.reset(total=expected_size)
+                        mode = "wb"
+                    elif offset:
+                        start = response.headers.get("content-range", "").split(" ")[-1].split("-")[0]
+                        if start.strip() != str(offset):
+                            raise HfHubHTTPError(
+                                f"Bad Content-Range {response.headers.get('content-range')!r} for {label}",
+                                response,
+                            )
+                        mode = "ab"
+                    else:
+                        mode = "wb"
+                    if expected_size is None:
+                        total = response.headers.get("content-length")
+                        expected_size = int(total) if total and total.isdigit() else None
+                        hasher = _new_hasher(etag, expected_size) if expected_size is not None else None
+                    with open(incomplete, mode) as fh:
+                        for chunk in response.iter_bytes(CHUNK):
+                            fh.write(chunk)
+                            if hasher is not None:
+                                hasher.update(chunk)
+                            offset += len(chunk)
+                            progressed = True
+                            bar.update(len(chunk))
+                if expected_size is None or offset >= expected_size:
+                    break
+                raise httpx.RemoteProtocolError(f"body ended at byte {offset} of {expected_size}")
+            except (httpx.TransportError, HubConnectionError) as exc:
+                stalled = 0 if progressed else stalled + 1
+                if stalled > MAX_STALLED_RETRIES:
+                    raise HubConnectionError(
+                        f"Download of {label} interrupted at byte {offset} of {expected_size} ({exc}). The partial "
+                        f"file is kept in {incomplete.name} and the next attempt resumes from there."
+                    ) from exc
+                logger.warning("download of %s interrupted at byte %d (%s); resuming", label, offset, exc)
+                time.sleep(min(0.2 * stalled, 2.0))
+            except OSError as exc:
+                if _is_disk_full(exc):
+                    incomplete.unlink(missing_ok=True)
+                    raise DiskSpaceError(
+                        f"Disk full while downloading {label} to {incomplete.parent} ({exc}); the partial file was "
+                        "removed. Free some space (e.g. `modelhub cache prune`) or set HF_HUB_CACHE elsewhere."
+                    ) from exc
+                raise
+    size = incomplete.stat().st_size
+    if expected_size is not None and size != expected_size:
+        incomplete.unlink(missing_ok=True)
+        raise CorruptedFileError(
+            f"Downloaded {label} has {size} bytes, {expected_size} expected; removed it. Retry the download."
+        )
+    if hasher is not None and hasher.hexdigest() != etag:
+        incomplete.unlink(missing_ok=True)
+        raise CorruptedFileError(
+            f"Downloaded {label} does not match its hash (expected {etag}, got {hasher.hexdigest()}); nothing was "
+            "cached. Retry; if it persists the hub's copy is damaged."
+        )
+    os.replace(incomplete, dest)
+
+
+# --- metadata ------------------------------------------------------------------------------------------------------
+@dataclass
+class FileMetadata:
+    commit: str
+    etag: str
+    size: int | None
+    location: str
+
+
+def _head(
+    url: str, *, headers: dict[str, str], proxies: http.ProxiesT, timeout: float, ctx: http.Context
+) -> FileMetadata:
+    """HEAD ``/resolve``: follow same-origin redirects, stop at other origins (their Location is the download URL)."""
+    current = url
+    for _ in range(10):
+        response = http.request(
+            "HEAD",
+            current,
+            headers={**headers, "accept-encoding": "identity"},
+            proxies=proxies,
+            timeout=timeout,
+            follow_redirects=False,
+            raise_errors=False,
+            ctx=ctx,
+        )
+        if response.is_redirect:
+            target = str(response.url.join(response.headers["location"]))
+            if http.same_origin(target, current) or httpx.URL(target).host in HUB_HOSTS:
+                current = target
+                continue
+            return _metadata_from(response, location=target, ctx=ctx)
+        if response.status_code == 404 and response.headers.get("x-error-code") == "EntryNotFound":
+            try:
+                http.raise_for_status(response, ctx)
+            except RemoteEntryNotFoundError as exc:
+                exc.commit = response.headers.get("x-repo-commit")  # type: ignore[attr-defined]
+                raise
+        http.raise_for_status(response, ctx)
+        return _metadata_from(response, location=current, ctx=ctx)
+    raise HfHubHTTPError(f"Too many redirects resolving {url}")
+
+
+def _metadata_from(response: httpx.Response, *, location: str, ctx: http.Context) -> FileMetadata:
+    commit = response.headers.get("x-repo-commit")
+    etag = normalize_etag(response.headers.get("x-linked-etag") or response.headers.get("etag"))
+    if not commit or not etag:
+        raise FileMetadataError(
+            f"The hub's answer for {ctx.filename!r} in {ctx.repo_id!r} lacks "
+            f"{'X-Repo-Commit' if not commit else 'an ETag'}: cannot cache it safely. Is HF_ENDPOINT a hub?"
+        )
+    size_header = response.headers.get("x-linked-size") or (
+        None if response.is_redirect else response.headers.get("content-length")
+    )
+    return FileMetadata(
+        commit=commit, etag=etag, size=int(size_header) if size_header else None, location=location
+    )
+
+
+# --- public API ------------------------------------------------------------------------------------------------------
+def _headers(
+    token: str | bool | None,
+    headers: dict[str, str] | None,
+    library_name: str | None,
+    library_version: str | None,
+    user_agent: Any,
+) -> dict[str, str]:
+    return http.build_headers(
+        token,
+        library_name=library_name,
+        library_version=library_version,
+        user_agent_extra=user_agent,
+        headers={"x-hf-download-counter": "1", **(headers or {})},
+    )
+
+
+def _blob_ok(path: Path, expected_size: int | None) -> bool:
+    """Cheap check of a cached file: it exists and has the size the hub announced (a truncated blob fails)."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return False
+    if expected_size is not None and size != expected_size:
+        logger.warning(
+            "cached %s has %d bytes, %d expected: treating it as corrupted and downloading again",
+            path,
+            size,
+            expected_size,
+        )
+        return False
+    if constants.env_flag("MODELHUB_VERIFY_CACHE"):
+        from .cache_layout import verify_blob
+
+        if not verify_blob(path.resolve()):
+            logger.warning("cached %s does not match its hash: downloading again", path)
+            return False
+    return True
+
+
+def _ensure_file(
+    rc: RepoCache,
+    commit: str,
+    path: str,
+    entry: TreeEntry,
+    *,
+    url: str,
+    headers: dict[str, str],
+    proxies: http.ProxiesT,
+    endpoint: str,
+    force_download: bool,
+) -> Path:
+    """Make ``snapshots/<commit>/<path>`` exist, downloading its blob unless another download already did."""
+    pointer = rc.snapshot_path(commit, path)
+    if not force_download and pointer.exists() and _blob_ok(pointer, entry.size):
+        return pointer
+    etag = entry.etag
+    blob = rc.blob_path(etag)
+    rc.ensure_cachedir_tag()
+    lock_path = rc.lock_path(etag)
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    blob.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(lock_path)):
+        if force_download or not (blob.exists() and _blob_ok(blob, entry.size)):
+            if blob.exists():
+                blob.unlink()  # wrong size: corrupted, or force_download
+            fetch_to(
+                url,
+                dest=blob,
+                incomplete=rc.incomplete_path(etag),
+                expected_size=entry.size,
+                etag=etag,
+                headers=headers,
+                proxies=proxies,
+                endpoint=endpoint,
+                label=path,
+            )
+        return rc.link_snapshot(commit, path, etag)
+
+
+def _resolve_url(endpoint: str, repo_id: str, repo_type: str, revision: str, path: str) -> str:
+    return f"{repo_web_url(endpoint, repo_id, repo_type)}/resolve/{http.quote_segment(revision)}/{http.quote_path(path)}"
+
+
+def _missing(repo_id: str, path: str, revision: str, commit: str) -> RemoteEntryNotFoundError:
+    return RemoteEntryNotFoundError(
+        f"File {path!r} does not exist in {repo_id!r} at revision {revision!r} (commit {commit[:12]}); check the "
+        "name (list the files with `list_repo_files`)."
+    )
+
+
+def _local_not_found(
+    repo_id: str, path: str, revision: str, why: str, cause: Exception | None = None
+) -> LocalEntryNotFoundError:
+    err = LocalEntryNotFoundError(
+        f"{path!r} of {repo_id!r} at revision {revision!r} is not in the local cache and {why}. "
+        "Go online (unset HF_HUB_OFFLINE / local_files_only) or check the repo id, file name and revision."
+    )
+    err.__cause__ = cause
+    return err
+
+
+def hub_download(
+    repo_id: str,
+    filename: str,
+    *,
+    subfolder: str | None = None,
+    repo_type: str | None = None,
+    revision: str | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    local_dir: str | os.PathLike[str] | None = None,
+    force_download: bool = False,
+    proxies: dict[str, str] | None = None,
+    token: str | bool | None = None,
+    local_files_only: bool = False,
+    endpoint: str | None = None,
+    etag_timeout: float | None = None,
+    headers: dict[str, str] | None = None,
+    library_name: str | None = None,
+    library_version: str | None = None,
+    user_agent: dict[str, str] | str | None = None,
+) -> str:
+    """Download one file of a repo (or find it in the cache) and return its local path."""
+    validate_repo_id(repo_id)
+    repo_type = validate_repo_type(repo_type)
+    revision = validate_revision(revision if revision is not None else constants.DEFAULT_REVISION)
+    path = validate_path_in_repo(f"{subfolder.strip('/')}/{filename}" if subfolder else filename)
+    endpoint = (endpoint or constants.endpoint()).rstrip("/")
+    offline = local_files_only or constants.is_offline()
+    why_offline = "local_files_only=True" if local_files_only else "offline mode is on (HF_HUB_OFFLINE=1)"
+    if local_dir is not None:
+        return _download_to_local_dir(
+            repo_id,
+            path,
+            repo_type=repo_type,
+            revision=revision,
+            local_dir=Path(local_dir),
+            force_download=force_download,
+            proxies=proxies,
+            endpoint=endpoint,
+            offline=offline,
+            why_offline=why_offline,
+            etag_timeout=etag_timeout,
+            headers=_headers(token, headers, library_name, library_version, user_agent),
+        )
+    rc = RepoCache(cache_dir, repo_id, repo_type)
+    req_headers = None if offline else _headers(token, headers, library_name, library_version, user_agent)
+    key = _resolved_key(endpoint, repo_type, repo_id, revision, (req_headers or {}).get("authorization"))
+
+    # 1. no request when the commit is known and the cache has (or knows the absence of) the file
+    commit = (
+        rc.read_ref(revision) if offline else (revision if is_commit_hash(revision) else _resolved_get(key))
+    )
+    if commit is not None:
+        tree = rc.read_tree(commit)
+        entry = tree.get(path) if tree is not None else None
+        pointer = rc.snapshot_path(commit, path)
+        if not force_download and pointer.exists() and _blob_ok(pointer, entry.size if entry else None):
+            return str(pointer)
+        if rc.is_known_missing(commit, path) or (tree is not None and entry is None):
+            raise _missing(repo_id, path, revision, commit)
+        if entry is not None and not offline:
+            url = _resolve_url(endpoint, repo_id, repo_type, commit, path)
+            return str(
+                _ensure_file(
+                    rc,
+                    commit,
+                    path,
+                    entry,
+                    url=url,
+                    headers=req_headers or {},
+                    proxies=proxies,
+                    endpoint=endpoint,
+                    force_download=force_download,
+                )
+            )
+    if offline:
+        raise _local_not_found(repo_id, path, revision, why_offline)
+
+    # 2. one HEAD for the commit, ETag and size
+    ctx = http.Context(
+        repo_id=repo_id, repo_type=repo_type, revision=revision, filename=path, endpoint=endpoint
+    )
+    try:
+        meta = _head(
+            _resolve_url(endpoint, repo_id, repo_type, revision, path),
+            headers=req_headers or {},
+            proxies=proxies,
+            timeout=etag_timeout or constants.etag_timeout(),
+            ctx=ctx,
+        )
+    except RemoteEntryNotFoundError as exc:
+        missing_commit = getattr(exc, "commit", None)
+        if missing_commit and is_commit_hash(missing_commit):
+            rc.mark_missing(missing_commit, path)
+            rc.write_ref(revision, missing_commit)
+            _resolved_put(key, missing_commit)
+        raise
+    except (
+        RepositoryNotFoundError,
+        GatedRepoError,
+        RevisionNotFoundError,
+        UnauthorizedError,
+        OfflineModeIsEnabled,
+    ):
+        raise
+    except (HubConnectionError, HfHubHTTPError, FileMetadataError) as exc:
+        # hub unreachable or failing: the cached copy of this revision, if any, is still right
+        cached = rc.read_ref(revision)
+        if cached and not force_download and rc.snapshot_path(cached, path).exists():
+            logger.warning(
+                "could not reach %s (%s); using the cached %s@%s", endpoint, exc, repo_id, revision
+            )
+            return str(rc.snapshot_path(cached, path))
+        raise _local_not_found(
+            repo_id, path, revision, f"the hub could not be reached or failed ({exc})", exc
+        ) from exc
+
+    _resolved_put(key, meta.commit)
+    rc.write_ref(revision, meta.commit)
+    if meta.size is None:
+        return str(_ensure_unsized(rc, meta, path, req_headers or {}, proxies, endpoint, force_download))
+    entry = TreeEntry(
+        size=meta.size, blob_id=meta.etag, lfs_sha256=meta.etag if is_sha256(meta.etag) else None
+    )
+    return str(
+        _ensure_file(
+            rc,
+            meta.commit,
+            path,
+            entry,
+            url=meta.location,
+            headers=req_headers or {},
+            proxies=proxies,
+            endpoint=endpoint,
+            force_download=force_download,
+        )
+    )
+
+
+def _ensure_unsized(
+    rc: RepoCache,
+    meta: FileMetadata,
+    path: str,
+    headers: dict[str, str],
+    proxies: Any,
+    endpoint: str,
+    force: bool,
+) -> Path:
+    """Rare: the hub gave no size; download without a size check (the hash check still applies)."""
+    pointer = rc.snapshot_path(meta.commit, path)
+    if pointer.exists() and not force:
+        return pointer
+    blob = rc.blob_path(meta.etag)
+    rc.lock_path(meta.etag).parent.mkdir(parents=True, exist_ok=True)
+    blob.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(rc.lock_path(meta.etag))):
+        if force or not blob.exists():
+            fetch_to(
+                meta.location,
+                dest=blob,
+                incomplete=rc.incomplete_path(meta.etag),
+                expected_size=None,
+                etag=meta.etag,
+                headers=headers,
+                proxies=proxies,
+                endpoint=endpoint,
+                label=path,
+            )
+    return rc.link_snapshot(meta.commit, path, meta.etag)
+
+
+hf_hub_download = hub_download
+
+
+def _download_to_local_dir(
+    repo_id: str,
+    path: str,
+    *,
+    repo_type: str,
+    revision: str,
+    local_dir: Path,
+    force_download: bool,
+    proxies: Any,
+    endpoint: str,
+    offline: bool,
+    why_offline: str,
+    etag_timeout: float | None,
+    headers: dict[str, str],
+    known: tuple[str, TreeEntry] | None = None,
+) -> str:
+    """``local_dir`` mode: the file at its repo path, plus ``.cache/huggingface/download/<path>.metadata``."""
+    file_path, _, lock_path = local_dir_paths(local_dir, path)
+    meta = read_local_dir_metadata(local_dir, path)
+    if not force_download and file_path.is_file():
+        if offline:
+            return str(file_path)
+        if meta is not None and is_commit_hash(revision) and meta.commit == revision:
+            return str(file_path)
+        if known is not None and meta is not None and meta.etag == known[1].etag:
+            return str(file_path)
+    if offline:
+        raise _local_not_found(repo_id, path, revision, why_offline)
+    if known is not None:
+        commit, entry = known
+        etag, size, url = entry.etag, entry.size, _resolve_url(endpoint, repo_id, repo_type, commit, path)
+    else:
+        ctx = http.Context(
+            repo_id=repo_id, repo_type=repo_type, revision=revision, filename=path, endpoint=endpoint
+        )
+        remote = _head(
+            _resolve_url(endpoint, repo_id, repo_type, revision, path),
+            headers=headers,
+            proxies=proxies,
+            timeout=etag_timeout or constants.etag_timeout(),
+            ctx=ctx,
+        )
+        commit, etag, size, url = remote.commit, remote.etag, remote.size, remote.location
+    if not force_download and file_path.is_file():
+        if meta is not None and meta.etag == etag:
+            write_local_dir_metadata(local_dir, path, commit, etag)
+            return str(file_path)
+        if meta is None and is_sha256(etag):
+            from .cache_layout import sha256_file
+
+            if sha256_file(file_path) == etag:
+                write_local_dir_metadata(local_dir, path, commit, etag)
+                return str(file_path)
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(lock_path)):
+        file_path.parent.mkdir(parents=True, exist_ok=True)
+        incomplete = lock_path.with_name(lock_path.name[: -len(".lock")] + f".{etag}.incomplete")
+        fetch_to(
+            url,
+            dest=file_path,
+            incomplete=incomplete,
+            expected_size=size,
+            etag=etag,
+            headers=headers,
+            proxies=proxies,
+            endpoint=endpoint,
+            label=path,
+        )
+        write_local_dir_metadata(local_dir, path, commit, etag)
+    return str(file_path)
+
+
+def _fetch_tree(
+    endpoint: str, repo_id: str, repo_type: str, commit: str, headers: dict[str, str], proxies: Any
+) -> dict[str, TreeEntry]:
+    url = f"{endpoint}/api/{constants.REPO_TYPES_API_PLURAL[repo_type]}/{repo_id}/tree/{commit}"
+    ctx = http.Context(repo_id=repo_id, repo_type=repo_type, revision=commit, endpoint=endpoint)
+    entries: dict[str, TreeEntry] = {}
+    response = http.request(
+        "GET", url, headers=headers, params={"recursive": "true", "expand": "false"}, proxies=proxies, ctx=ctx
+    )
+    while True:
+        for item in response.json():
+            if item.get("type") != "file":
+                continue
+            lfs = item.get("lfs")
+            entries[item["path"]] = TreeEntry(
+                size=int(item["size"]),
+                blob_id=item["oid"],
+                lfs_sha256=lfs["oid"] if lfs else None,
+                lfs_size=int(lfs["size"]) if lfs else None,
+            )
+        next_url = response.links.get("next", {}).get("url")
+        if not next_url:
+            return entries
+        response = http.request("GET", next_url, headers=headers, proxies=proxies, ctx=ctx)
+
+
+def snapshot_download(
+    repo_id: str,
+    *,
+    repo_type: str | None = None,
+    revision: str | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    local_dir: str | os.PathLike[str] | None = None,
+    allow_patterns: str | Iterable[str] | None = None,
+    ignore_patterns: str | Iterable[str] | None = None,
+    force_download: bool = False,
+    proxies: dict[str, str] | None = None,
+    token: str | bool | None = None,
+    local_files_only: bool = False,
+    max_workers: int = 8,
+    endpoint: str | None = None,
+    etag_timeout: float | None = None,
+    headers: dict[str, str] | None = None,
+    library_name: str | None = None,
+    library_version: str | None = None,
+    user_agent: dict[str, str] | str | None = None,
+) -> str:
+    """Download the files of a repo at a revision (filtered by patterns); return the snapshot folder."""
+    validate_repo_id(repo_id)
+    repo_type = validate_repo_type(repo_type)
+    revision = validate_revision(revision if revision is not None else constants.DEFAULT_REVISION)
+    endpoint = (endpoint or constants.endpoint()).rstrip("/")
+    offline = local_files_only or constants.is_offline()
+    rc = RepoCache(cache_dir, repo_id, repo_type)
+    req_headers = None if offline else _headers(token, headers, library_name, library_version, user_agent)
+    key = _resolved_key(endpoint, repo_type, repo_id, revision, (req_headers or {}).get("authorization"))
+
+    commit: str | None = None
+    error: Exception | None = None
+    if not offline:
+        commit = revision if is_commit_hash(revision) else _resolved_get(key)
+        if commit is None:
+            plural = constants.REPO_TYPES_API_PLURAL[repo_type]
+            try:
+                info = http.request(
+                    "GET",
+                    f"{endpoint}/api/{plural}/{repo_id}/revision/{http.quote_segment(revision)}",
+                    headers=req_headers,
+                    proxies=proxies,
+                    ctx=http.Context(
+                        repo_id=repo_id, repo_type=repo_type, revision=revision, endpoint=endpoint
+                    ),
+                ).json()
+                commit = info.get("sha")
+                if not commit:
+                    raise FileMetadataError(
+                        f"The hub's info for {repo_id!r}@{revision!r} has no commit 'sha'."
+                    )
+            except (RepositoryNotFoundError, RevisionNotFoundError, UnauthorizedError):
+                raise
+            except (HubConnectionError, HfHubHTTPError, FileMetadataError) as exc:
+                error = exc
+    if commit is None:
+        return _snapshot_from_cache(
+            rc,
+            repo_id,
+            revision,
+            local_dir,
+            allow_patterns,
+            ignore_patterns,
+            "local_files_only=True"
+            if local_files_only
+            else "offline mode is on (HF_HUB_OFFLINE=1)"
+            if offline
+            else f"the hub failed ({error})",
+            error,
+        )
+    _resolved_put(key, commit)
+    tree = rc.read_tree(commit) if not force_download else None
+    if tree is None:
+        tree = _fetch_tree(endpoint, repo_id, repo_type, commit, req_headers or {}, proxies)
+        rc.write_tree(commit, tree)
+    paths = filter_paths(sorted(tree), allow_patterns=allow_patterns, ignore_patterns=ignore_patterns)
+
+    def one(path: str) -> None:
+        entry = tree[path]
+        if local_dir is not None:
+            _download_to_local_dir(
+                repo_id,
+                path,
+                repo_type=repo_type,
+                revision=commit,
+                local_dir=Path(local_dir),
+                force_download=force_download,
+                proxies=proxies,
+                endpoint=endpoint,
+                offline=False,
+                why_offline="",
+                etag_timeout=etag_timeout,
+                headers=req_headers or {},
+                known=(commit, entry),
+            )
+        else:
+            _ensure_file(
+                rc,
+                commit,
+                path,
+                entry,
+                url=_resolve_url(endpoint, repo_id, repo_type, commit, path),
+                headers=req_headers or {},
+                proxies=proxies,
+                endpoint=endpoint,
+                force_download=force_download,
+            )
+
+    if max_workers <= 1 or len(paths) <= 1:
+        for p in paths:
+            one(p)
+    else:
+        with ThreadPoolExecutor(max_workers=min(max_workers, len(paths))) as pool:
+            for future in [pool.submit(one, p) for p in paths]:
+                future.result()
+    if local_dir is not None:
+        return str(Path(local_dir).resolve())
+    rc.write_ref(revision, commit)
+    snapshot = rc.snapshot_dir(commit)
+    snapshot.mkdir(parents=True, exist_ok=True)
+    return str(snapshot)
+
+
+def _snapshot_from_cache(
+    rc: RepoCache,
+    repo_id: str,
+    revision: str,
+    local_dir: Any,
+    allow: Any,
+    ignore: Any,
+    why: str,
+    cause: Exception | None,
+) -> str:
+    if local_dir is not None:
+        if Path(local_dir).is_dir() and any(Path(local_dir).iterdir()):
+            return str(Path(local_dir).resolve())
+        raise _local_not_found(repo_id, "(snapshot)", revision, why, cause)
+    commit = rc.read_ref(revision)
+    if commit is None or not rc.snapshot_dir(commit).is_dir():
+        raise _local_not_found(repo_id, "(snapshot)", revision, why, cause)
+    tree = rc.read_tree(commit)
+    if tree is not None:
+        wanted = filter_paths(sorted(tree), allow_patterns=allow, ignore_patterns=ignore)
+        absent = [p for p in wanted if not rc.snapshot_path(commit, p).exists()]
+        if absent:
+            raise _local_not_found(
+                repo_id, ", ".join(absent[:5]) + (" ..." if len(absent) > 5 else ""), revision, why, cause
+            )
+    return str(rc.snapshot_dir(commit))
