@@ -81,7 +81,8 @@ def _cell(value: Any) -> str:
     """One Markdown table cell: scalars as they are, structures as compact JSON, pipes escaped."""
     value = _plain(value)
     if isinstance(value, float) and math.isfinite(value):
-        text = repr(round(value, 10))
+        # 7 significant digits: optimizer values are often float32 (0.0125 stored as 0.012500000186...).
+        text = f"{value:.7g}"
     elif isinstance(value, (dict, list)):
         text = json.dumps(value, sort_keys=True)
     else:
