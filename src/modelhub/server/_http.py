@@ -1,0 +1,195 @@
+"""Helpers shared by the route modules: settings, the caller's identity, raw-path segments, URLs, responses."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+from starlette.convertors import Convertor, register_url_convertor
+from starlette.requests import Request
+from starlette.responses import Response
+
+from .._common.validation import validate_path_in_repo, validate_repo_id, validate_revision
+from ..errors import HFValidationError
+from .accounts import Principal, TokenCache
+from .errors import ApiError, bad_request, invalid_credentials
+from .service import HubService
+
+PLURAL_TO_TYPE = {"models": "model", "datasets": "dataset", "spaces": "space"}
+TYPE_TO_PREFIX = {"model": "", "dataset": "datasets/", "space": "spaces/"}
+TYPE_TO_PLURAL = {v: k for k, v in PLURAL_TO_TYPE.items()}
+
+
+class _PluralConvertor(Convertor[str]):
+    regex = "models|datasets|spaces"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+class _PrefixConvertor(Convertor[str]):
+    regex = "datasets|spaces"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("plural", _PluralConvertor())
+register_url_convertor("typeprefix", _PrefixConvertor())
+
+
+@dataclass
+class ServerSettings:
+    """Runtime settings of one server process (from the ``modelhub serve`` flags)."""
+
+    data_dir: Path
+    database_url: str
+    public_url: str | None = None
+    upload_mode: str = "auto"  # auto | lfs | regular: what preupload answers (see docs/server.md)
+    large_file_threshold: int = 10 * 1024 * 1024
+    max_json_body: int = 16 * 1024 * 1024
+    max_object_size: int = 50 * 10**9
+    max_commit_body: int = 100 * 10**9
+    page_size: int = 1000
+    lfs_url_ttl: int = 3600
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def hub(request: Request) -> HubService:
+    return request.app.state.hub
+
+
+def settings(request: Request) -> ServerSettings:
+    return request.app.state.settings
+
+
+def principal(request: Request) -> Principal | None:
+    """The caller from ``Authorization: Bearer <token>``; None when anonymous; 401 for an unknown token."""
+    cached = request.scope.get("modelhub.principal", ...)
+    if cached is not ...:
+        return cached
+    header = request.headers.get("authorization")
+    result: Principal | None = None
+    if header:
+        scheme, _, token = header.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise invalid_credentials()
+        cache: TokenCache = request.app.state.tokens
+        result = cache.lookup(token)
+        if result is None:
+            raise invalid_credentials()
+    request.scope["modelhub.principal"] = result
+    return result
+
+
+def seg(value: str) -> str:
+    """Percent-decode one raw path segment (routing happens on the raw path, see app.RawPathMiddleware)."""
+    return unquote(value)
+
+
+def repo_id_from(namespace: str, name: str) -> str:
+    rid = f"{seg(namespace)}/{seg(name)}"
+    try:
+        return validate_repo_id(rid)
+    except HFValidationError as exc:
+        raise bad_request(str(exc), "InvalidRepoId") from exc
+
+
+def revision_from(raw: str) -> str:
+    try:
+        return validate_revision(seg(raw))
+    except HFValidationError as exc:
+        raise bad_request(str(exc), "InvalidRevision") from exc
+
+
+def path_from(raw: str) -> str:
+    try:
+        return validate_path_in_repo(seg(raw))
+    except HFValidationError as exc:
+        raise bad_request(str(exc), "InvalidPath") from exc
+
+
+def check_path(path: Any) -> str:
+    try:
+        return validate_path_in_repo(path)
+    except HFValidationError as exc:
+        raise bad_request(str(exc), "InvalidPath") from exc
+
+
+_HOST_RE = re.compile(r"^[A-Za-z0-9.\-:\[\]]+$")
+
+
+def base_url(request: Request) -> str:
+    """Absolute base URL of this server as the client reached it (or ``--public-url``)."""
+    configured = settings(request).public_url
+    if configured:
+        return configured.rstrip("/")
+    host = request.headers.get("host") or ""
+    if not _HOST_RE.match(host):
+        server = request.scope.get("server") or ("127.0.0.1", 80)
+        host = f"{server[0]}:{server[1]}"
+    return f"{request.url.scheme}://{host}"
+
+
+def repo_web_url(request: Request, repo_type: str, repo_id: str) -> str:
+    return f"{base_url(request)}/{TYPE_TO_PREFIX[repo_type]}{repo_id}"
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        json.dumps(data, separators=(",", ":"), default=str),
+        status_code=status,
+        media_type="application/json",
+        headers=headers,
+    )
+
+
+def error_response(exc: ApiError, head: bool = False) -> Response:
+    body = {"error": exc.message, **exc.extra}
+    headers = {"X-Error-Message": _header_safe(exc.message), **exc.headers}
+    if exc.code:
+        headers["X-Error-Code"] = exc.code
+    resp = json_response(body, exc.status, headers)
+    if head:
+        resp.body = b""
+    return resp
+
+
+def _header_safe(text: str) -> str:
+    return text.encode("ascii", "replace").decode().replace("\n", " ")[:500]
+
+
+async def read_json(request: Request) -> Any:
+    """The JSON body (None when empty), bounded by ``max_json_body``; 400 if it is not JSON."""
+    limit = settings(request).max_json_body
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise ApiError(413, f"Request body larger than {limit} bytes.", "TooLarge")
+    if not body.strip():
+        return None
+    try:
+        return json.loads(body)
+    except ValueError as exc:
+        raise bad_request(f"The request body is not valid JSON: {exc}.") from exc
+
+
+async def read_json_object(request: Request) -> dict[str, Any]:
+    data = await read_json(request)
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise bad_request("The request body must be a JSON object.")
+    return data

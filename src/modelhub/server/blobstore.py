@@ -1,0 +1,204 @@
+"""Content-addressed blob storage: one copy per SHA-256, whatever the number of repos or commits using it.
+
+``BlobStore`` is the small interface the rest of the server uses; ``LocalBlobStore`` keeps blobs on local disk.
+The interface is shaped so that an S3-compatible store can implement it too: writes go through a ``BlobWriter``
+(stream in, verify, then publish), reads through ``open_range`` / ``size`` / ``exists``; ``local_path`` is an
+optional fast path (``None`` for remote stores) that lets the HTTP layer serve a file with sendfile-like streaming.
+"""
+
+from __future__ import annotations
+
+import abc
+import hashlib
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+
+class BlobVerificationError(ValueError):
+    """The uploaded bytes do not match the declared SHA-256 or size; nothing was stored."""
+
+
+class BlobWriter(abc.ABC):
+    """Receives the bytes of one blob, hashing as it goes. ``commit`` publishes it, ``abort`` drops it."""
+
+    def __init__(self) -> None:
+        self._sha256 = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        self._sha256.update(data)
+        self.size += len(data)
+        self._write(data)
+
+    @property
+    def sha256(self) -> str:
+        return self._sha256.hexdigest()
+
+    @abc.abstractmethod
+    def _write(self, data: bytes) -> None: ...
+
+    @abc.abstractmethod
+    def commit(self, expected_sha256: str | None = None, expected_size: int | None = None) -> str:
+        """Verify against the expectations (if given), make the blob visible and return its SHA-256."""
+
+    @abc.abstractmethod
+    def abort(self) -> None: ...
+
+
+class BlobStore(abc.ABC):
+    """Where blob contents live, addressed by lowercase hex SHA-256."""
+
+    @abc.abstractmethod
+    def writer(self) -> BlobWriter: ...
+
+    @abc.abstractmethod
+    def exists(self, sha256: str) -> bool: ...
+
+    @abc.abstractmethod
+    def size(self, sha256: str) -> int:
+        """Size in bytes; raises FileNotFoundError if absent."""
+
+    @abc.abstractmethod
+    def open(self, sha256: str) -> BinaryIO:
+        """A readable binary file object positioned at 0; raises FileNotFoundError if absent."""
+
+    def local_path(self, sha256: str) -> Path | None:
+        """A path on local disk if the store has one (fast serving), else None."""
+        return None
+
+    def iter_range(
+        self, sha256: str, start: int = 0, end: int | None = None, chunk: int = 1 << 20
+    ) -> Iterator[bytes]:
+        """Bytes ``[start, end)`` of the blob in chunks."""
+        with self.open(sha256) as fh:
+            fh.seek(start)
+            remaining = (self.size(sha256) if end is None else end) - start
+            while remaining > 0:
+                data = fh.read(min(chunk, remaining))
+                if not data:
+                    break
+                remaining -= len(data)
+                yield data
+
+    def put_bytes(self, data: bytes) -> str:
+        w = self.writer()
+        try:
+            w.write(data)
+            return w.commit()
+        except BaseException:
+            w.abort()
+            raise
+
+
+def _check_sha(sha256: str) -> str:
+    if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+        raise ValueError(f"Invalid blob id {sha256!r}: expected 64 lowercase hex characters (a SHA-256).")
+    return sha256
+
+
+class _LocalWriter(BlobWriter):
+    def __init__(self, store: LocalBlobStore) -> None:
+        super().__init__()
+        self._store = store
+        store.tmp_dir.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=store.tmp_dir, prefix="up-", suffix=f"-{uuid.uuid4().hex[:8]}")
+        self._tmp = Path(name)
+        self._fh = os.fdopen(fd, "wb", buffering=0)
+        self._done = False
+
+    def _write(self, data: bytes) -> None:
+        self._fh.write(data)
+
+    def commit(self, expected_sha256: str | None = None, expected_size: int | None = None) -> str:
+        sha = self.sha256
+        try:
+            if expected_size is not None and self.size != expected_size:
+                raise BlobVerificationError(f"received {self.size} bytes but {expected_size} were declared")
+            if expected_sha256 is not None and sha != expected_sha256:
+                raise BlobVerificationError(f"content SHA-256 is {sha} but {expected_sha256} was declared")
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+            self._fh.close()
+            final = self._store._path(sha)
+            if final.exists():
+                self._tmp.unlink(missing_ok=True)  # same content already stored: keep the one copy
+            else:
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(self._tmp, final)
+                _fsync_dir(final.parent)
+            self._done = True
+            return sha
+        except BaseException:
+            self.abort()
+            raise
+
+    def abort(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        try:
+            self._fh.close()
+        finally:
+            self._tmp.unlink(missing_ok=True)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class LocalBlobStore(BlobStore):
+    """Blobs under ``root/ab/cd/<sha256>``; uploads go to ``root/tmp`` first, are fsync'd and renamed."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+        self.tmp_dir = self.root / "tmp"
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, sha256: str) -> Path:
+        _check_sha(sha256)
+        return self.root / sha256[:2] / sha256[2:4] / sha256
+
+    def writer(self) -> BlobWriter:
+        return _LocalWriter(self)
+
+    def exists(self, sha256: str) -> bool:
+        return self._path(sha256).is_file()
+
+    def size(self, sha256: str) -> int:
+        return self._path(sha256).stat().st_size
+
+    def open(self, sha256: str) -> BinaryIO:
+        return open(self._path(sha256), "rb")
+
+    def local_path(self, sha256: str) -> Path | None:
+        return self._path(sha256)
+
+    def cleanup_tmp(self, max_age: float = 86400.0) -> int:
+        """Remove leftovers of interrupted uploads older than ``max_age`` seconds (called at startup; younger
+        files may belong to another server process sharing the directory). Returns how many were removed."""
+        import time
+
+        n = 0
+        if self.tmp_dir.is_dir():
+            cutoff = time.time() - max_age
+            for p in self.tmp_dir.iterdir():
+                try:
+                    if p.stat().st_mtime < cutoff:
+                        p.unlink()
+                        n += 1
+                except FileNotFoundError:
+                    pass
+        return n

@@ -1,0 +1,218 @@
+"""``modelhub serve`` and ``modelhub admin ...``: run the hub and manage its accounts.
+
+Heavy imports (uvicorn, FastAPI, SQLAlchemy) happen inside the command functions, so ``modelhub --help`` and the
+client commands stay fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_DATA_DIR = "modelhub-data"
+
+
+def _add_storage_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--data-dir",
+        default=os.environ.get("MODELHUB_DATA_DIR", DEFAULT_DATA_DIR),
+        help="directory for the blobs and the default SQLite database (env MODELHUB_DATA_DIR; default ./%(default)s)",
+    )
+    p.add_argument(
+        "--database-url",
+        default=os.environ.get("MODELHUB_DATABASE_URL"),
+        help="SQLAlchemy URL of the metadata database (env MODELHUB_DATABASE_URL; default: SQLite in the data dir),"
+        " e.g. postgresql+psycopg://user:pw@host/modelhub",
+    )
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``serve`` and ``admin`` to the ``modelhub`` command line."""
+    serve = subparsers.add_parser(
+        "serve", help="run the hub server", description="Run the modelhub hub server."
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default %(default)s)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default %(default)s)")
+    _add_storage_args(serve)
+    serve.add_argument("--public-url", default=None, help="base URL clients use, if behind a proxy")
+    serve.add_argument(
+        "--upload-mode",
+        choices=("auto", "lfs", "regular"),
+        default="auto",
+        help="what preupload answers: auto = 'regular' for official clients >= 1.20 (which would go to Xet),"
+        " LFS for large/binary files otherwise; see docs/server.md (default %(default)s)",
+    )
+    serve.add_argument(
+        "--init-user",
+        default="admin",
+        help="on first start with an empty database, create this admin user and print a write token"
+        " (default %(default)s)",
+    )
+    serve.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    serve.set_defaults(func=cmd_serve)
+
+    admin = subparsers.add_parser("admin", help="manage users, organizations and tokens of a hub")
+    admin_sub = admin.add_subparsers(dest="admin_command", metavar="OBJECT")
+
+    user = admin_sub.add_parser("user", help="users").add_subparsers(dest="action", metavar="ACTION")
+    uc = user.add_parser("create", help="create a user")
+    uc.add_argument("name")
+    uc.add_argument("--fullname", default="")
+    uc.add_argument("--admin", action="store_true", help="may read and write every repo")
+    _add_storage_args(uc)
+    uc.set_defaults(func=cmd_user_create)
+    ul = user.add_parser("list", help="list users and organizations")
+    _add_storage_args(ul)
+    ul.set_defaults(func=cmd_user_list)
+
+    org = admin_sub.add_parser("org", help="organizations").add_subparsers(dest="action", metavar="ACTION")
+    oc = org.add_parser("create", help="create an organization")
+    oc.add_argument("name")
+    oc.add_argument("--member", action="append", default=[], help="a member user (repeatable)")
+    _add_storage_args(oc)
+    oc.set_defaults(func=cmd_org_create)
+    oa = org.add_parser("add-member", help="add a user to an organization")
+    oa.add_argument("org")
+    oa.add_argument("user")
+    _add_storage_args(oa)
+    oa.set_defaults(func=cmd_org_add_member)
+
+    token = admin_sub.add_parser("token", help="access tokens").add_subparsers(
+        dest="action", metavar="ACTION"
+    )
+    tc = token.add_parser("create", help="create a token for a user and print it (shown only once)")
+    tc.add_argument("user")
+    tc.add_argument("--role", choices=("read", "write"), default="read")
+    tc.add_argument("--name", default=None, help="a label for the token (shown by whoami)")
+    _add_storage_args(tc)
+    tc.set_defaults(func=cmd_token_create)
+
+
+def _sessions(args: argparse.Namespace):
+    from .db import default_database_url, open_database
+
+    data_dir = Path(args.data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return open_database(args.database_url or default_database_url(data_dir))
+
+
+def _run_admin(args: argparse.Namespace, fn) -> int:
+    from .accounts import AccountError
+
+    sessions = _sessions(args)
+    with sessions() as db:
+        try:
+            result = fn(db)
+            db.commit()
+        except AccountError as exc:
+            db.rollback()
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+    if result is not None:
+        print(result)
+    return 0
+
+
+def cmd_user_create(args: argparse.Namespace) -> int:
+    from .accounts import create_user
+
+    def fn(db):
+        create_user(db, args.name, fullname=args.fullname, is_admin=args.admin)
+        print(f"created user {args.name!r}", file=sys.stderr)
+
+    return _run_admin(args, fn)
+
+
+def cmd_user_list(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from .db import Account
+
+    def fn(db):
+        rows = db.scalars(select(Account).order_by(Account.name)).all()
+        lines = ["\t".join([a.kind, a.name] + (["admin"] if a.is_admin else [])) for a in rows]
+        return "\n".join(lines) or None
+
+    return _run_admin(args, fn)
+
+
+def cmd_org_create(args: argparse.Namespace) -> int:
+    from .accounts import create_org
+
+    def fn(db):
+        create_org(db, args.name, args.member)
+        print(f"created organization {args.name!r} with members {args.member}", file=sys.stderr)
+
+    return _run_admin(args, fn)
+
+
+def cmd_org_add_member(args: argparse.Namespace) -> int:
+    from .accounts import add_member
+
+    return _run_admin(args, lambda db: add_member(db, args.org, args.user))
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    """Print the new token alone on stdout (scripts capture it); it is stored hashed and never shown again."""
+    from .accounts import create_token
+
+    return _run_admin(args, lambda db: create_token(db, args.user, role=args.role, name=args.name))
+
+
+def _first_run(sessions, user: str, url: str) -> None:
+    """Empty database: create an admin user and print a one-time write token (never an anonymous write path)."""
+    from .accounts import count_users, create_token, create_user
+
+    with sessions() as db:
+        if count_users(db) > 0:
+            return
+        create_user(db, user, is_admin=True)
+        token = create_token(db, user, role="write", name="first-run")
+        db.commit()
+    banner = (
+        f"\nmodelhub: first start with an empty database: created admin user {user!r}.\n"
+        f"  Its write token (shown only this once, keep it):\n\n      {token}\n\n"
+        f"  Use it:  export HF_ENDPOINT={url} HF_TOKEN={token}\n"
+        f"  More users/tokens: modelhub admin user create NAME; modelhub admin token create NAME --role write\n"
+    )
+    print(banner, flush=True)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from ._http import ServerSettings
+    from .app import create_app
+    from .db import default_database_url, open_database
+
+    data_dir = Path(args.data_dir).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    db_url = args.database_url or default_database_url(data_dir)
+    url = args.public_url or f"http://{args.host}:{args.port}"
+    _first_run(open_database(db_url), args.init_user, url)
+    settings = ServerSettings(
+        data_dir=data_dir, database_url=db_url, public_url=args.public_url, upload_mode=args.upload_mode
+    )
+    logging.getLogger("modelhub").setLevel(args.log_level.upper())
+    app = create_app(settings)
+    logger.info(
+        "serving %s (data in %s) on http://%s:%d", db_url.split("@")[-1], data_dir, args.host, args.port
+    )
+    config = uvicorn.Config(
+        app,
+        host=args.host,
+        port=args.port,
+        loop="auto",
+        http="auto",
+        access_log=False,  # our middleware logs one line per request, without tokens
+        log_level=args.log_level,
+        timeout_graceful_shutdown=30,
+        server_header=False,
+    )
+    uvicorn.Server(config).run()
+    return 0

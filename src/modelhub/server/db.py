@@ -1,0 +1,203 @@
+"""Metadata schema (SQLAlchemy 2) and engine setup.
+
+The schema uses portable types only (no SQLite-specific features), so ``--database-url postgresql+psycopg://...``
+works with the same tables. SQLite is the embedded default, in WAL mode with a busy timeout so that readers never
+block writers and concurrent writers queue instead of failing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+
+
+def utcnow() -> dt.datetime:
+    """Naive UTC timestamp (portable across SQLite and PostgreSQL ``timestamp without time zone``)."""
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def iso(ts: dt.datetime | None) -> str | None:
+    """The Hub's date format: UTC ISO-8601 with milliseconds and a trailing ``Z``."""
+    if ts is None:
+        return None
+    return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Account(Base):
+    """A user or an organization (``kind``); both own repos under their ``name``."""
+
+    __tablename__ = "accounts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(96), unique=True, nullable=False)
+    kind: Mapped[str] = mapped_column(String(8), nullable=False, default="user")
+    fullname: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    is_admin: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+
+class Membership(Base):
+    __tablename__ = "memberships"
+    org_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16), nullable=False, default="write")
+
+
+class Token(Base):
+    """An access token; only its SHA-256 is stored, the clear text is shown once at creation."""
+
+    __tablename__ = "tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False)
+    name: Mapped[str] = mapped_column(String(100), nullable=False)
+    role: Mapped[str] = mapped_column(String(8), nullable=False)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+
+class Repo(Base):
+    __tablename__ = "repos"
+    __table_args__ = (UniqueConstraint("type", "namespace", "name", name="uq_repo"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    type: Mapped[str] = mapped_column(String(16), nullable=False)
+    namespace: Mapped[str] = mapped_column(String(96), nullable=False)
+    name: Mapped[str] = mapped_column(String(96), nullable=False)
+    private: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    gated: Mapped[str] = mapped_column(String(8), nullable=False, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    last_modified: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    next_num: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    # README front matter of the default branch head, JSON text, for listing/search without reading blobs.
+    card_json: Mapped[str] = mapped_column(Text, nullable=False, default="{}")
+
+    @property
+    def repo_id(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+class Ref(Base):
+    """``refs/heads/<b>``, ``refs/tags/<t>`` or ``refs/pr/<n>`` pointing at a commit; moved by compare-and-swap."""
+
+    __tablename__ = "refs"
+    repo_pk: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(300), primary_key=True)
+    commit_id: Mapped[str] = mapped_column(String(40), nullable=False)
+
+
+class Commit(Base):
+    __tablename__ = "commits"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    repo_pk: Mapped[int] = mapped_column(
+        ForeignKey("repos.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    tree_id: Mapped[str] = mapped_column(String(40), nullable=False)
+    parents: Mapped[str] = mapped_column(String(200), nullable=False, default="")  # space-separated ids
+    author: Mapped[str] = mapped_column(String(96), nullable=False)
+    title: Mapped[str] = mapped_column(Text, nullable=False)
+    message: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+
+class Tree(Base):
+    """A full file tree (zlib-compressed canonical JSON), addressed by the SHA-1 of its JSON; shared by commits."""
+
+    __tablename__ = "trees"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+
+
+class BlobMeta(Base):
+    """Facts about a stored blob that are costly to recompute (git blob SHA-1 of the content)."""
+
+    __tablename__ = "blob_meta"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    git_sha1: Mapped[str | None] = mapped_column(String(40), nullable=True)
+
+
+class Discussion(Base):
+    __tablename__ = "discussions"
+    __table_args__ = (UniqueConstraint("repo_pk", "num", name="uq_discussion"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    repo_pk: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), nullable=False)
+    num: Mapped[int] = mapped_column(Integer, nullable=False)
+    title: Mapped[str] = mapped_column(Text, nullable=False)
+    author: Mapped[str] = mapped_column(String(96), nullable=False)
+    is_pr: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    status: Mapped[str] = mapped_column(String(8), nullable=False, default="open")
+    target_ref: Mapped[str] = mapped_column(String(300), nullable=False, default="refs/heads/main")
+    merge_commit: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+
+class DiscussionEvent(Base):
+    __tablename__ = "discussion_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    discussion_id: Mapped[int] = mapped_column(
+        ForeignKey("discussions.id", ondelete="CASCADE"), nullable=False
+    )
+    type: Mapped[str] = mapped_column(String(16), nullable=False)
+    author: Mapped[str] = mapped_column(String(96), nullable=False)
+    data_json: Mapped[str] = mapped_column(Text, nullable=False, default="{}")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+
+class Setting(Base):
+    """Server-wide key/value settings (e.g. the secret that signs LFS upload URLs)."""
+
+    __tablename__ = "settings"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+def default_database_url(data_dir: Path) -> str:
+    return f"sqlite:///{(data_dir / 'modelhub.sqlite3').resolve()}"
+
+
+def make_engine(url: str) -> Engine:
+    """Create the engine; for SQLite enable WAL, a busy timeout and foreign keys on every connection."""
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=16,
+            max_overflow=32,
+        )
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=16, max_overflow=32)
+
+
+def open_database(url: str) -> sessionmaker:
+    """Engine + tables (created if missing) + a session factory."""
+    engine = make_engine(url)
+    Base.metadata.create_all(engine)
+    return sessionmaker(engine, expire_on_commit=False)

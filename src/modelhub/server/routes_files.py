@@ -1,0 +1,626 @@
+"""File routes: README check, preupload, NDJSON commit, LFS batch/upload/verify and ``resolve`` downloads."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import os
+import re
+import time
+from typing import Any
+from urllib.parse import quote
+
+import anyio.to_thread
+from fastapi import APIRouter, Request
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from starlette.responses import FileResponse, Response
+
+from . import _http as h
+from .blobstore import BlobVerificationError
+from .db import BlobMeta, Discussion, Ref, Repo
+from .discussions import add_event, open_discussion
+from .errors import ApiError, bad_request, entry_not_found, revision_not_found
+from .ndjson import StreamedBlob, parse_ndjson
+from .service import HubService, Op, _stale_parent, branch_ref
+from .trees import Entry, git_blob_sha1
+
+router = APIRouter()
+REPO = "/api/{plural:plural}/{namespace}/{name}"
+LFS_EXTENSIONS = [
+    ".7z",
+    ".arrow",
+    ".bin",
+    ".bz2",
+    ".ckpt",
+    ".ftz",
+    ".gz",
+    ".h5",
+    ".joblib",
+    ".keras",
+    ".mlmodel",
+    ".model",
+    ".msgpack",
+    ".npy",
+    ".npz",
+    ".onnx",
+    ".ot",
+    ".parquet",
+    ".pb",
+    ".pickle",
+    ".pkl",
+    ".pt",
+    ".pth",
+    ".rar",
+    ".safetensors",
+    ".tar",
+    ".tflite",
+    ".tgz",
+    ".wasm",
+    ".xz",
+    ".zip",
+    ".zst",
+]
+_HF_HUB_UA = re.compile(r"(?:^|;\s*)hf_hub/(\d+)\.(\d+)")
+
+
+# --- README metadata ----------------------------------------------------------------------------------------
+
+
+@router.post("/api/validate-yaml", tags=["files"])
+async def validate_yaml(request: Request):
+    """Check a README's YAML front matter (the client calls this before committing a README.md)."""
+    body = await h.read_json_object(request)
+    content = body.get("content")
+    if not isinstance(content, str):
+        raise bad_request("Missing 'content' (the README.md text) in the request body.")
+    if content.startswith("---"):
+        import yaml
+
+        lines = content.splitlines()
+        end = next((i for i in range(1, len(lines)) if lines[i].strip() == "---"), None)
+        if end is not None:
+            try:
+                data = yaml.safe_load("\n".join(lines[1:end]))
+            except yaml.YAMLError as exc:
+                return h.json_response(
+                    {"errors": [{"message": f"Invalid YAML in README.md metadata: {exc}"}]}, 400
+                )
+            if data is not None and not isinstance(data, dict):
+                return h.json_response(
+                    {"errors": [{"message": "README.md metadata must be a YAML mapping."}]}, 400
+                )
+    return h.json_response({"errors": [], "warnings": []})
+
+
+# --- upload negotiation ---------------------------------------------------------------------------------------
+
+
+def client_wants_regular(request: Request) -> bool:
+    """True when preupload should answer ``regular`` for every file (see docs/server.md, "Xet").
+
+    The official client >= 1.20 with ``hf_xet`` installed goes to Xet for any ``lfs`` answer and cannot be steered,
+    so in ``auto`` mode such clients get ``regular`` unless their user-agent opts in with ``upload/lfs``.
+    """
+    mode = h.settings(request).upload_mode
+    if mode != "auto":
+        return mode == "regular"
+    ua = request.headers.get("user-agent", "")
+    if "upload/lfs" in ua:
+        return False
+    m = _HF_HUB_UA.search(ua)
+    return bool(m) and (int(m.group(1)), int(m.group(2))) >= (1, 20)
+
+
+def is_large(path: str, size: int, sample: bytes, threshold: int) -> bool:
+    """Whether a file is stored (and, for LFS clients, uploaded) as a large file."""
+    return size >= threshold or b"\0" in sample or path.lower().endswith(tuple(LFS_EXTENSIONS))
+
+
+@router.post(REPO + "/preupload/{revision}", tags=["upload"])
+async def preupload(request: Request, plural: str, namespace: str, name: str, revision: str):
+    """Tell the client, per file, whether to send it inline (``regular``) or through LFS, and its current oid."""
+    p = h.principal(request)
+    body = await h.read_json_object(request)
+    rid = h.repo_id_from(namespace, name)
+    rev = h.revision_from(revision)
+    files = body.get("files")
+    if not isinstance(files, list):
+        raise bad_request("Missing 'files' (a list of {path, sample, size}) in the request body.")
+    service = h.hub(request)
+    regular = client_wants_regular(request)
+    threshold = h.settings(request).large_file_threshold
+    with service.sessions() as db:
+        repo = service.writable_repo(db, p, h.PLURAL_TO_TYPE[plural], rid)
+        try:
+            tree = service.commit_tree(db, service.resolve(db, repo, rev))
+        except ApiError:
+            tree = {}  # a PR / branch that does not exist yet: everything is new
+        out = []
+        for f in files:
+            if not isinstance(f, dict):
+                raise bad_request("Each entry of 'files' must be an object {path, sample, size}.")
+            path = h.check_path(f.get("path"))
+            size = f.get("size")
+            if not isinstance(size, int) or size < 0:
+                raise bad_request(f"Invalid size {size!r} for {path!r}: expected a non-negative integer.")
+            try:
+                sample = base64.b64decode(f.get("sample") or "")
+            except (binascii.Error, ValueError) as exc:
+                raise bad_request(f"Invalid base64 'sample' for {path!r}.") from exc
+            mode = "regular" if regular or not is_large(path, size, sample, threshold) else "lfs"
+            cur = tree.get(path)
+            oid = None
+            if cur is not None:
+                oid = cur.sha1 if mode == "regular" else cur.sha256
+            out.append({"path": path, "uploadMode": mode, "shouldIgnore": False, "oid": oid})
+    return h.json_response({"files": out, "commitOid": None})
+
+
+# --- LFS -----------------------------------------------------------------------------------------------------
+
+
+def _sign(request: Request, oid: str, size: int, exp: int) -> str:
+    key = request.app.state.secret
+    return hmac.new(key, f"{oid}:{size}:{exp}".encode(), hashlib.sha256).hexdigest()[:40]
+
+
+_OID = re.compile(r"^[0-9a-f]{64}$")
+
+
+async def _lfs_batch(request: Request, repo_type: str, namespace: str, name: str):
+    p = h.principal(request)
+    body = await h.read_json_object(request)
+    rid = h.repo_id_from(namespace, name.removesuffix(".git"))
+    service = h.hub(request)
+    operation = body.get("operation")
+    objects = body.get("objects")
+    if operation not in ("upload", "download") or not isinstance(objects, list):
+        raise bad_request("LFS batch needs 'operation' (upload or download) and a list of 'objects'.")
+    with service.sessions() as db:
+        if operation == "upload":
+            service.writable_repo(db, p, repo_type, rid)
+        else:
+            service.readable_repo(db, p, repo_type, rid)
+    base = h.base_url(request)
+    exp = int(time.time()) + h.settings(request).lfs_url_ttl
+    max_size = h.settings(request).max_object_size
+    out: list[dict[str, Any]] = []
+    prefix = h.TYPE_TO_PREFIX[repo_type]
+    for obj in objects:
+        oid = obj.get("oid") if isinstance(obj, dict) else None
+        size = obj.get("size") if isinstance(obj, dict) else None
+        if not isinstance(oid, str) or not _OID.match(oid) or not isinstance(size, int) or size < 0:
+            out.append(
+                {
+                    "oid": str(oid),
+                    "size": int(size or 0) if isinstance(size, int) else 0,
+                    "error": {
+                        "code": 422,
+                        "message": "oid must be 64 lowercase hex chars, size an integer >= 0",
+                    },
+                }
+            )
+            continue
+        item: dict[str, Any] = {"oid": oid, "size": size}
+        present = service.blobs.exists(oid)
+        if present and service.blobs.size(oid) != size:
+            item["error"] = {"code": 422, "message": f"object {oid} exists with another size"}
+        elif operation == "upload":
+            if size > max_size:
+                item["error"] = {"code": 422, "message": f"object larger than the {max_size}-byte limit"}
+            elif not present:
+                sig = _sign(request, oid, size, exp)
+                item["authenticated"] = True
+                item["actions"] = {
+                    "upload": {
+                        "href": f"{base}/lfs-upload/{oid}?size={size}&exp={exp}&sig={sig}",
+                        "expires_in": 3600,
+                    },
+                    "verify": {
+                        "href": f"{base}/{prefix}{rid}.git/info/lfs/objects/verify",
+                        "expires_in": 3600,
+                    },
+                }
+        elif not present:
+            item["error"] = {"code": 404, "message": f"object {oid} not found"}
+        else:
+            sig = _sign(request, oid, size, exp)
+            item["actions"] = {
+                "download": {
+                    "href": f"{base}/lfs-objects/{oid}?size={size}&exp={exp}&sig={sig}",
+                    "expires_in": 3600,
+                }
+            }
+        out.append(item)
+    return h.json_response({"transfer": "basic", "hash_algo": "sha256", "objects": out})
+
+
+@router.post("/{namespace}/{name}.git/info/lfs/objects/batch", tags=["lfs"])
+async def lfs_batch_model(request: Request, namespace: str, name: str):
+    """Git LFS batch API (basic transfer): which objects to upload, with signed PUT URLs."""
+    return await _lfs_batch(request, "model", namespace, name)
+
+
+@router.post("/{prefix:typeprefix}/{namespace}/{name}.git/info/lfs/objects/batch", tags=["lfs"])
+async def lfs_batch_typed(request: Request, prefix: str, namespace: str, name: str):
+    return await _lfs_batch(request, h.PLURAL_TO_TYPE[prefix], namespace, name)
+
+
+def _check_signature(request: Request, oid: str) -> int:
+    q = request.query_params
+    try:
+        size, exp = int(q["size"]), int(q["exp"])
+    except (KeyError, ValueError) as exc:
+        raise ApiError(
+            403, "Missing or malformed signature parameters; ask the LFS batch API for a URL.", "BadSignature"
+        ) from exc
+    if not hmac.compare_digest(_sign(request, oid, size, exp), q.get("sig", "")):
+        raise ApiError(
+            403, "Invalid upload signature; ask the LFS batch API for a fresh URL.", "BadSignature"
+        )
+    if exp < time.time():
+        raise ApiError(403, "This upload URL expired; ask the LFS batch API for a fresh one.", "BadSignature")
+    return size
+
+
+@router.put("/lfs-upload/{oid}", tags=["lfs"])
+async def lfs_upload(request: Request, oid: str):
+    """Receive one object (signed URL from the batch API); it becomes visible only if its SHA-256 and size match."""
+    if not _OID.match(oid):
+        raise bad_request(f"Invalid object id {oid!r}: expected 64 lowercase hex characters.")
+    size = _check_signature(request, oid)
+    service = h.hub(request)
+    if service.blobs.exists(oid):
+        return Response(status_code=200)
+    writer = await anyio.to_thread.run_sync(service.blobs.writer)
+    pending = bytearray()
+    try:
+        async for chunk in request.stream():
+            pending += chunk
+            if writer.size + len(pending) > size:
+                raise ApiError(
+                    400, f"Received more than the {size} bytes declared for {oid}.", "SizeMismatch"
+                )
+            if len(pending) >= 4 << 20:
+                data = bytes(pending)
+                pending.clear()
+                await anyio.to_thread.run_sync(writer.write, data)
+        if pending:
+            await anyio.to_thread.run_sync(writer.write, bytes(pending))
+        await anyio.to_thread.run_sync(lambda: writer.commit(oid, size))
+    except BlobVerificationError as exc:
+        raise ApiError(
+            400, f"Upload of {oid} rejected: {exc}. Nothing was stored; upload again.", "InvalidObject"
+        ) from exc
+    except BaseException:
+        writer.abort()
+        raise
+    return Response(status_code=200)
+
+
+@router.get("/lfs-objects/{oid}", tags=["lfs"])
+def lfs_download(request: Request, oid: str):
+    if not _OID.match(oid):
+        raise bad_request(f"Invalid object id {oid!r}.")
+    _check_signature(request, oid)
+    return _serve_blob(h.hub(request), oid, {"ETag": f'"{oid}"'})
+
+
+async def _lfs_verify(request: Request, repo_type: str, namespace: str, name: str):
+    p = h.principal(request)
+    body = await h.read_json_object(request)
+    rid = h.repo_id_from(namespace, name.removesuffix(".git"))
+    service = h.hub(request)
+    with service.sessions() as db:
+        service.writable_repo(db, p, repo_type, rid)
+    oid, size = body.get("oid"), body.get("size")
+    if not isinstance(oid, str) or not _OID.match(oid):
+        raise bad_request(f"Invalid object id {oid!r}.")
+    if not service.blobs.exists(oid):
+        raise ApiError(404, f"Object {oid} was not uploaded (or failed verification).", "ObjectNotFound")
+    if isinstance(size, int) and service.blobs.size(oid) != size:
+        raise ApiError(422, f"Object {oid} has {service.blobs.size(oid)} bytes, not {size}.", "SizeMismatch")
+    return h.json_response({"oid": oid, "size": service.blobs.size(oid)})
+
+
+@router.post("/{namespace}/{name}.git/info/lfs/objects/verify", tags=["lfs"])
+async def lfs_verify_model(request: Request, namespace: str, name: str):
+    """Confirm an uploaded object exists with the right size (it was hashed before being stored)."""
+    return await _lfs_verify(request, "model", namespace, name)
+
+
+@router.post("/{prefix:typeprefix}/{namespace}/{name}.git/info/lfs/objects/verify", tags=["lfs"])
+async def lfs_verify_typed(request: Request, prefix: str, namespace: str, name: str):
+    return await _lfs_verify(request, h.PLURAL_TO_TYPE[prefix], namespace, name)
+
+
+# --- commit ----------------------------------------------------------------------------------------------------
+
+
+class _CommitBuilder:
+    """Collects the NDJSON lines of a commit: header, then operations (blobs already stored)."""
+
+    def __init__(self, service: HubService, threshold: int) -> None:
+        self.service = service
+        self.threshold = threshold
+        self.header: dict[str, Any] | None = None
+        self.lines: list[tuple[str, dict[str, Any]]] = []
+
+    def on_line(self, obj: dict[str, Any]) -> None:
+        key, value = obj.get("key"), obj.get("value")
+        if not isinstance(value, dict):
+            raise bad_request(f"NDJSON line {key!r} has no object 'value'.")
+        if key == "header":
+            self.header = value
+        elif key in ("file", "lfsFile", "deletedFile", "deletedFolder", "copyFile"):
+            if key == "file" and not isinstance(value.get("content"), StreamedBlob):
+                value["content"] = self._store_inline(value)
+            self.lines.append((key, value))
+        else:
+            raise bad_request(
+                f"Unknown NDJSON line key {key!r}: expected header, file, lfsFile, deletedFile, deletedFolder."
+            )
+
+    def _store_inline(self, value: dict[str, Any]) -> Entry:
+        content = value.get("content")
+        if not isinstance(content, str):
+            raise bad_request("A 'file' line needs a string 'content'.")
+        if value.get("encoding", "base64") == "base64":
+            try:
+                data = base64.b64decode(content, validate=False)
+            except (binascii.Error, ValueError) as exc:
+                raise bad_request(f"Invalid base64 content for {value.get('path')!r}.") from exc
+        else:
+            data = content.encode()
+        sha = self.service.blobs.put_bytes(data)
+        lfs = is_large(str(value.get("path", "")), len(data), data[:512], self.threshold)
+        return Entry(sha, len(data), lfs, git_blob_sha1(data))
+
+
+def _git_sha1_of_blob(service: HubService, sha256: str, size: int) -> str:
+    h1 = hashlib.sha1(f"blob {size}\0".encode())
+    for chunk in service.blobs.iter_range(sha256, 0, size, 4 << 20):
+        h1.update(chunk)
+    return h1.hexdigest()
+
+
+def _remember_sha1(service: HubService, sha256: str, size: int, sha1: str) -> None:
+    with service.sessions() as db:
+        if db.get(BlobMeta, sha256) is None:
+            db.add(BlobMeta(sha256=sha256, size=size, git_sha1=sha1))
+            try:
+                db.commit()
+            except IntegrityError:
+                db.rollback()
+
+
+def _build_ops(service: HubService, builder: _CommitBuilder, repo: Repo, base_tree_at: Any) -> list[Op]:
+    ops: list[Op] = []
+    for key, value in builder.lines:
+        path = h.check_path(value.get("path"))
+        if key == "file":
+            content = value["content"]
+            if isinstance(content, StreamedBlob):
+                sha1 = _git_sha1_of_blob(service, content.sha256, content.size)
+                _remember_sha1(service, content.sha256, content.size, sha1)
+                with service.blobs.open(content.sha256) as fh:
+                    sample = fh.read(512)
+                lfs = is_large(path, content.size, sample, builder.threshold)
+                content = Entry(content.sha256, content.size, lfs, sha1)
+            ops.append(("add", path, content))
+        elif key == "lfsFile":
+            oid = value.get("oid")
+            if not isinstance(oid, str) or not _OID.match(oid):
+                raise bad_request(f"Invalid lfsFile oid {oid!r} for {path!r}: expected a SHA-256.")
+            if not service.blobs.exists(oid):
+                raise bad_request(
+                    f"Large file {path!r} ({oid}) was never uploaded: upload it through the LFS batch API first."
+                )
+            size = service.blobs.size(oid)
+            if value.get("size") is not None and value.get("size") != size:
+                raise bad_request(
+                    f"lfsFile {path!r}: declared size {value.get('size')} but the object has {size} bytes."
+                )
+            with service.sessions() as db:
+                meta = db.get(BlobMeta, oid)
+            ops.append(("add", path, Entry(oid, size, True, meta.git_sha1 if meta else None)))
+        elif key == "deletedFile":
+            ops.append(("delete", path, None))
+        elif key == "deletedFolder":
+            ops.append(("delete_folder", path.rstrip("/"), None))
+        else:  # copyFile: {"path": dest, "srcPath": src, "srcRevision"?: rev}
+            src = h.check_path(value.get("srcPath"))
+            tree = base_tree_at(value.get("srcRevision"))
+            if src not in tree:
+                raise ApiError(
+                    404, f"copyFile source {src!r} not found in {repo.repo_id!r}.", "EntryNotFound"
+                )
+            ops.append(("add", path, tree[src]))
+    return ops
+
+
+@router.post(REPO + "/commit/{revision}", tags=["upload"])
+async def commit(request: Request, plural: str, namespace: str, name: str, revision: str):
+    """Apply an NDJSON commit (header + file / lfsFile / deletedFile / deletedFolder / copyFile lines) atomically."""
+    p = h.principal(request)
+    rid = h.repo_id_from(namespace, name)
+    rev = h.revision_from(revision)
+    create_pr = request.query_params.get("create_pr") in ("1", "true", "True")
+    service = h.hub(request)
+    with service.sessions() as db:
+        repo = service.writable_repo(db, p, h.PLURAL_TO_TYPE[plural], rid)
+        ref_name = _commit_target(db, repo, rev)
+    builder = _CommitBuilder(service, h.settings(request).large_file_threshold)
+    await parse_ndjson(request.stream(), service.blobs, builder.on_line)
+    header = builder.header or {}
+    title = str(header.get("summary") or "Upload files")
+    message = str(header.get("description") or "")
+    parent = header.get("parentCommit")
+    if parent is not None and (not isinstance(parent, str) or not re.match(r"^[0-9a-f]{40}$", parent)):
+        raise bad_request(f"Invalid parentCommit {parent!r}: expected a 40-hex commit id.")
+
+    def tree_at(src_rev: str | None):
+        with service.sessions() as db:
+            return service.commit_tree(db, service.resolve(db, repo, src_rev or rev))
+
+    def work() -> dict[str, Any]:
+        ops = _build_ops(service, builder, repo, tree_at)
+        base = h.repo_web_url(request, repo.type, repo.repo_id)
+        if create_pr:
+            cid, num = _commit_new_pr(service, repo, ref_name, ops, p.name, title, message, parent)
+            return {
+                "success": True,
+                "commitOid": cid,
+                "commitUrl": f"{base}/commit/{cid}",
+                "pullRequestUrl": f"{base}/discussions/{num}",
+                "hookOutput": "",
+            }
+        on_commit = _pr_hook(repo, ref_name, p.name, title) if ref_name.startswith("refs/pr/") else None
+        cid = service.commit(
+            repo,
+            ref_name,
+            ops,
+            author=p.name,
+            title=title,
+            message=message,
+            parent_commit=parent,
+            on_commit=on_commit,
+        )
+        return {"success": True, "commitOid": cid, "commitUrl": f"{base}/commit/{cid}", "hookOutput": ""}
+
+    return h.json_response(await anyio.to_thread.run_sync(work))
+
+
+def _commit_target(db, repo: Repo, rev: str) -> str:
+    """The ref a commit to ``rev`` moves: a branch or an open PR; tags and commit ids are refused."""
+    if rev.startswith("refs/pr/"):
+        disc_num = rev.removeprefix("refs/pr/")
+        if db.get(Ref, (repo.id, rev)) is None:
+            raise revision_not_found(repo.repo_id, rev)
+        disc = db.scalar(
+            select(Discussion).where(Discussion.repo_pk == repo.id, Discussion.num == int(disc_num))
+        )
+        if disc is not None and disc.status not in ("open", "draft"):
+            raise bad_request(f"PR #{disc_num} is {disc.status}: commit to an open PR or to a branch.")
+        return rev
+    ref = branch_ref(rev)
+    if db.get(Ref, (repo.id, ref)) is not None and ref.startswith("refs/heads/"):
+        return ref
+    if db.get(Ref, (repo.id, f"refs/tags/{rev}")) is not None or ref.startswith("refs/tags/"):
+        raise bad_request(f"Cannot commit to tag {rev!r}: commit to a branch, then move the tag.")
+    raise revision_not_found(repo.repo_id, rev)
+
+
+def _pr_hook(repo: Repo, ref_name: str, author: str, title: str):
+    num = int(ref_name.removeprefix("refs/pr/"))
+
+    def hook(db, cid: str) -> None:
+        disc = db.scalar(select(Discussion).where(Discussion.repo_pk == repo.id, Discussion.num == num))
+        if disc is not None:
+            add_event(db, disc, "commit", author, {"subject": title, "oid": cid})
+            if disc.status == "draft":
+                db.execute(update(Discussion).where(Discussion.id == disc.id).values(status="open"))
+
+    return hook
+
+
+def _commit_new_pr(
+    service: HubService,
+    repo: Repo,
+    base_ref: str,
+    ops: list[Op],
+    author: str,
+    title: str,
+    message: str,
+    parent: str | None,
+) -> tuple[str, int]:
+    """Commit on top of ``base_ref`` without moving it; the commit becomes ``refs/pr/N`` of a new PR."""
+    with service.sessions() as db:
+        head = db.scalar(select(Ref.commit_id).where(Ref.repo_pk == repo.id, Ref.name == base_ref))
+        if head is None:
+            raise revision_not_found(repo.repo_id, base_ref)
+        if parent is not None and parent != head:
+            raise _stale_parent(repo.repo_id, base_ref, parent, head)
+        from .trees import encode_tree
+
+        tree = service.apply_ops(service.commit_tree(db, head), ops, repo.repo_id)
+        tree_id, data = encode_tree(tree)
+        service._ensure_tree(db, tree_id, data)
+        cid = service._new_commit(db, repo.id, tree_id, (head,), author, title, message)
+        disc = open_discussion(
+            db, repo, author=author, title=title, description=message, is_pr=True, head=cid, target=base_ref
+        )
+        add_event(db, disc, "commit", author, {"subject": title, "oid": cid})
+        db.commit()
+        return cid, disc.num
+
+
+# --- downloads -----------------------------------------------------------------------------------------------------
+
+
+class _BlobFileResponse(FileResponse):
+    chunk_size = 1 << 20
+
+
+def _serve_blob(service: HubService, sha256: str, headers: dict[str, str]) -> Response:
+    path = service.blobs.local_path(sha256)
+    if path is None:  # pragma: no cover - remote stores redirect instead (S3 store, later)
+        raise ApiError(500, "This blob store cannot serve files directly.", "Internal")
+    try:
+        st = os.stat(path)
+    except FileNotFoundError as exc:
+        raise ApiError(500, f"Blob {sha256} is missing from storage.", "BlobMissing") from exc
+    return _BlobFileResponse(path, headers=headers, stat_result=st, media_type="application/octet-stream")
+
+
+def _resolve(
+    request: Request, repo_type: str, namespace: str, name: str, revision: str, path: str
+) -> Response:
+    p = h.principal(request)
+    rid = h.repo_id_from(namespace, name)
+    rev = h.revision_from(revision)
+    rel = h.path_from(path)
+    service = h.hub(request)
+    with service.sessions() as db:
+        repo = service.readable_repo(db, p, repo_type, rid)
+        cid = service.resolve(db, repo, rev)
+        entry = service.commit_tree(db, cid).get(rel)
+    if entry is None:
+        raise entry_not_found(rid, rev, rel, cid)
+    headers = {"X-Repo-Commit": cid, "Accept-Ranges": "bytes", "Cache-Control": "private, max-age=0"}
+    if entry.lfs:
+        headers.update(
+            {
+                "ETag": f'"{entry.sha256}"',
+                "X-Linked-Etag": f'"{entry.sha256}"',
+                "X-Linked-Size": str(entry.size),
+            }
+        )
+    else:
+        headers["ETag"] = f'"{entry.oid}"'
+    headers["Content-Disposition"] = f"inline; filename*=UTF-8''{quote(rel.rsplit('/', 1)[-1])}"
+    if request.method == "HEAD":
+        headers["Content-Length"] = str(entry.size)
+        headers["Content-Type"] = "application/octet-stream"
+        return Response(status_code=200, headers=headers)
+    return _serve_blob(service, entry.sha256, headers)
+
+
+@router.api_route(
+    "/{namespace}/{name}/resolve/{revision}/{path:path}", methods=["GET", "HEAD"], tags=["files"]
+)
+async def resolve_model(request: Request, namespace: str, name: str, revision: str, path: str):
+    """Download a file at a revision (branch, tag, commit, ``refs/pr/N``) with the Hub's headers and Range."""
+    return _resolve(request, "model", namespace, name, revision, path)
+
+
+@router.api_route(
+    "/{prefix:typeprefix}/{namespace}/{name}/resolve/{revision}/{path:path}",
+    methods=["GET", "HEAD"],
+    tags=["files"],
+)
+async def resolve_typed(request: Request, prefix: str, namespace: str, name: str, revision: str, path: str):
+    return _resolve(request, h.PLURAL_TO_TYPE[prefix], namespace, name, revision, path)

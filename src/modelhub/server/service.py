@@ -1,0 +1,433 @@
+"""The hub's model: repos, revisions, commits and refs on top of the metadata database and the blob store.
+
+Everything HTTP-free lives here so the routes stay thin. The invariants (see ``../../docs/server.md``):
+- a commit is immutable, content-addressed (40-hex) and names its parents and its full tree;
+- a ref moves only by compare-and-swap (``UPDATE refs SET commit=new WHERE commit=old``) inside the transaction
+  that inserts the commit, so a crash or a lost race leaves the branch as it was;
+- a writer that gave no ``parentCommit`` rebases and retries on a lost race; one that gave a stale one gets 412.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from .._common.validation import is_commit_hash
+from .accounts import Principal, can_read, can_write_namespace
+from .blobstore import BlobStore
+from .db import Commit, Ref, Repo, Tree, utcnow
+from .errors import ApiError, bad_request, forbidden, repo_not_found, revision_not_found
+from .trees import Entry, FileTree, TreeCache, decode_tree, encode_tree, git_blob_sha1, parse_front_matter
+
+logger = logging.getLogger(__name__)
+
+GITATTRIBUTES = (
+    "*.7z filter=lfs diff=lfs merge=lfs -text\n*.bin filter=lfs diff=lfs merge=lfs -text\n"
+    "*.ckpt filter=lfs diff=lfs merge=lfs -text\n*.gz filter=lfs diff=lfs merge=lfs -text\n"
+    "*.h5 filter=lfs diff=lfs merge=lfs -text\n*.joblib filter=lfs diff=lfs merge=lfs -text\n"
+    "*.keras filter=lfs diff=lfs merge=lfs -text\n*.msgpack filter=lfs diff=lfs merge=lfs -text\n"
+    "*.npy filter=lfs diff=lfs merge=lfs -text\n*.npz filter=lfs diff=lfs merge=lfs -text\n"
+    "*.onnx filter=lfs diff=lfs merge=lfs -text\n*.parquet filter=lfs diff=lfs merge=lfs -text\n"
+    "*.pkl filter=lfs diff=lfs merge=lfs -text\n*.pt filter=lfs diff=lfs merge=lfs -text\n"
+    "*.pth filter=lfs diff=lfs merge=lfs -text\n*.safetensors filter=lfs diff=lfs merge=lfs -text\n"
+    "*.tar filter=lfs diff=lfs merge=lfs -text\n*.zip filter=lfs diff=lfs merge=lfs -text\n"
+)
+
+# ("add", path, Entry) | ("delete", path, None) | ("delete_folder", path, None)
+Op = tuple[Literal["add", "delete", "delete_folder"], str, Entry | None]
+
+
+class Conflict(Exception):
+    """The ref moved between reading it and swapping it."""
+
+
+@dataclass(frozen=True)
+class CommitRow:
+    id: str
+    repo_pk: int
+    tree_id: str
+    parents: tuple[str, ...]
+    author: str
+    title: str
+    message: str
+    created_at: dt.datetime
+
+
+def branch_ref(name: str) -> str:
+    return name if name.startswith("refs/") else f"refs/heads/{name}"
+
+
+class HubService:
+    """Shared state of a running server (or of the admin CLI): sessions, blobs and caches."""
+
+    def __init__(self, sessions: sessionmaker, blobs: BlobStore) -> None:
+        self.sessions = sessions
+        self.blobs = blobs
+        self.trees = TreeCache()
+        self._commits: OrderedDict[str, CommitRow] = OrderedDict()
+        self._commits_lock = threading.Lock()
+        self._card_cache: OrderedDict[str, dict[str, Any]] = OrderedDict()
+
+    # --- repos --------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def find_repo(db: Session, repo_type: str, repo_id: str) -> Repo | None:
+        namespace, _, name = repo_id.partition("/")
+        return db.scalar(
+            select(Repo).where(Repo.type == repo_type, Repo.namespace == namespace, Repo.name == name)
+        )
+
+    def readable_repo(self, db: Session, principal: Principal | None, repo_type: str, repo_id: str) -> Repo:
+        repo = self.find_repo(db, repo_type, repo_id)
+        if repo is None or not can_read(principal, repo):
+            raise repo_not_found(repo_id, principal is None)
+        return repo
+
+    def writable_repo(self, db: Session, principal: Principal | None, repo_type: str, repo_id: str) -> Repo:
+        repo = self.readable_repo(db, principal, repo_type, repo_id)
+        self.require_write(principal, repo.namespace, repo_id)
+        return repo
+
+    @staticmethod
+    def require_write(principal: Principal | None, namespace: str, what: str) -> None:
+        if principal is None:
+            raise ApiError(
+                401, f"Authentication required to write to {what!r}: pass a write token.", "Unauthorized"
+            )
+        if not can_write_namespace(principal, namespace):
+            if not principal.can_write:
+                raise forbidden(
+                    f"Your token {principal.token_name!r} has the 'read' role; writing to {what!r} needs a write token."
+                )
+            raise forbidden(
+                f"User {principal.name!r} may not write to {what!r} (not the owner or an org member)."
+            )
+
+    def create_repo(
+        self, principal: Principal, repo_type: str, namespace: str, name: str, private: bool
+    ) -> Repo:
+        """Create a repo with an initial commit (``.gitattributes``) on ``main``; raises Conflict if it exists."""
+        self.require_write(principal, namespace, f"{namespace}/{name}")
+        gitattributes = GITATTRIBUTES.encode()
+        sha = self.blobs.put_bytes(gitattributes)
+        entry = Entry(sha, len(gitattributes), False, git_blob_sha1(gitattributes))
+        with self.sessions() as db:
+            try:
+                repo = Repo(type=repo_type, namespace=namespace, name=name, private=private)
+                db.add(repo)
+                db.flush()
+                tree_id, data = encode_tree({".gitattributes": entry})
+                self._ensure_tree(db, tree_id, data)
+                cid = self._new_commit(db, repo.id, tree_id, (), principal.name, "initial commit", "")
+                db.add(Ref(repo_pk=repo.id, name="refs/heads/main", commit_id=cid))
+                db.commit()
+            except IntegrityError as exc:
+                db.rollback()
+                raise Conflict(f"{namespace}/{name}") from exc
+            return repo
+
+    def delete_repo(self, repo_pk: int) -> None:
+        with self.sessions() as db:
+            repo = db.get(Repo, repo_pk)
+            if repo is not None:
+                db.delete(repo)
+                db.commit()
+
+    # --- commits and trees -----------------------------------------------------------------------------------
+
+    def commit_row(self, db: Session, commit_id: str) -> CommitRow | None:
+        with self._commits_lock:
+            row = self._commits.get(commit_id)
+        if row is not None:
+            return row
+        c = db.get(Commit, commit_id)
+        if c is None:
+            return None
+        row = CommitRow(
+            c.id, c.repo_pk, c.tree_id, tuple(c.parents.split()), c.author, c.title, c.message, c.created_at
+        )
+        with self._commits_lock:
+            self._commits[commit_id] = row
+            if len(self._commits) > 4096:
+                self._commits.popitem(last=False)
+        return row
+
+    def tree(self, db: Session, tree_id: str) -> FileTree:
+        tree = self.trees.get(tree_id)
+        if tree is None:
+            row = db.get(Tree, tree_id)
+            if row is None:  # pragma: no cover - would mean a corrupted database
+                raise ApiError(500, f"Tree {tree_id} is missing from the database.", "Internal")
+            tree = decode_tree(row.data)
+            self.trees.put(tree_id, tree)
+        return tree
+
+    def commit_tree(self, db: Session, commit_id: str) -> FileTree:
+        row = self.commit_row(db, commit_id)
+        assert row is not None
+        return self.tree(db, row.tree_id)
+
+    def resolve(self, db: Session, repo: Repo, revision: str) -> str:
+        """Branch, tag, ``refs/...``, full or short (>= 7 hex) commit id -> commit id; RevisionNotFound otherwise."""
+        names = (
+            [revision]
+            if revision.startswith("refs/")
+            else [f"refs/heads/{revision}", f"refs/tags/{revision}"]
+        )
+        for name in names:
+            cid = db.scalar(select(Ref.commit_id).where(Ref.repo_pk == repo.id, Ref.name == name))
+            if cid is not None:
+                return cid
+        if is_commit_hash(revision):
+            row = self.commit_row(db, revision)
+            if row is not None and row.repo_pk == repo.id:
+                return revision
+        elif 7 <= len(revision) < 40 and all(c in "0123456789abcdef" for c in revision):
+            ids = db.scalars(
+                select(Commit.id).where(Commit.repo_pk == repo.id, Commit.id.startswith(revision)).limit(2)
+            ).all()
+            if len(ids) == 1:
+                return ids[0]
+        raise revision_not_found(repo.repo_id, revision)
+
+    @staticmethod
+    def _ensure_tree(db: Session, tree_id: str, data: bytes) -> None:
+        if db.get(Tree, tree_id) is None:
+            db.add(Tree(id=tree_id, data=data))
+            db.flush()
+
+    def _new_commit(
+        self,
+        db: Session,
+        repo_pk: int,
+        tree_id: str,
+        parents: tuple[str, ...],
+        author: str,
+        title: str,
+        message: str,
+    ) -> str:
+        now = utcnow()
+        body = (
+            f"tree {tree_id}\n"
+            + "".join(f"parent {p}\n" for p in parents)
+            + f"author {author} {now.isoformat()}\nrepo {repo_pk}\n\n{title}\n\n{message}"
+        )
+        cid = hashlib.sha1(body.encode()).hexdigest()
+        db.add(
+            Commit(
+                id=cid,
+                repo_pk=repo_pk,
+                tree_id=tree_id,
+                parents=" ".join(parents),
+                author=author,
+                title=title,
+                message=message,
+                created_at=now,
+            )
+        )
+        db.flush()
+        return cid
+
+    @staticmethod
+    def apply_ops(base: FileTree, ops: list[Op], repo_id: str) -> FileTree:
+        tree = dict(base)
+        for kind, path, entry in ops:
+            if kind == "add":
+                assert entry is not None
+                tree[path] = entry
+            elif kind == "delete":
+                if path not in tree:
+                    raise ApiError(
+                        404, f"A file with this name doesn't exist: {path!r} in {repo_id!r}.", "EntryNotFound"
+                    )
+                del tree[path]
+            else:
+                prefix = path.rstrip("/") + "/"
+                doomed = [p for p in tree if p.startswith(prefix)]
+                if not doomed:
+                    raise ApiError(
+                        404, f"No folder {path!r} in {repo_id!r}: nothing to delete.", "EntryNotFound"
+                    )
+                for p in doomed:
+                    del tree[p]
+        added = {path for kind, path, _ in ops if kind == "add"}
+        for path in added:
+            parts = path.split("/")
+            for i in range(1, len(parts)):
+                if "/".join(parts[:i]) in tree:
+                    raise bad_request(
+                        f"Cannot add {path!r}: {'/'.join(parts[:i])!r} is a file in this commit."
+                    )
+            if any(p.startswith(path + "/") for p in tree):
+                raise bad_request(f"Cannot add file {path!r}: a folder of that name exists in {repo_id!r}.")
+        return tree
+
+    def commit(
+        self,
+        repo: Repo,
+        ref_name: str,
+        ops: list[Op],
+        *,
+        author: str,
+        title: str,
+        message: str = "",
+        parent_commit: str | None = None,
+        extra_parent: str | None = None,
+        on_commit: Any = None,
+        attempts: int = 20,
+    ) -> str:
+        """Land one commit on ``ref_name`` atomically and return its id.
+
+        ``on_commit(db, commit_id)`` runs inside the same transaction (PR bookkeeping); ``extra_parent`` makes a
+        merge commit. Conflicts are retried on the new head unless ``parent_commit`` pins the expected head.
+        """
+        for attempt in range(attempts):
+            try:
+                with self.sessions() as db:
+                    head = db.scalar(
+                        select(Ref.commit_id).where(Ref.repo_pk == repo.id, Ref.name == ref_name)
+                    )
+                    if head is None:
+                        raise revision_not_found(repo.repo_id, ref_name.removeprefix("refs/heads/"))
+                    if parent_commit is not None and parent_commit != head:
+                        raise _stale_parent(repo.repo_id, ref_name, parent_commit, head)
+                    tree = self.apply_ops(self.commit_tree(db, head), ops, repo.repo_id)
+                    cid = self._land(db, repo, ref_name, head, tree, author, title, message, extra_parent)
+                    if on_commit is not None:
+                        on_commit(db, cid)
+                    db.commit()
+                    return cid
+            except (Conflict, IntegrityError, OperationalError) as exc:
+                if parent_commit is not None and isinstance(exc, Conflict):
+                    raise _stale_parent(repo.repo_id, ref_name, parent_commit, None) from exc
+                logger.info(
+                    "commit on %s %s lost a race (%s); retrying", repo.repo_id, ref_name, type(exc).__name__
+                )
+                time.sleep(min(0.01 * (attempt + 1), 0.2))
+        raise ApiError(
+            409,
+            f"Too many concurrent commits on {repo.repo_id!r} {ref_name!r}; try again.",
+            "ConcurrentCommit",
+        )
+
+    def _land(
+        self,
+        db: Session,
+        repo: Repo,
+        ref_name: str,
+        head: str,
+        tree: FileTree,
+        author: str,
+        title: str,
+        message: str,
+        extra_parent: str | None = None,
+    ) -> str:
+        tree_id, data = encode_tree(tree)
+        self._ensure_tree(db, tree_id, data)
+        parents = (head, extra_parent) if extra_parent else (head,)
+        cid = self._new_commit(db, repo.id, tree_id, parents, author, title, message)
+        swapped = db.execute(
+            update(Ref)
+            .where(Ref.repo_pk == repo.id, Ref.name == ref_name, Ref.commit_id == head)
+            .values(commit_id=cid)
+        ).rowcount
+        if swapped != 1:
+            db.rollback()
+            raise Conflict(ref_name)
+        self.touch(db, repo, ref_name, tree)
+        self.trees.put(tree_id, tree)
+        return cid
+
+    def touch(self, db: Session, repo: Repo, ref_name: str, tree: FileTree) -> None:
+        """Update ``last_modified`` (and the cached card data when ``main`` moved) after a ref update."""
+        values: dict[str, Any] = {"last_modified": utcnow()}
+        if ref_name == "refs/heads/main":
+            values["card_json"] = json.dumps(self._card_from_tree(tree), default=str)
+        db.execute(update(Repo).where(Repo.id == repo.id).values(**values))
+
+    # --- README card ---------------------------------------------------------------------------------------
+
+    def _card_from_tree(self, tree: FileTree) -> dict[str, Any]:
+        entry = tree.get("README.md")
+        if entry is None or entry.size > 1_000_000:
+            return {}
+        cached = self._card_cache.get(entry.sha256)
+        if cached is not None:
+            return cached
+        try:
+            with self.blobs.open(entry.sha256) as fh:
+                text = fh.read().decode("utf-8", errors="replace")
+        except FileNotFoundError:
+            return {}
+        card = parse_front_matter(text)
+        self._card_cache[entry.sha256] = card
+        if len(self._card_cache) > 512:
+            self._card_cache.popitem(last=False)
+        return card
+
+    def card_at(self, db: Session, commit_id: str) -> dict[str, Any]:
+        return self._card_from_tree(self.commit_tree(db, commit_id))
+
+    # --- history ---------------------------------------------------------------------------------------------
+
+    def history(self, db: Session, repo: Repo, head: str) -> list[CommitRow]:
+        """Commits reachable from ``head``, newest first."""
+        rows = {
+            c.id: CommitRow(
+                c.id,
+                c.repo_pk,
+                c.tree_id,
+                tuple(c.parents.split()),
+                c.author,
+                c.title,
+                c.message,
+                c.created_at,
+            )
+            for c in db.scalars(select(Commit).where(Commit.repo_pk == repo.id))
+        }
+        seen: set[str] = set()
+        stack = [head]
+        while stack:
+            cid = stack.pop()
+            if cid in seen or cid not in rows:
+                continue
+            seen.add(cid)
+            stack.extend(rows[cid].parents)
+        return sorted((rows[c] for c in seen), key=lambda r: (r.created_at, r.id), reverse=True)
+
+    def ancestors(self, db: Session, repo: Repo, head: str) -> list[str]:
+        """Ancestors of ``head`` (itself included) in breadth-first order."""
+        order: list[str] = []
+        seen: set[str] = set()
+        queue = [head]
+        while queue:
+            cid = queue.pop(0)
+            if cid in seen:
+                continue
+            seen.add(cid)
+            order.append(cid)
+            row = self.commit_row(db, cid)
+            if row is not None:
+                queue.extend(row.parents)
+        return order
+
+
+def _stale_parent(repo_id: str, ref_name: str, given: str, head: str | None) -> ApiError:
+    now = f" (it is now {head})" if head else ""
+    return ApiError(
+        412,
+        f"parentCommit {given} is not the head of {ref_name.removeprefix('refs/heads/')!r} in {repo_id!r}{now}:"
+        " someone committed meanwhile. Fetch the new head and retry.",
+        "ParentCommitMismatch",
+    )
