@@ -50,7 +50,8 @@ def make_learner(seed: int = 0, *, get_y_fn: Any = get_y, epochs: int = 0) -> An
 def predictions(learner: Any, seed: int = 123) -> Any:
     """The learner's predictions on fixed rows, through its own (exported) data pipeline."""
     rows = _table(seed, n=8).numpy()
-    preds, _ = learner.get_preds(dl=learner.dls.test_dl(rows))
+    with learner.no_bar():
+        preds, _ = learner.get_preds(dl=learner.dls.test_dl(rows))
     return preds
 
 

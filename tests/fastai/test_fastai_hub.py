@@ -114,6 +114,15 @@ def test_branch_and_pull_request(hub: Any, learner: Any) -> None:
     assert torch.equal(predictions(from_pretrained_fastai(repo_id, trust_pickle=True)), predictions(learner))
 
 
+def test_branch_of_a_new_repo_is_created(hub: Any, learner: Any) -> None:
+    repo_id = hub.new_repo_id()
+    push_to_hub_fastai(learner, repo_id=repo_id, token=hub.token, branch="experiments/v2")
+    assert "model.pkl" not in _files(hub, repo_id)
+    assert {"model.pkl", "pyproject.toml", "README.md"} <= _files(hub, repo_id, revision="experiments/v2")
+    loaded = from_pretrained_fastai(f"{repo_id}@experiments/v2", trust_pickle=True)
+    assert torch.equal(predictions(loaded), predictions(learner))
+
+
 def test_patterns(hub: Any, learner: Any) -> None:
     repo_id = hub.new_repo_id()
     api = HubApi(token=hub.token)
