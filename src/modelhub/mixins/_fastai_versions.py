@@ -20,7 +20,6 @@ import logging
 import platform
 import re
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +42,8 @@ _LEGACY_PIN = re.compile(r"^(\s*[A-Za-z0-9][A-Za-z0-9._-]*\s*(?:\[[^\]]*\])?\s*)
 
 def installed_version(package: str) -> str | None:
     """Version of an installed distribution, or None if it is not installed."""
+    from importlib import metadata  # ~30 ms: only when a fastai function runs
+
     try:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
