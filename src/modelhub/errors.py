@@ -118,6 +118,10 @@ class DiskSpaceError(HubError, OSError):
     """Not enough disk space for a download (checked before, or the disk filled up); no partial file is kept."""
 
 
+class UntrustedPickleError(HubError, ValueError):
+    """Loading a pickle (which runs code) from a hub was refused: the caller did not say they trust the repo."""
+
+
 __all__ = [
     name for name, value in globals().items() if isinstance(value, type) and issubclass(value, Exception)
 ]

@@ -23,7 +23,7 @@ from typing import Any
 
 from .. import constants
 from .._common.validation import validate_repo_id, validate_revision
-from ..errors import EntryNotFoundError, HubError
+from ..errors import EntryNotFoundError, UntrustedPickleError
 from ._fastai_card import write_model_card
 from ._fastai_versions import (
     FASTAI_MIN_VERSION,
@@ -52,10 +52,6 @@ TRUST_PICKLE_ENV = "MODELHUB_TRUST_REMOTE_PICKLE"
 # Protocol 4 is read by every Python >= 3.4; the default (5 on newer Pythons) would shut older loaders out.
 PICKLE_PROTOCOL = 4
 DEFAULT_COMMIT_MESSAGE = "Push FastAI model using huggingface_hub."
-
-
-class UntrustedPickleError(HubError, ValueError):
-    """Loading a pickle from a hub was refused because the caller did not say they trust it."""
 
 
 # --- saving ---------------------------------------------------------------------------------------------------
