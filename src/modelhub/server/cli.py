@@ -53,6 +53,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="on first start with an empty database, create this admin user and print a write token"
         " (default %(default)s)",
     )
+    serve.add_argument(
+        "--page-size",
+        type=int,
+        default=1000,
+        help="entries per page of tree/commit/repo listings (default %(default)s)",
+    )
     serve.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     serve.set_defaults(func=cmd_serve)
 
@@ -196,7 +202,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     url = args.public_url or f"http://{args.host}:{args.port}"
     _first_run(open_database(db_url), args.init_user, url)
     settings = ServerSettings(
-        data_dir=data_dir, database_url=db_url, public_url=args.public_url, upload_mode=args.upload_mode
+        data_dir=data_dir,
+        database_url=db_url,
+        public_url=args.public_url,
+        upload_mode=args.upload_mode,
+        page_size=max(1, args.page_size),
     )
     logging.getLogger("modelhub").setLevel(args.log_level.upper())
     app = create_app(settings)

@@ -400,7 +400,10 @@ def _remember_sha1(service: HubService, sha256: str, size: int, sha1: str) -> No
 def _build_ops(service: HubService, builder: _CommitBuilder, repo: Repo, base_tree_at: Any) -> list[Op]:
     ops: list[Op] = []
     for key, value in builder.lines:
-        path = h.check_path(value.get("path"))
+        raw_path = value.get("path")
+        if key == "deletedFolder" and isinstance(raw_path, str):
+            raw_path = raw_path.rstrip("/")
+        path = h.check_path(raw_path)
         if key == "file":
             content = value["content"]
             if isinstance(content, StreamedBlob):

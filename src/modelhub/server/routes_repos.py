@@ -254,8 +254,8 @@ def list_repos(request: Request, plural: str):
             items.append((repo, card, tags))
         page = items[offset : offset + limit]
         shas = {
-            r.id: c
-            for r, c in db.execute(
+            pk: c
+            for pk, c in db.execute(
                 select(Ref.repo_pk, Ref.commit_id).where(
                     Ref.repo_pk.in_([r.id for r, _, _ in page]), Ref.name == "refs/heads/main"
                 )
