@@ -13,7 +13,9 @@ import tomllib
 from packaging.specifiers import SpecifierSet
 
 from modelhub.mixins._fastai_versions import (
+    check_installed_versions,
     check_recorded_versions,
+    installed_version,
     may_be_at_least,
     parse_requirement,
     pyproject_text,
@@ -161,3 +163,12 @@ def test_installed_older_than_saved_is_a_warning(tmp_path: Path, caplog: pytest.
     with caplog.at_level(logging.WARNING, logger=LOGGER):
         check_recorded_versions(tmp_path, source="x")
     assert any("saved with fastcore 999.0" in r.getMessage() for r in caplog.records)
+
+
+def test_installed_versions_below_the_minimum_are_refused() -> None:
+    pytest.importorskip("fastai", reason="fastai is not installed")
+    assert check_installed_versions() == (installed_version("fastai"), installed_version("fastcore"))
+    with pytest.raises(ImportError, match=r"fastai \S+ is installed, but .* needs fastai>=999"):
+        check_installed_versions(fastai_min_version="999")
+    with pytest.raises(ImportError, match=r"fastcore \S+ is installed, but .* needs fastcore>=999"):
+        check_installed_versions(fastcore_min_version="999")
