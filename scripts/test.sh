@@ -40,3 +40,17 @@ step "lint"
 step "tests"
 export HF_HUB_DISABLE_TELEMETRY=1 KERAS_BACKEND=torch
 $VPY -m pytest -n 2 -p no:cacheprovider -m "not tf_keras" "$@"
+
+step "TensorFlow job (.venv-tf: tensorflow + tf-keras, the legacy SavedModel layout)"
+# A separate venv: TensorFlow must never enter .venv. Skipped with a notice only if it cannot be installed.
+tf_ok=1
+[ -x .venv-tf/bin/python ] || "$PY" -m venv .venv-tf || tf_ok=0
+if [ "$tf_ok" = 1 ]; then
+  .venv-tf/bin/python -m pip install $PIP_QUIET tensorflow tf-keras -e '.[server]' pytest pytest-timeout psutil \
+    pydot >.venv-tf/install.log 2>&1 || tf_ok=0
+fi
+if [ "$tf_ok" = 1 ] && .venv-tf/bin/python -c "import tensorflow, tf_keras" >/dev/null 2>&1; then
+  KERAS_BACKEND=tensorflow TF_USE_LEGACY_KERAS=1 .venv-tf/bin/python -m pytest -p no:cacheprovider -m tf_keras tests/keras
+else
+  echo "notice: TensorFlow + tf-keras could not be installed (see .venv-tf/install.log); tf_keras tests skipped"
+fi
