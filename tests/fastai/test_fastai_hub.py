@@ -91,6 +91,9 @@ def test_card_is_written_once_and_never_replaced(hub: Any, learner: Any) -> None
     api.upload_file(path_or_fileobj=b"# hand-written card\n", path_in_repo="README.md", repo_id=repo_id)
     push_to_hub_fastai(make_learner(seed=2), repo_id=repo_id, token=hub.token)
     assert Path(hub_download(repo_id, "README.md")).read_bytes() == b"# hand-written card\n"
+    # Unless the push itself deletes it: then the repo gets a fresh card rather than none.
+    push_to_hub_fastai(make_learner(seed=2), repo_id=repo_id, token=hub.token, delete_patterns="*.md")
+    assert "tags:\n- fastai" in Path(hub_download(repo_id, "README.md")).read_text(encoding="utf-8")
 
 
 def test_branch_and_pull_request(hub: Any, learner: Any) -> None:

@@ -19,7 +19,7 @@ import tempfile
 import uuid
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import constants
 from .._common.validation import validate_repo_id, validate_revision
@@ -34,6 +34,9 @@ from ._fastai_versions import (
     installed_version,
     pyproject_text,
 )
+
+if TYPE_CHECKING:
+    from ..client import CommitInfo, HubApi
 
 logger = logging.getLogger(__name__)
 
@@ -153,13 +156,25 @@ def save_pretrained_fastai(
     return folder
 
 
+def _repo_keeps_card(
+    api: HubApi, repo_id: str, revision: str | None, delete_patterns: list[str] | str | None
+) -> bool:
+    """Whether the repo has a model card that this commit leaves in place (then ours is not uploaded)."""
+    from ..client.patterns import matches_any, normalize_patterns
+
+    if constants.REPOCARD_NAME not in api.list_repo_files(repo_id, revision=revision):
+        return False
+    deleted = normalize_patterns(delete_patterns)
+    return not (deleted and matches_any(constants.REPOCARD_NAME, deleted))
+
+
 def push_to_hub_fastai(
     learner: Any,
     *,
     repo_id: str,
     commit_message: str = DEFAULT_COMMIT_MESSAGE,
     private: bool | None = None,
-    token: str | None = None,
+    token: str | bool | None = None,
     config: dict | None = None,
     branch: str | None = None,
     create_pr: bool | None = None,
@@ -167,7 +182,7 @@ def push_to_hub_fastai(
     ignore_patterns: list[str] | str | None = None,
     delete_patterns: list[str] | str | None = None,
     api_endpoint: str | None = None,
-) -> Any:
+) -> CommitInfo:
     """Export ``learner`` and upload it to ``repo_id`` in one commit; return the commit URL (a ``CommitInfo``).
 
     The repo is created if needed (``private`` applies then). ``branch`` is created from the default branch if it
@@ -196,7 +211,7 @@ def push_to_hub_fastai(
         repo_id = api.create_repo(repo_id, private=private, exist_ok=True).repo_id
         if branch is not None:
             api.create_branch(repo_id, branch=branch, exist_ok=True)
-        if constants.REPOCARD_NAME not in api.list_repo_files(repo_id, revision=branch):
+        if not _repo_keeps_card(api, repo_id, branch, delete_patterns):
             write_model_card(folder, repo_id)
         commit = api.upload_folder(
             repo_id=repo_id,
