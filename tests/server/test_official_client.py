@@ -322,3 +322,55 @@ def test_paths_info_and_discussions(hub) -> None:
     assert pr.status == "draft"
     all_d = list(api.get_repo_discussions(repo_id))
     assert {x.num for x in all_d} == {d.num, pr.num}
+
+
+def _folder(tmp_path: Path) -> tuple[Path, bytes]:
+    folder = tmp_path / "up"
+    (folder / "nested").mkdir(parents=True)
+    (folder / "config.json").write_text('{"hidden": 4}')
+    (folder / "nested" / "notes.txt").write_text("notes")
+    big = os.urandom(10 * 1024 * 1024 + 123)
+    (folder / "nested" / "big.dat").write_bytes(big)
+    return folder, big
+
+
+def test_upload_folder_lfs_path_and_create_pr(hub, tmp_path: Path, monkeypatch) -> None:
+    api = _lfs_api(hub, monkeypatch)
+    repo_id = hub.new_repo_id("fold")
+    api.create_repo(repo_id)
+    folder, big = _folder(tmp_path)
+    info = api.upload_folder(repo_id=repo_id, folder_path=folder)
+    sha = hashlib.sha256(big).hexdigest()
+    assert f"PUT /lfs-upload/{sha}" in hub.log()
+    assert set(api.list_repo_files(repo_id)) == {
+        ".gitattributes",
+        "config.json",
+        "nested/notes.txt",
+        "nested/big.dat",
+    }
+    (folder / "config.json").write_text('{"hidden": 8}')
+    pr = api.upload_folder(repo_id=repo_id, folder_path=folder, create_pr=True, commit_message="bigger")
+    assert pr.pr_num is not None
+    cfg = hf.hf_hub_download(repo_id, "config.json", revision=pr.pr_revision, token=hub.token)
+    assert Path(cfg).read_text() == '{"hidden": 8}'
+    main_cfg = hf.hf_hub_download(repo_id, "config.json", revision=info.oid, token=hub.token)
+    assert Path(main_cfg).read_text() == '{"hidden": 4}'
+
+
+def test_upload_folder_regular_path_with_create_pr(hub, tmp_path: Path) -> None:
+    """hf_xet installed (the default): PR created first, then committed to refs/pr/N with inline content."""
+    api = _api(hub)
+    repo_id = hub.new_repo_id("foldx")
+    api.create_repo(repo_id)
+    folder, big = _folder(tmp_path)
+    pr = api.upload_folder(repo_id=repo_id, folder_path=folder, create_pr=True)
+    assert pr.pr_revision == "refs/pr/1"
+    out = hf.hf_hub_download(repo_id, "nested/big.dat", revision="refs/pr/1", token=hub.token)
+    assert Path(out).read_bytes() == big
+    details = api.get_discussion_details(repo_id, 1)
+    assert details.is_pull_request and details.status == "open"
+    assert "nested/big.dat" not in api.list_repo_files(repo_id)
+    api.merge_pull_request(repo_id, 1)
+    assert "nested/big.dat" in api.list_repo_files(repo_id)
+    [entry] = api.get_paths_info(repo_id, ["nested/big.dat"])
+    assert entry.lfs is not None and entry.lfs.sha256 == hashlib.sha256(big).hexdigest()

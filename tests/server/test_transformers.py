@@ -1,0 +1,61 @@
+"""transformers, as a user would run it: push_to_hub then from_pretrained through HF_ENDPOINT, in a fresh process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+pytestmark = [pytest.mark.torch, pytest.mark.interop, pytest.mark.slow]
+
+SCRIPT = textwrap.dedent(
+    """
+    import sys, torch
+    from transformers import AutoModel, BertConfig, BertModel
+
+    repo_id = sys.argv[1]
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=37, max_position_embeddings=64)
+    model = BertModel(config).eval()
+    ids = torch.tensor([[1, 5, 7, 9, 2]])
+    with torch.no_grad():
+        expected = model(ids).last_hidden_state
+    model.push_to_hub(repo_id)
+    loaded = AutoModel.from_pretrained(repo_id).eval()
+    with torch.no_grad():
+        got = loaded(ids).last_hidden_state
+    assert type(loaded).__name__ == "BertModel", type(loaded)
+    assert torch.equal(expected, got), (expected - got).abs().max()
+    print("IDENTICAL", flush=True)
+    """
+)
+
+
+@pytest.mark.parametrize("disable_xet", [False, True], ids=["hf_xet-regular", "lfs"])
+def test_transformers_push_and_load(hub, tmp_path, disable_xet: bool) -> None:
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    repo_id = hub.new_repo_id("bert")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_", "TRANSFORMERS_"))}
+    env.update(
+        HF_ENDPOINT=hub.url,
+        HF_TOKEN=hub.token,
+        HF_HOME=str(tmp_path / "home"),
+        HF_HUB_DISABLE_TELEMETRY="1",
+        HF_HUB_DISABLE_PROGRESS_BARS="1",
+    )
+    if disable_xet:
+        env["HF_HUB_DISABLE_XET"] = "1"
+        env["HF_HUB_USER_AGENT_ORIGIN"] = "upload/lfs"  # opt into LFS uploads (docs/server.md)
+    res = subprocess.run(
+        [sys.executable, "-c", SCRIPT, repo_id], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "IDENTICAL" in res.stdout
+    log = hub.log()
+    uploaded_lfs = any(f"/{repo_id}.git/info/lfs/objects/batch" in line for line in log.splitlines())
+    assert uploaded_lfs == disable_xet
