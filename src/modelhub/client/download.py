@@ -73,6 +73,7 @@ from .types import repo_web_url
 logger = logging.getLogger(__name__)
 
 CHUNK = 1024 * 1024
+WRITE_BLOCK = 4 * 1024 * 1024
 MAX_STALLED_RETRIES = 5
 HUB_HOSTS = {"huggingface.co", "hf.co", "hub-ci.huggingface.co"}
 
@@ -136,6 +137,17 @@ def _hash_existing(hasher: Any, path: Path, length: int) -> None:
                 break
             hasher.update(data)
             remaining -= len(data)
+
+
+def _flush(fh: Any, buffer: bytearray, hasher: Any, bar: Any) -> int:
+    """Write and hash the buffered bytes, empty the buffer, return how many were written."""
+    fh.write(buffer)
+    if hasher is not None:
+        hasher.update(buffer)
+    n = len(buffer)
+    bar.update(n)
+    buffer.clear()
+    return n
 
 
 def _is_disk_full(exc: OSError) -> bool:
@@ -226,13 +238,19 @@ def fetch_to(
                         expected_size = int(total) if total and total.isdigit() else None
                         hasher = _new_hasher(etag, expected_size) if expected_size is not None else None
                     with open(incomplete, mode) as fh:
-                        for chunk in response.iter_bytes(CHUNK):
-                            fh.write(chunk)
-                            if hasher is not None:
-                                hasher.update(chunk)
-                            offset += len(chunk)
-                            progressed = True
-                            bar.update(len(chunk))
+                        # network pieces are small; write in large blocks, and flush what arrived even if the
+                        # connection drops mid-block, so a resume starts exactly where the data stops
+                        buffer = bytearray()
+                        try:
+                            for piece in response.iter_bytes():
+                                buffer += piece
+                                if len(buffer) >= WRITE_BLOCK:
+                                    offset += _flush(fh, buffer, hasher, bar)
+                                    progressed = True
+                        finally:
+                            if buffer:
+                                offset += _flush(fh, buffer, hasher, bar)
+                                progressed = True
                 if expected_size is None or offset >= expected_size:
                     break
                 raise httpx.RemoteProtocolError(f"body ended at byte {offset} of {expected_size}")
