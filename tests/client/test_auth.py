@@ -1,6 +1,9 @@
 """Token resolution order and the standard token files."""
 
+import os
 import stat
+import subprocess
+import sys
 
 import pytest
 
@@ -53,12 +56,16 @@ def test_files_are_standard_and_private(home):
     text = (home / "stored_tokens").read_text()
     assert "[first]" in text and "hf_token = hf_one" in text and "[second]" in text
     assert auth.read_stored_tokens() == {"first": "hf_one", "second": "hf_two"}
-    # the official client reads the same files
-    from huggingface_hub import get_token
-    from huggingface_hub.utils._auth import get_stored_tokens
-
-    assert get_token() == "hf_two"
-    assert get_stored_tokens() == {"first": "hf_one", "second": "hf_two"}
+    # the official client reads the same files (in a fresh process: it reads its environment at import)
+    code = (
+        "from huggingface_hub import get_token; from huggingface_hub.utils._auth import get_stored_tokens;"
+        "print(get_token(), sorted(get_stored_tokens().items()))"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")} | {"HF_HOME": str(home)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "hf_two [('first', 'hf_one'), ('second', 'hf_two')]"
 
 
 def test_token_file_whitespace_and_path_env(home, monkeypatch, tmp_path):

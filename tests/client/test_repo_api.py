@@ -66,8 +66,9 @@ def test_private_repo_visibility(hub, api):
     assert api.repo_info(repo_id).private is True
     with pytest.raises(errors.RepositoryNotFoundError, match="pass a token"):
         HubApi(token=False).repo_info(repo_id)
-    hub.create_user("bob-api")
-    bob = HubApi(token=hub.create_token("bob-api", "write"))
+    bob_name = hub.unique_name("bob")
+    hub.create_user(bob_name)
+    bob = HubApi(token=hub.create_token(bob_name, "write"))
     with pytest.raises(errors.RepositoryNotFoundError, match="your token cannot see it"):
         bob.repo_info(repo_id)
     api.update_repo_settings(repo_id, private=False)
