@@ -102,6 +102,9 @@ class PyTorchModelHubMixin(ModelHubMixin):
         **model_kwargs: Any,
     ) -> T:
         """Find the weights (local directory or repo), build the model and load them into it."""
+        from ..serialization._safetensors_io import require_torch
+
+        require_torch()
         kind, files = _weight_files(
             model_id,
             revision=revision,

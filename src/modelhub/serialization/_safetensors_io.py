@@ -48,6 +48,18 @@ DTYPES: dict[str, tuple[str, int]] = {
 }
 
 
+def require_torch() -> Any:
+    """``torch``, or an ImportError that says which extra to install."""
+    try:
+        import torch
+    except ImportError as exc:
+        raise ImportError(
+            "This needs PyTorch, which is not installed: pip install 'modelhub[torch]' (for the CPU build, "
+            "pip install torch --index-url https://download.pytorch.org/whl/cpu)."
+        ) from exc
+    return torch
+
+
 def torch_dtype(name: str) -> torch.dtype:
     import torch
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..constants import PYTORCH_WEIGHTS_FILE_PATTERN, SAFETENSORS_WEIGHTS_FILE_PATTERN
 from ._base import MAX_SHARD_SIZE, StateDictSplit, split_state_dict_into_shards_factory
-from ._safetensors_io import write_safetensors
+from ._safetensors_io import require_torch, write_safetensors
 
 if TYPE_CHECKING:
     import torch
@@ -208,6 +208,7 @@ def save_torch_state_dict(
     - ``safe_serialization=False`` writes pickles (``pytorch_model*.bin``) with ``torch.save``.
     ``force_contiguous`` is accepted for compatibility: tensors are always written contiguously.
     """
+    require_torch()
     save_directory = Path(save_directory)
     save_directory.mkdir(parents=True, exist_ok=True)
     if filename_pattern is None:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..constants import PYTORCH_WEIGHTS_FILE_PATTERN, SAFETENSORS_WEIGHTS_FILE_PATTERN
 from ..errors import CorruptedCheckpointError
-from ._safetensors_io import SafetensorsFile
+from ._safetensors_io import SafetensorsFile, require_torch
 
 if TYPE_CHECKING:
     import torch
@@ -346,6 +346,7 @@ def load_torch_model(
     written. ``safe=True`` (default) only reads safetensors; ``safe=False`` also accepts pickles (``.bin``).
     ``map_location`` only applies to pickles being read; tensors land on the model's own devices.
     """
+    require_torch()
     source = open_checkpoint(
         checkpoint_path, safe=safe, weights_only=weights_only, mmap=mmap, filename_pattern=filename_pattern
     )
@@ -369,6 +370,7 @@ def load_state_dict_from_file(
     with ``safe=False`` other files go through ``torch.load(weights_only=...)``. ``map_location`` moves the
     tensors ("meta" is not supported for safetensors: they stay on CPU).
     """
+    require_torch()
     path = Path(checkpoint_file)
     if not path.is_file():
         raise FileNotFoundError(
