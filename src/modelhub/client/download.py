@@ -503,7 +503,10 @@ def hub_download(
         pointer = rc.snapshot_path(commit, path)
         if not force_download and pointer.exists() and _blob_ok(pointer, entry.size if entry else None):
             return str(pointer)
-        if rc.is_known_missing(commit, path) or (tree is not None and entry is None):
+        if rc.is_known_missing(commit, path):
+            raise _missing(repo_id, path, revision, commit)
+        if tree is not None and entry is None:
+            rc.mark_missing(commit, path)  # so try_to_load_from_cache-style readers know it too
             raise _missing(repo_id, path, revision, commit)
         if entry is not None and not offline:
             url = _resolve_url(endpoint, repo_id, repo_type, commit, path)
