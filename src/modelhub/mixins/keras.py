@@ -83,16 +83,42 @@ def _import_keras3() -> Any:
 
 
 def _import_tf_keras() -> Any:
-    """tf-keras (Keras 2), needed for the TensorFlow SavedModel layout, or ImportError naming the extra."""
+    """Keras 2, needed for the TensorFlow SavedModel layout, or ImportError naming the extra.
+
+    tf-keras first; a standalone ``keras`` 2.x (TensorFlow <= 2.15 installs) is accepted as well.
+    """
     try:
         import tf_keras
     except ImportError as exc:
+        try:
+            import keras
+
+            if str(keras.__version__).startswith("2."):
+                return keras
+        except ImportError:
+            pass
         raise ImportError(
             "This is a TensorFlow SavedModel written by tf-keras (Keras 2), the layout of models pushed by "
             "older huggingface_hub versions. Loading or saving it needs TensorFlow and tf-keras: "
             "pip install 'modelhub[tf-keras]' (then set TF_USE_LEGACY_KERAS=1 so that tf.keras is Keras 2)."
         ) from exc
     return tf_keras
+
+
+def _legacy_module_for(model: Any) -> Any:
+    """The Keras 2 package the model's class comes from (tf_keras, keras 2.x or tensorflow.keras)."""
+    import importlib
+
+    for klass in type(model).__mro__:
+        module = getattr(klass, "__module__", "") or ""
+        if module.startswith(_LEGACY_MODULE_PREFIXES):
+            root = module.split(".")[0]
+            return (
+                importlib.import_module("tensorflow").keras
+                if root == "tensorflow"
+                else importlib.import_module(root)
+            )
+    return _import_tf_keras()
 
 
 def _model_flavour(model: Any) -> str:
@@ -174,7 +200,7 @@ def save_pretrained_keras(
     _check_built(model)
     tag_list = _keras_card.normalize_tags(tags)
     config_text = _config_json(config)
-    keras_module = _import_keras3() if flavour == KERAS3 else _import_tf_keras()
+    keras_module = _import_keras3() if flavour == KERAS3 else _legacy_module_for(model)
 
     save_directory = Path(save_directory)
     if save_directory.exists() and not save_directory.is_dir():

@@ -1,0 +1,111 @@
+"""Save and load of a Keras 3 model with ~200 MB of weights: modelhub vs Keras called directly, same run.
+
+    KERAS_BACKEND=torch python benchmarks/keras_roundtrip.py [--repeats 5] [--mb 200]
+
+Ours: ``save_pretrained_keras(model, dir)`` (model.keras + README card + model plot when Graphviz is installed)
+and ``from_pretrained_keras(dir)``. Baseline: ``model.save(dir / "model.keras")`` and
+``keras.saving.load_model(path)``. The model is uncompiled, so both write the same weights (no optimizer state).
+Runs alternate between ours and the baseline, each into a fresh directory; the median of the repeats is compared.
+Target: overhead under 10%.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+
+
+def build_model(keras: Any, megabytes: float) -> Any:
+    """Two Dense layers whose float32 weights add up to about ``megabytes``."""
+    params = megabytes * 1e6 / 4
+    width_in = 2048
+    # params ~= width_in * hidden + hidden * hidden / 2 + biases, with the second layer half as wide
+    hidden = int(-width_in + (width_in**2 + 2 * params) ** 0.5)
+    model = keras.Sequential(
+        [keras.Input((width_in,)), keras.layers.Dense(hidden), keras.layers.Dense(hidden // 2)], name="big"
+    )
+    return model
+
+
+def timed(fn: Any, *args: Any) -> tuple[float, Any]:
+    start = time.perf_counter()
+    result = fn(*args)
+    return time.perf_counter() - start, result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--mb", type=float, default=200.0, help="approximate size of the weights in MB")
+    parser.add_argument(
+        "--no-plot", action="store_true", help="pass plot_model=False to save_pretrained_keras"
+    )
+    args = parser.parse_args()
+
+    import numpy as np
+
+    import keras
+    from modelhub.mixins._keras_card import plot_available
+    from modelhub.mixins.keras import from_pretrained_keras, save_pretrained_keras
+
+    model = build_model(keras, args.mb)
+    size_mb = sum(int(np.prod(w.shape)) for w in model.weights) * 4 / 1e6
+    x = np.random.default_rng(0).standard_normal((4, 2048)).astype("float32")
+    expected = np.asarray(model.predict(x, verbose=0))
+    plot = not args.no_plot
+    print(
+        f"keras {keras.__version__} backend={keras.backend.backend()} weights={size_mb:.1f} MB "
+        f"repeats={args.repeats} plot_model={plot} (graphviz available: {plot_available()})"
+    )
+
+    root = Path(tempfile.mkdtemp(prefix="keras-bench-"))
+    times: dict[str, list[float]] = {"ours_save": [], "base_save": [], "ours_load": [], "base_load": []}
+    try:
+        # Warm-up (imports, first-call costs) for both paths, not timed.
+        save_pretrained_keras(model, root / "warm-ours", plot_model=plot)
+        model.save(root / "warm-base.keras")
+        from_pretrained_keras(root / "warm-ours")
+        keras.saving.load_model(root / "warm-base.keras")
+        for i in range(args.repeats):
+            ours_dir, base_dir = root / f"ours-{i}", root / f"base-{i}"
+            base_dir.mkdir()
+            order = ["ours", "base"] if i % 2 == 0 else ["base", "ours"]
+            steps = {  # (function, its directory argument)
+                "ours_save": (lambda d: save_pretrained_keras(model, d, plot_model=plot), ours_dir),
+                "base_save": (lambda d: model.save(d / "model.keras"), base_dir),
+                "ours_load": (from_pretrained_keras, ours_dir),
+                "base_load": (lambda d: keras.saving.load_model(d / "model.keras"), base_dir),
+            }
+            loaded: dict[str, Any] = {}
+            for op in ("save", "load"):
+                for who in order:
+                    elapsed, result = timed(*steps[f"{who}_{op}"])
+                    times[f"{who}_{op}"].append(elapsed)
+                    if op == "load":
+                        loaded[who] = result
+            for who, m in loaded.items():
+                np.testing.assert_array_equal(np.asarray(m.predict(x, verbose=0)), expected, err_msg=who)
+            shutil.rmtree(ours_dir)
+            shutil.rmtree(base_dir)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+    for op in ("save", "load"):
+        ours, base = statistics.median(times[f"ours_{op}"]), statistics.median(times[f"base_{op}"])
+        print(
+            f"{op}: ours median {ours:.3f}s (min {min(times[f'ours_{op}']):.3f}s)  "
+            f"keras median {base:.3f}s (min {min(times[f'base_{op}']):.3f}s)  "
+            f"ratio {ours / base:.3f}  overhead {100 * (ours / base - 1):+.1f}%"
+        )
+
+
+if __name__ == "__main__":
+    main()
