@@ -215,3 +215,20 @@ def test_mixin_push_to_hub_and_from_pretrained(keras3, hub):
     # Saved again, the reloaded model writes the same config.json.
     loaded.save_pretrained(hub.tmp_path / "again")
     assert (hub.tmp_path / "again" / "config.json").read_text().split() == ["{", '"width":', "7", "}"]
+
+
+def test_private_repo_and_offline_reload(keras3, hub, monkeypatch):
+    from modelhub.errors import RepositoryNotFoundError
+
+    repo_id = hub.new_repo_id("priv")
+    model = make_model(keras3, "sequential")
+    push_to_hub_keras(model, repo_id, token=hub.token, private=True)
+    with pytest.raises(RepositoryNotFoundError):
+        from_pretrained_keras(repo_id)  # anonymous: a private repo is invisible
+    x, _ = data()
+    expected = predict(model, x)
+    np.testing.assert_array_equal(predict(from_pretrained_keras(repo_id, token=hub.read_token), x), expected)
+    # Cached now: loads with local_files_only and with the hub offline, no token needed.
+    np.testing.assert_array_equal(predict(from_pretrained_keras(repo_id, local_files_only=True), x), expected)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    np.testing.assert_array_equal(predict(from_pretrained_keras(repo_id), x), expected)

@@ -1,0 +1,256 @@
+"""Mixins and model cards against the real modelhub server (started by the ``hub_server`` fixture), over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+torch = pytest.importorskip("torch")
+nn = torch.nn
+
+from modelhub import HubApi, ModelCard, ModelHubMixin, PyTorchModelHubMixin  # noqa: E402
+from modelhub.errors import (  # noqa: E402
+    CorruptedCheckpointError,
+    EntryNotFoundError,
+    RepositoryNotFoundError,
+    RevisionNotFoundError,
+)
+
+pytestmark = pytest.mark.torch
+
+
+def _net_init(self: Any, width: int = 8, depth: int = 2, tie: bool = False) -> None:
+    nn.Module.__init__(self)
+    self.emb = nn.Embedding(12, width)
+    self.layers = nn.ModuleList(nn.Linear(width, width) for _ in range(depth))
+    self.head = nn.Linear(width, 12, bias=False)
+    if tie:
+        self.head.weight = self.emb.weight
+
+
+class HubNet(nn.Module, PyTorchModelHubMixin, library_name="hub-lib", tags=["hub"], repo_url="https://code"):
+    __init__ = _net_init
+
+
+def _same(a: Any, b: Any) -> bool:
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def _files(hub: Any, repo_id: str, revision: str | None = None, token: str | None = None) -> list[str]:
+    return sorted(HubApi(token=token or hub.token).list_repo_files(repo_id, revision=revision))
+
+
+def test_push_to_main_and_load(hub: Any) -> None:
+    repo_id = hub.new_repo_id()
+    model = HubNet(width=6, depth=3, tie=True)
+    commit = model.push_to_hub(repo_id, token=hub.token, commit_message="first weights")
+    assert commit.oid and len(commit.oid) == 40 and commit.commit_message == "first weights"
+    assert {"config.json", "model.safetensors", "README.md"} <= set(_files(hub, repo_id))
+    loaded = HubNet.from_pretrained(repo_id)
+    assert _same(model, loaded) and loaded.head.weight is loaded.emb.weight
+    assert loaded._hub_mixin_config == {"width": 6, "depth": 3, "tie": True}
+    assert not loaded.training
+
+    card = ModelCard.load(repo_id)
+    assert card.data.library_name == "hub-lib"
+    assert card.data.tags == ["hub", "model_hub_mixin", "pytorch_model_hub_mixin"]
+    assert "https://code" in card.text
+
+
+def test_push_to_branch_pr_and_load_by_ref(hub: Any) -> None:
+    repo_id = hub.new_repo_id()
+    v1, v2, v3 = HubNet(), HubNet(), HubNet()
+    first = v1.push_to_hub(repo_id, token=hub.token)
+    v2.push_to_hub(repo_id, token=hub.token, branch="dev")
+    pr = v3.push_to_hub(repo_id, token=hub.token, create_pr=True, commit_message="proposal")
+    assert pr.pr_revision == f"refs/pr/{pr.pr_num}" and pr.pr_url
+
+    assert _same(HubNet.from_pretrained(repo_id), v1)
+    assert _same(HubNet.from_pretrained(repo_id, revision="dev"), v2)
+    assert _same(HubNet.from_pretrained(repo_id, revision=pr.pr_revision), v3)
+    assert _same(HubNet.from_pretrained(repo_id, revision=first.oid), v1)
+
+    api = HubApi(token=hub.token)
+    api.create_tag(repo_id, tag="v1.0", revision=first.oid)
+    HubNet().push_to_hub(repo_id, token=hub.token)  # main moves on
+    assert _same(HubNet.from_pretrained(repo_id, revision="v1.0"), v1)
+    assert not _same(HubNet.from_pretrained(repo_id), v1)
+
+
+def test_save_pretrained_with_push_to_hub(hub: Any, tmp_path: Path) -> None:
+    repo_id = hub.new_repo_id()
+    model = HubNet(width=4)
+    commit = model.save_pretrained(tmp_path / "local", push_to_hub=True, repo_id=repo_id, token=hub.token)
+    assert (tmp_path / "local" / "model.safetensors").is_file()
+    assert commit.oid
+    assert _same(HubNet.from_pretrained(repo_id), model)
+
+
+def test_private_repo_needs_a_token(hub: Any) -> None:
+    repo_id = hub.new_repo_id()
+    model = HubNet()
+    model.push_to_hub(repo_id, token=hub.token, private=True)
+    with pytest.raises(RepositoryNotFoundError):
+        HubNet.from_pretrained(repo_id)
+    assert _same(HubNet.from_pretrained(repo_id, token=hub.read_token), model)
+    with pytest.raises(RepositoryNotFoundError):
+        ModelCard.load(repo_id)
+    assert ModelCard.load(repo_id, token=hub.read_token).data.library_name == "hub-lib"
+
+
+def test_cache_dir_force_download_and_local_files_only(hub: Any, tmp_path: Path) -> None:
+    repo_id = hub.new_repo_id()
+    model = HubNet(width=16)
+    model.push_to_hub(repo_id, token=hub.token)
+    cache = tmp_path / "my-cache"
+    assert _same(HubNet.from_pretrained(repo_id, cache_dir=cache), model)
+    folder = cache / f"models--{repo_id.replace('/', '--')}"
+    weights = next(folder.glob("snapshots/*/model.safetensors"))
+
+    # offline: served from the cache
+    assert _same(HubNet.from_pretrained(repo_id, cache_dir=cache, local_files_only=True), model)
+
+    # damage the cached weights: a normal load trusts the cache and fails clearly; force_download repairs it
+    blob = weights.resolve()
+    blob.write_bytes(blob.read_bytes()[:100])
+    with pytest.raises(CorruptedCheckpointError):
+        HubNet.from_pretrained(repo_id, cache_dir=cache, local_files_only=True)
+    assert _same(HubNet.from_pretrained(repo_id, cache_dir=cache, force_download=True), model)
+
+    # nothing cached for this cache dir: local_files_only cannot find the weights
+    with pytest.raises(EntryNotFoundError):
+        HubNet.from_pretrained(repo_id, cache_dir=tmp_path / "empty-cache", local_files_only=True)
+
+
+def test_offline_env_uses_cache(hub: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo_id = hub.new_repo_id()
+    model = HubNet()
+    model.push_to_hub(repo_id, token=hub.token)
+    HubNet.from_pretrained(repo_id)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert _same(HubNet.from_pretrained(repo_id), model)
+
+
+def test_sharded_push_and_load(hub: Any) -> None:
+    repo_id = hub.new_repo_id()
+    model = HubNet(width=32, depth=4, tie=True)
+    model.push_to_hub(repo_id, token=hub.token, max_shard_size="5KB")
+    files = _files(hub, repo_id)
+    shards = [f for f in files if f.startswith("model-")]
+    assert len(shards) > 1 and "model.safetensors.index.json" in files and "model.safetensors" not in files
+    loaded = HubNet.from_pretrained(repo_id, strict=True)
+    assert _same(loaded, model) and loaded.head.weight is loaded.emb.weight
+
+
+def test_patterns_and_delete_patterns(hub: Any) -> None:
+    repo_id = hub.new_repo_id()
+    api = HubApi(token=hub.token)
+    api.create_repo(repo_id)
+    api.upload_file(path_or_fileobj=b"old", path_in_repo="notes/old.txt", repo_id=repo_id)
+    HubNet().push_to_hub(repo_id, token=hub.token, ignore_patterns=["README.md"], delete_patterns=["*.txt"])
+    files = set(_files(hub, repo_id)) - {".gitattributes"}
+    assert files == {"config.json", "model.safetensors"}  # README ignored, notes/old.txt deleted
+    HubNet().push_to_hub(repo_id, token=hub.token, allow_patterns=["README.md"])
+    assert "README.md" in _files(hub, repo_id)
+
+
+def test_legacy_bin_in_repo(hub: Any, tmp_path: Path) -> None:
+    repo_id = hub.new_repo_id()
+    model = HubNet()
+    torch.save(model.state_dict(), tmp_path / "pytorch_model.bin")
+    (tmp_path / "config.json").write_text(json.dumps({"width": 8}))
+    api = HubApi(token=hub.token)
+    api.create_repo(repo_id)
+    api.upload_folder(repo_id=repo_id, folder_path=tmp_path)
+    assert _same(HubNet.from_pretrained(repo_id), model)
+
+
+def test_missing_repo_revision_and_weights(hub: Any) -> None:
+    with pytest.raises(RepositoryNotFoundError):
+        HubNet.from_pretrained(f"{hub.user}/does-not-exist-{os.getpid()}")
+    repo_id = hub.new_repo_id()
+    HubNet().push_to_hub(repo_id, token=hub.token)
+    with pytest.raises(RevisionNotFoundError):
+        HubNet.from_pretrained(repo_id, revision="no-such-branch")
+    empty = hub.new_repo_id()
+    HubApi(token=hub.token).create_repo(empty)
+    with pytest.raises(EntryNotFoundError, match="No weights in repo"):
+        HubNet.from_pretrained(empty)
+
+
+def test_model_card_push_and_load_by_revision(hub: Any) -> None:
+    repo_id = hub.new_repo_id()
+    HubNet().push_to_hub(repo_id, token=hub.token)
+    card = ModelCard.load(repo_id)
+    card.data.license = "apache-2.0"
+    card.text += "\nExtra section.\n"
+    commit = card.push_to_hub(repo_id, token=hub.token, commit_message="card edit")
+    again = ModelCard.load(repo_id, revision=commit.oid)
+    assert again.data.license == "apache-2.0" and again.text.endswith("Extra section.\n")
+    card.data.license = "mit"
+    pr = card.push_to_hub(repo_id, token=hub.token, create_pr=True)
+    assert pr.pr_revision and ModelCard.load(repo_id, revision=pr.pr_revision).data.license == "mit"
+    assert ModelCard.load(repo_id).data.license == "apache-2.0"
+
+
+class JsonHubModel(ModelHubMixin, library_name="json-lib"):
+    """A framework-free integration that downloads its own file with modelhub.client.hub_download."""
+
+    def __init__(self, factor: int = 1) -> None:
+        self.factor = factor
+        self.values: list[int] = []
+
+    def _save_pretrained(self, save_directory: Path) -> None:
+        (save_directory / "values.json").write_text(json.dumps(self.values))
+
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, revision: Any, cache_dir: Any, force_download: bool,
+                         local_files_only: bool, token: Any, **model_kwargs: Any) -> Any:  # fmt: skip
+        from modelhub.client import hub_download
+
+        model = cls(**model_kwargs)
+        path = hub_download(model_id, "values.json", revision=revision, cache_dir=cache_dir, token=token)
+        model.values = json.loads(Path(path).read_text())
+        return model
+
+
+def test_generic_mixin_through_the_hub(hub: Any) -> None:
+    repo_id = hub.new_repo_id()
+    model = JsonHubModel(factor=3)
+    model.values = [1, 2, 3]
+    model.push_to_hub(repo_id, token=hub.token, config={"factor": 3, "note": "explicit"})
+    loaded = JsonHubModel.from_pretrained(repo_id)
+    assert loaded.factor == 3 and loaded.values == [1, 2, 3]
+    # the explicit config went to the repo; the rebuilt instance records its own __init__ arguments (as upstream)
+    from modelhub.client import hub_download
+
+    assert json.loads(Path(hub_download(repo_id, "config.json")).read_text()) == {
+        "factor": 3,
+        "note": "explicit",
+    }
+    assert loaded._hub_mixin_config == {"factor": 3}
+
+
+@pytest.mark.interop
+def test_official_client_and_mixin_against_our_server(hub: Any) -> None:
+    hf = pytest.importorskip("huggingface_hub")
+
+    class Theirs(nn.Module, hf.PyTorchModelHubMixin):
+        __init__ = _net_init
+
+    ours_repo = hub.new_repo_id()
+    model = HubNet(width=5, tie=True)
+    model.push_to_hub(ours_repo, token=hub.token)
+    theirs = Theirs.from_pretrained(ours_repo)
+    assert _same(theirs, model)
+
+    theirs_repo = hub.new_repo_id()
+    Theirs(width=7).push_to_hub(theirs_repo, token=hub.token)
+    ours = HubNet.from_pretrained(theirs_repo)
+    assert ours.emb.embedding_dim == 7
+    assert _same(ours, Theirs.from_pretrained(theirs_repo))
