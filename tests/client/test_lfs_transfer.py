@@ -1,0 +1,154 @@
+"""LFS multipart and basic transfer (protocol 5.5) against a small protocol peer standing in for huggingface.co.
+
+Our own server offers only the basic transfer; huggingface.co answers large objects with multipart. This peer is
+a real HTTP server on a socket implementing the batch, part-PUT, completion and verify endpoints as the protocol
+describes (it assembles the parts and checks the sha256), so the client's multipart path is exercised end to end.
+"""
+
+import hashlib
+import http.server as stdlib_http
+import json
+import os
+import threading
+
+import pytest
+
+from modelhub import errors
+from modelhub.client import CommitOperationAdd
+from modelhub.client.lfs import LfsUploadError, upload_lfs_files
+
+CHUNK = 1024 * 1024
+
+
+class Peer(stdlib_http.BaseHTTPRequestHandler):
+    store: dict = {}
+    parts: dict = {}
+    log: list = []
+    base = ""
+    multipart = True
+
+    def log_message(self, *args):
+        pass
+
+    def _json(self, status, body):
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/vnd.git-lfs+json")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _body(self):
+        return self.rfile.read(int(self.headers.get("content-length", 0)))
+
+    def do_POST(self):
+        Peer.log.append(("POST", self.path, self.headers.get("authorization")))
+        body = json.loads(self._body() or b"{}")
+        if self.path.endswith("/info/lfs/objects/batch"):
+            out = []
+            for obj in body["objects"]:
+                oid, size = obj["oid"], obj["size"]
+                if oid in Peer.store:
+                    out.append({"oid": oid, "size": size})
+                    continue
+                if size == 13:
+                    out.append({"oid": oid, "size": size, "error": {"code": 422, "message": "unlucky size"}})
+                    continue
+                if Peer.multipart:
+                    n = -(-size // CHUNK)
+                    header = {
+                        "chunk_size": str(CHUNK),
+                        **{str(i + 1): f"{Peer.base}/part/{oid}/{i + 1}" for i in range(n)},
+                    }
+                    upload = {"href": f"{Peer.base}/complete/{oid}", "header": header}
+                else:
+                    upload = {"href": f"{Peer.base}/put/{oid}"}
+                out.append(
+                    {
+                        "oid": oid,
+                        "size": size,
+                        "actions": {"upload": upload, "verify": {"href": f"{Peer.base}/verify"}},
+                    }
+                )
+            self._json(200, {"transfer": "basic", "objects": out})
+        elif self.path.startswith("/complete/"):
+            oid = self.path.rsplit("/", 1)[1]
+            parts = Peer.parts.pop(oid)
+            data = b"".join(parts[p["partNumber"]] for p in body["parts"])
+            assert [p["etag"] for p in body["parts"]] == [f'"etag-{p["partNumber"]}"' for p in body["parts"]]
+            if hashlib.sha256(data).hexdigest() != oid:
+                self._json(400, {"message": "hash mismatch"})
+                return
+            Peer.store[oid] = data
+            self._json(200, {})
+        elif self.path == "/verify":
+            ok = body["oid"] in Peer.store and len(Peer.store[body["oid"]]) == body["size"]
+            self._json(200 if ok else 404, {})
+
+    def do_PUT(self):
+        Peer.log.append(("PUT", self.path, self.headers.get("authorization")))
+        data = self._body()
+        if self.path.startswith("/part/"):
+            _, _, oid, num = self.path.split("/")
+            Peer.parts.setdefault(oid, {})[int(num)] = data
+            self.send_response(200)
+            self.send_header("etag", f'"etag-{num}"')
+        else:
+            oid = self.path.rsplit("/", 1)[1]
+            assert hashlib.sha256(data).hexdigest() == oid
+            Peer.store[oid] = data
+            self.send_response(200)
+        self.send_header("content-length", "0")
+        self.end_headers()
+
+
+@pytest.fixture
+def peer(monkeypatch):
+    monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    srv = stdlib_http.ThreadingHTTPServer(("127.0.0.1", 0), Peer)
+    Peer.base = f"http://127.0.0.1:{srv.server_address[1]}"
+    Peer.store, Peer.parts, Peer.log, Peer.multipart = {}, {}, [], True
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield Peer
+    srv.shutdown()
+    srv.server_close()
+
+
+def _upload(peer, ops):
+    return upload_lfs_files(
+        ops,
+        endpoint=peer.base,
+        repo_id="alice/m",
+        repo_type="model",
+        revision="main",
+        headers={"authorization": "Bearer hf_secret"},
+        num_threads=2,
+    )
+
+
+def test_multipart_upload_then_skip(peer, tmp_path):
+    path = tmp_path / "big.bin"
+    path.write_bytes(os.urandom(3 * CHUNK + 12345))
+    op = CommitOperationAdd("big.bin", path)
+    counts = _upload(peer, [op])
+    assert counts == {"uploaded": 1, "skipped": 0, "bytes": path.stat().st_size}
+    assert peer.store[op.upload_info.sha256] == path.read_bytes()
+    puts = [e for e in peer.log if e[0] == "PUT"]
+    assert len(puts) == 4 and all(auth is None for _, _, auth in puts)  # part URLs are self-authorising
+    complete = [e for e in peer.log if e[1].startswith("/complete/")]
+    assert complete and complete[0][2] is None
+    batch, verify = peer.log[0], [e for e in peer.log if e[1] == "/verify"][0]
+    assert batch[2] == "Bearer hf_secret" and verify[2] == "Bearer hf_secret"
+    peer.log.clear()
+    assert _upload(peer, [CommitOperationAdd("again.bin", path)]) == {"uploaded": 0, "skipped": 1, "bytes": 0}
+    assert [e[0] for e in peer.log] == ["POST"]  # only the batch call: nothing sent
+
+
+def test_basic_upload_and_batch_errors(peer):
+    peer.multipart = False
+    op = CommitOperationAdd("a.bin", os.urandom(50_000))
+    assert _upload(peer, [op])["uploaded"] == 1 and op.upload_info.sha256 in peer.store
+    with pytest.raises(LfsUploadError, match="unlucky size"):
+        _upload(peer, [CommitOperationAdd("b.bin", b"13 bytes long")])
+    assert isinstance(LfsUploadError("x"), errors.HubError)
