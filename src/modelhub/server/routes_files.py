@@ -63,6 +63,7 @@ LFS_EXTENSIONS = [
     ".zip",
     ".zst",
 ]
+SMALL_FILE = 256 * 1024
 _HF_HUB_UA = re.compile(r"(?:^|;\s*)hf_hub/(\d+)\.(\d+)")
 
 
@@ -579,7 +580,7 @@ def _serve_blob(service: HubService, sha256: str, headers: dict[str, str]) -> Re
     return _BlobFileResponse(path, headers=headers, stat_result=st, media_type="application/octet-stream")
 
 
-def _resolve(
+def resolve_response(
     request: Request, repo_type: str, namespace: str, name: str, revision: str, path: str
 ) -> Response:
     p = h.principal(request)
@@ -587,10 +588,10 @@ def _resolve(
     rev = h.revision_from(revision)
     rel = h.path_from(path)
     service = h.hub(request)
-    with service.sessions() as db:
-        repo = service.readable_repo(db, p, repo_type, rid)
-        cid = service.resolve(db, repo, rev)
-        entry = service.commit_tree(db, cid).get(rel)
+    snap = service.readable_snapshot(p, repo_type, rid)
+    cid = service.resolve_cached(snap, rev)
+    tree = service.cached_commit_tree(cid)
+    entry = tree.get(rel)
     if entry is None:
         raise entry_not_found(rid, rev, rel, cid)
     headers = {"X-Repo-Commit": cid, "Accept-Ranges": "bytes", "Cache-Control": "private, max-age=0"}
@@ -607,8 +608,10 @@ def _resolve(
     headers["Content-Disposition"] = f"inline; filename*=UTF-8''{quote(rel.rsplit('/', 1)[-1])}"
     if request.method == "HEAD":
         headers["Content-Length"] = str(entry.size)
-        headers["Content-Type"] = "application/octet-stream"
-        return Response(status_code=200, headers=headers)
+        return Response(status_code=200, headers=headers, media_type="application/octet-stream")
+    if entry.size <= SMALL_FILE and "range" not in request.headers:
+        with service.blobs.open(entry.sha256) as fh:  # small: one read beats a threaded file stream
+            return Response(fh.read(), headers=headers, media_type="application/octet-stream")
     return _serve_blob(service, entry.sha256, headers)
 
 
@@ -617,7 +620,7 @@ def _resolve(
 )
 async def resolve_model(request: Request, namespace: str, name: str, revision: str, path: str):
     """Download a file at a revision (branch, tag, commit, ``refs/pr/N``) with the Hub's headers and Range."""
-    return _resolve(request, "model", namespace, name, revision, path)
+    return resolve_response(request, "model", namespace, name, revision, path)
 
 
 @router.api_route(
@@ -626,4 +629,4 @@ async def resolve_model(request: Request, namespace: str, name: str, revision: s
     tags=["files"],
 )
 async def resolve_typed(request: Request, prefix: str, namespace: str, name: str, revision: str, path: str):
-    return _resolve(request, h.PLURAL_TO_TYPE[prefix], namespace, name, revision, path)
+    return resolve_response(request, h.PLURAL_TO_TYPE[prefix], namespace, name, revision, path)

@@ -19,7 +19,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -68,12 +68,65 @@ def branch_ref(name: str) -> str:
     return name if name.startswith("refs/") else f"refs/heads/{name}"
 
 
+@dataclass(frozen=True)
+class RepoSnap:
+    """The few repo fields the download hot path needs, detached from any session (safe to cache)."""
+
+    id: int
+    type: str
+    namespace: str
+    name: str
+    private: bool
+
+    @property
+    def repo_id(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+_MISS = object()
+
+
+class HotCache:
+    """Short-lived read-through cache of repo lookups and revision -> commit resolutions.
+
+    Any committed write through this process's sessions clears it (``after_commit`` hook), and a generation
+    counter stops a reader that started before a write from storing what it read. The TTL bounds staleness for
+    writes made by other processes sharing the database."""
+
+    def __init__(self, ttl: float = 2.0) -> None:
+        self.ttl = ttl
+        self.gen = 0
+        self._data: dict[tuple[Any, ...], tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...]) -> Any:
+        hit = self._data.get(key)
+        if hit is None or hit[0] < time.monotonic():
+            return _MISS
+        return hit[1]
+
+    def put(self, key: tuple[Any, ...], value: Any, gen: int) -> None:
+        with self._lock:
+            if gen != self.gen:
+                return
+            if len(self._data) > 50_000:
+                self._data.clear()
+            self._data[key] = (time.monotonic() + self.ttl, value)
+
+    def invalidate(self, *_args: Any) -> None:
+        with self._lock:
+            self.gen += 1
+            self._data.clear()
+
+
 class HubService:
     """Shared state of a running server (or of the admin CLI): sessions, blobs and caches."""
 
     def __init__(self, sessions: sessionmaker, blobs: BlobStore) -> None:
         self.sessions = sessions
         self.blobs = blobs
+        self.hot = HotCache()
+        event.listen(sessions, "after_commit", self.hot.invalidate)
         self.trees = TreeCache()
         self._commits: OrderedDict[str, CommitRow] = OrderedDict()
         self._commits_lock = threading.Lock()
@@ -93,6 +146,41 @@ class HubService:
         if repo is None or not can_read(principal, repo):
             raise repo_not_found(repo_id, principal is None)
         return repo
+
+    def repo_snapshot(self, repo_type: str, repo_id: str) -> RepoSnap | None:
+        """Cached repo lookup for the hot paths (resolve, tree)."""
+        key = ("repo", repo_type, repo_id)
+        hit = self.hot.get(key)
+        if hit is not _MISS:
+            return hit
+        gen = self.hot.gen
+        namespace, _, name = repo_id.partition("/")
+        with self.sessions() as db:
+            row = db.execute(
+                select(Repo.id, Repo.private).where(
+                    Repo.type == repo_type, Repo.namespace == namespace, Repo.name == name
+                )
+            ).first()
+        snap = RepoSnap(row[0], repo_type, namespace, name, bool(row[1])) if row else None
+        self.hot.put(key, snap, gen)
+        return snap
+
+    def readable_snapshot(self, principal: Principal | None, repo_type: str, repo_id: str) -> RepoSnap:
+        snap = self.repo_snapshot(repo_type, repo_id)
+        if snap is None or not can_read(principal, snap):  # type: ignore[arg-type]
+            raise repo_not_found(repo_id, principal is None)
+        return snap
+
+    def resolve_cached(self, snap: RepoSnap, revision: str) -> str:
+        key = ("rev", snap.id, revision)
+        hit = self.hot.get(key)
+        if hit is not _MISS:
+            return hit
+        gen = self.hot.gen
+        with self.sessions() as db:
+            cid = self.resolve(db, snap, revision)  # type: ignore[arg-type]
+        self.hot.put(key, cid, gen)
+        return cid
 
     def writable_repo(self, db: Session, principal: Principal | None, repo_type: str, repo_id: str) -> Repo:
         repo = self.readable_repo(db, principal, repo_type, repo_id)
@@ -177,6 +265,15 @@ class HubService:
         row = self.commit_row(db, commit_id)
         assert row is not None
         return self.tree(db, row.tree_id)
+
+    def cached_commit_tree(self, commit_id: str) -> FileTree:
+        """The tree of a commit, without touching the database when both are cached (they are immutable)."""
+        row = self._commits.get(commit_id)
+        tree = self.trees.get(row.tree_id) if row is not None else None
+        if tree is not None:
+            return tree
+        with self.sessions() as db:
+            return self.commit_tree(db, commit_id)
 
     def resolve(self, db: Session, repo: Repo, revision: str) -> str:
         """Branch, tag, ``refs/...``, full or short (>= 7 hex) commit id -> commit id; RevisionNotFound otherwise."""

@@ -1,0 +1,176 @@
+"""Large-file transfer through modelhub's server with the official client, against a plain file copy.
+
+Uploads then downloads one big file (default 2 GB) over loopback with the official ``huggingface_hub`` client on
+the LFS path (``HF_HUB_DISABLE_XET=1`` + the ``upload/lfs`` user-agent opt-in, see docs/server.md), and copies the
+same file on the same disk in the same run as the baseline. Prints MB/s, ratios against the targets (download >= 60%
+of copy, upload >= 40%) and the server's peak RSS (target < 300 MB), sampled every 20 ms.
+
+The copy baseline fsyncs its output, as the server does before an uploaded object becomes visible.
+
+    python benchmarks/server_transfer.py [--size-mb 2048] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+os.environ["HF_HUB_DISABLE_XET"] = "1"
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+
+
+def make_file(path: Path, size: int) -> str:
+    """Random content in 64 MiB blocks (each block different), returns its sha256."""
+    h = hashlib.sha256()
+    block = 64 * 1024 * 1024
+    with open(path, "wb") as fh:
+        written = 0
+        while written < size:
+            n = min(block, size - written)
+            data = os.urandom(n)
+            fh.write(data)
+            h.update(data)
+            written += n
+    return h.hexdigest()
+
+
+def copy_with_fsync(src: Path, dst: Path) -> float:
+    t = time.perf_counter()
+    with open(src, "rb") as fi, open(dst, "wb") as fo:
+        shutil.copyfileobj(fi, fo, 8 * 1024 * 1024)
+        fo.flush()
+        os.fsync(fo.fileno())
+    return time.perf_counter() - t
+
+
+class RssSampler:
+    def __init__(self, pid: int) -> None:
+        import psutil
+
+        self.proc = psutil.Process(pid)
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.peak = max(self.peak, self.proc.memory_info().rss)
+            except Exception:
+                return
+            time.sleep(0.02)
+
+    def __enter__(self) -> RssSampler:
+        self.peak = self.proc.memory_info().rss
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def drop_from_page_cache(path: Path) -> None:
+    """Best effort: ask the kernel to forget a file's pages so the next read comes from disk."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        os.close(fd)
+    except (OSError, AttributeError):
+        pass
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--size-mb", type=int, default=2048)
+    ap.add_argument(
+        "--workdir", default=None, help="where to put the file and the server data (default: a temp dir)"
+    )
+    ap.add_argument("--keep", action="store_true")
+    args = ap.parse_args()
+
+    import huggingface_hub.constants as hc
+    from huggingface_hub import HfApi, hf_hub_download
+    from tests._hub import HubServer
+
+    hc.HF_HUB_DISABLE_XET = True
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="mh-transfer-", dir=os.environ.get("TMPDIR", "/tmp")))
+    work.mkdir(parents=True, exist_ok=True)
+    size = args.size_mb * 1024 * 1024
+    src = work / "big.bin"
+    print(f"workdir {work}; creating a {size / 1e6:.0f} MB random file...", flush=True)
+    sha = make_file(src, size)
+
+    server = HubServer(work / "server-data").start()
+    try:
+        server.create_user("bench")
+        token = server.create_token("bench")
+        api = HfApi(endpoint=server.url, token=token, user_agent={"upload": "lfs"})
+        repo_id = api.create_repo("bench/transfer").repo_id
+
+        # baseline: plain copy (+fsync) of the same file on the same disk
+        drop_from_page_cache(src)
+        t_copy = copy_with_fsync(src, work / "copy.bin")
+        (work / "copy.bin").unlink()
+
+        assert server.proc is not None
+        with RssSampler(server.proc.pid) as rss_up:
+            t = time.perf_counter()
+            api.upload_file(path_or_fileobj=src, path_in_repo="big.bin", repo_id=repo_id)
+            t_up = time.perf_counter() - t
+        lfs_puts = server.log().count(f"PUT /lfs-upload/{sha}")
+        with RssSampler(server.proc.pid) as rss_down:
+            t = time.perf_counter()
+            out = hf_hub_download(
+                repo_id, "big.bin", token=token, endpoint=server.url, cache_dir=work / "cache"
+            )
+            t_down = time.perf_counter() - t
+        ok = os.path.getsize(out) == size
+        got = hashlib.sha256()
+        with open(out, "rb") as fh:
+            while chunk := fh.read(16 * 1024 * 1024):
+                got.update(chunk)
+        ok = ok and got.hexdigest() == sha
+    finally:
+        server.stop()
+
+    mb = size / 1e6
+    copy_mbs, up_mbs, down_mbs = mb / t_copy, mb / t_up, mb / t_down
+    peak = max(rss_up.peak, rss_down.peak) / 1e6
+    print(
+        f"file: {mb:.0f} MB, content verified after download: {ok}; LFS PUTs seen by the server: {lfs_puts}"
+    )
+    print(f"copy (+fsync)      : {t_copy:6.2f} s  {copy_mbs:8.1f} MB/s")
+    print(
+        f"upload (LFS basic) : {t_up:6.2f} s  {up_mbs:8.1f} MB/s  ratio {up_mbs / copy_mbs:5.2f}  (target >= 0.40)"
+        f" {'OK' if up_mbs / copy_mbs >= 0.4 else 'MISSED'}"
+    )
+    print(
+        f"download           : {t_down:6.2f} s  {down_mbs:8.1f} MB/s  ratio {down_mbs / copy_mbs:5.2f}  (target >= 0.60)"
+        f" {'OK' if down_mbs / copy_mbs >= 0.6 else 'MISSED'}"
+    )
+    print(
+        f"server peak RSS    : upload {rss_up.peak / 1e6:.0f} MB, download {rss_down.peak / 1e6:.0f} MB"
+        f"  (target < 300 MB) {'OK' if peak < 300 else 'MISSED'}"
+    )
+    print(
+        "note: the upload time includes the client hashing the file (sha256) before sending it, as it always does"
+    )
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
