@@ -196,6 +196,19 @@ def test_not_a_model_and_bad_config_are_refused(keras3, tmp_path):
     assert sorted(tmp_path.iterdir()) == []
 
 
+def test_missing_path_and_bare_keras_file(keras3, tmp_path):
+    from modelhub.errors import HFValidationError
+
+    with pytest.raises(HFValidationError, match="not an existing local directory"):
+        from_pretrained_keras(str(tmp_path / "nowhere" / "model-dir"))
+    model = make_model(keras3, "functional")
+    model.save(tmp_path / "plain.keras")
+    x, _ = data()
+    np.testing.assert_array_equal(
+        predict(from_pretrained_keras(tmp_path / "plain.keras"), x), predict(model, x)
+    )
+
+
 def test_directory_without_a_model_is_a_clear_error(keras3, tmp_path):
     (tmp_path / "notes.txt").write_text("hello")
     with pytest.raises(KerasModelNotFoundError, match=r"holds no Keras model.*model\.keras.*notes\.txt"):

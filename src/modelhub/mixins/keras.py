@@ -272,6 +272,7 @@ def _resolve_folder(
     if path.is_dir():
         return path
     repo_id, revision = _split_revision(str(name_or_path), revision)
+    _hub.check_model_id(repo_id)  # a missing directory or a malformed id: a clear error before any request
     from modelhub.client import snapshot_download
 
     return Path(
@@ -337,12 +338,16 @@ def from_pretrained_keras(
     proxies: dict[str, str] | None = None,
     **model_kwargs: Any,
 ) -> Any:
-    """Load a Keras model from a local directory or a Hub repo (``"user/model"`` or ``"user/model@revision"``).
+    """Load a Keras model from a local directory, a ``.keras`` file, or a Hub repo (``"user/model"`` or
+    ``"user/model@revision"``).
 
     Reads ``model.keras`` with Keras 3, or a TensorFlow SavedModel (``saved_model.pb``) with tf-keras.
     ``model_kwargs`` go to the loader (``custom_objects``, ``compile``, ``safe_mode`` for Keras 3;
     ``custom_objects``, ``compile``, ``options`` for tf-keras). A saved ``config.json`` is set as ``model.config``.
     """
+    path = Path(pretrained_model_name_or_path)
+    if path.is_file() and path.suffix == ".keras":  # a bare archive, e.g. written by model.save()
+        return _import_keras3().saving.load_model(path, **model_kwargs)
     folder = _resolve_folder(
         pretrained_model_name_or_path,
         revision=revision,
