@@ -98,6 +98,10 @@ def test_lean_load_skips_parameter_init(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setattr(torch.nn.init, "kaiming_uniform_", counting)
     Net.from_pretrained(tmp_path)
     assert calls == []  # the Linear weights were not randomly initialised: the checkpoint fills them
+    Net(tie=True).save_pretrained(tmp_path / "tied")
+    calls.clear()
+    Net.from_pretrained(tmp_path / "tied")
+    assert calls == []  # the head weight replaced by the tie is dropped, not a reason to initialise
     Net()
     assert "Parameter" in calls  # outside from_pretrained, init runs as usual
     assert torch.nn.init.kaiming_uniform_ is counting  # and our wrapper is gone
@@ -339,3 +343,18 @@ def test_missing_key_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -
     with caplog.at_level(logging.WARNING, logger="modelhub"):
         Net.from_pretrained(tmp_path, extra=True)
     assert "extra.weight" in caplog.text
+
+
+def test_parameter_kept_outside_the_model_forces_normal_init(tmp_path: Path) -> None:
+    """A parameter initialised in __init__ but held outside the module tree cannot be filled by the checkpoint:
+    the model must be built with full initialisation (tied-away parameters, which die, do not count)."""
+
+    class Holder(nn.Module, PyTorchModelHubMixin):
+        def __init__(self) -> None:
+            super().__init__()
+            self.layer = nn.Linear(2, 2)
+            self.side = [nn.init.constant_(nn.Parameter(torch.empty(3)), 5.0)]
+
+    Holder().save_pretrained(tmp_path)
+    loaded = Holder.from_pretrained(tmp_path, strict=True)
+    assert torch.equal(loaded.side[0].detach(), torch.full((3,), 5.0))

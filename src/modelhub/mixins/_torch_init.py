@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import threading
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -40,22 +42,40 @@ _active_blocks = 0  # how many skip blocks (any thread) are open; wrappers are i
 
 
 class SkippedInit:
-    """Parameters whose initialisation was skipped (kept alive by reference until the caller is done)."""
+    """Parameters whose initialisation was skipped, held by weak reference.
+
+    Weak, so that a parameter dropped during construction (e.g. the head weight replaced when tying it to the
+    embedding) disappears; one that is still alive but not part of the model afterwards is reported by
+    :meth:`stray` (something holds uninitialised memory: the caller must build the model normally).
+    """
 
     def __init__(self) -> None:
-        self._params: dict[int, Any] = {}
+        self._refs: dict[int, weakref.ref[Any]] = {}
 
     def add(self, param: Any) -> None:
-        self._params[id(param)] = param
+        self._refs[id(param)] = weakref.ref(param)
 
     def __contains__(self, tensor: object) -> bool:
-        return id(tensor) in self._params
+        ref = self._refs.get(id(tensor))
+        return ref is not None and ref() is tensor
 
     def __len__(self) -> int:
-        return len(self._params)
+        return sum(1 for ref in self._refs.values() if ref() is not None)
+
+    def stray(self, model: Any) -> list[Any]:
+        """Skipped parameters still alive that are not parameters of ``model``."""
+        owned = {id(p) for _, p in model.named_parameters(remove_duplicate=False)}
+
+        def alive() -> list[Any]:
+            return [p for p in (ref() for ref in self._refs.values()) if p is not None and id(p) not in owned]
+
+        if not alive():
+            return []
+        gc.collect()  # a dropped parameter caught in a reference cycle is not a stray one
+        return alive()
 
     def clear(self) -> None:
-        self._params.clear()
+        self._refs.clear()
 
 
 def _wrap(original: Any) -> Any:

@@ -146,14 +146,19 @@ class PyTorchModelHubMixin(ModelHubMixin):
                 for name, param in target.named_parameters(remove_duplicate=False)
                 if param in skipped and name not in covered
             ]
+            # (with strict=True, uncovered keys make the load fail below; no point in rebuilding for them)
+            rebuild = uncovered if not strict else []
+            rebuild += [
+                f"<parameter of shape {tuple(p.shape)} held outside the model>" for p in skipped.stray(model)
+            ]
             skipped.clear()
-            if uncovered and not strict:
+            if rebuild:
                 # Some parameters get no value from the checkpoint: build the model the normal way (same RNG
                 # state as the first attempt) so that they hold their regular initial values.
                 logger.info(
-                    "Checkpoint lacks %d parameter(s) (e.g. %s): building %s with full initialisation.",
-                    len(uncovered),
-                    uncovered[0],
+                    "%d parameter(s) get no value from the checkpoint (e.g. %s): building %s with full initialisation.",
+                    len(rebuild),
+                    rebuild[0],
                     cls.__name__,
                 )
                 del model, target
