@@ -374,3 +374,17 @@ def test_upload_folder_regular_path_with_create_pr(hub, tmp_path: Path) -> None:
     assert "nested/big.dat" in api.list_repo_files(repo_id)
     [entry] = api.get_paths_info(repo_id, ["nested/big.dat"])
     assert entry.lfs is not None and entry.lfs.sha256 == hashlib.sha256(big).hexdigest()
+
+
+def test_tree_expand_reports_the_commit_that_last_changed_each_entry(hub) -> None:
+    api = _api(hub)
+    repo_id, first = _seed(api, hub, {"keep.txt": b"k", "d/x.txt": b"1"})
+    second = api.upload_file(
+        path_or_fileobj=b"2", path_in_repo="d/x.txt", repo_id=repo_id, commit_message="bump"
+    )
+    entries = {e.path: e for e in api.list_repo_tree(repo_id, expand=True)}
+    assert entries["keep.txt"].last_commit.oid == first
+    assert entries["d"].last_commit.oid == second.oid
+    assert entries["d"].last_commit.title == "bump"
+    [info] = api.get_paths_info(repo_id, ["keep.txt"], expand=True)
+    assert info.last_commit.oid == first

@@ -16,6 +16,10 @@ from .db import Account, Membership, Repo, Token
 
 _NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_.\-]{0,94}[A-Za-z0-9])?$")
 ROLES = ("read", "write")
+# First URL segments the server routes itself: an account of that name would shadow them.
+RESERVED_NAMES = frozenset(
+    {"api", "datasets", "spaces", "models", "docs", "openapi.json", "lfs-upload", "lfs-objects"}
+)
 
 
 class AccountError(ValueError):
@@ -31,6 +35,8 @@ def new_token_value() -> str:
 
 
 def check_account_name(name: str) -> str:
+    if name in RESERVED_NAMES:
+        raise AccountError(f"The name {name!r} is reserved by the server's URL scheme; choose another.")
     if not _NAME.match(name or "") or "--" in name or ".." in name:
         raise AccountError(
             f"Invalid account name {name!r}: use 1-96 letters, digits, '_', '-' or '.', starting and ending with"

@@ -210,6 +210,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     logging.getLogger("modelhub").setLevel(args.log_level.upper())
     app = create_app(settings)
+    import gc
+
+    gc.collect()
+    gc.freeze()  # startup objects never need scanning again: shorter GC pauses on the request path
     logger.info(
         "serving %s (data in %s) on http://%s:%d", db_url.split("@")[-1], data_dir, args.host, args.port
     )

@@ -12,19 +12,17 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import anyio.to_thread
-
+from ._aio import AsyncBlobSink
 from .blobstore import BlobStore, BlobWriter
 from .errors import ApiError, bad_request
 
 SMALL_LINE = 1 << 20  # lines up to 1 MiB are parsed in memory
 MAX_PLAIN_LINE = 16 << 20  # a line without a streamable "content" may not exceed this
 _CONTENT_KEY = re.compile(rb'"content"\s*:\s*"')
-_FLUSH = 4 << 20
 
 
 @dataclass(frozen=True)
@@ -36,52 +34,46 @@ class StreamedBlob:
 
 
 class _Base64Sink:
-    """Decodes base64 text arriving in arbitrary pieces and writes the bytes to a blob writer (in a thread)."""
+    """Decodes base64 text arriving in arbitrary pieces into a blob writer (writes overlap receiving)."""
 
     def __init__(self, writer: BlobWriter) -> None:
         self.writer = writer
+        self._sink = AsyncBlobSink(writer)
         self._carry = b""
-        self._pending = bytearray()
 
     async def feed(self, text: bytes) -> None:
         if b"\\" in text:
-            text = text.replace(b"\\", b"")  # JSON may escape "/" as "\/"
+            text = text.replace(b"\\", b"")  # JSON may escape "/" as a backslash + "/"
         data = self._carry + text
         cut = len(data) - len(data) % 4
         self._carry = data[cut:]
         if cut:
             try:
-                self._pending += binascii.a2b_base64(data[:cut])
+                await self._sink.write(binascii.a2b_base64(data[:cut]))
             except binascii.Error as exc:
                 raise bad_request(f"Invalid base64 in an inline file content: {exc}.") from exc
-        if len(self._pending) >= _FLUSH:
-            await self._flush()
-
-    async def _flush(self) -> None:
-        if self._pending:
-            chunk = bytes(self._pending)
-            self._pending.clear()
-            await anyio.to_thread.run_sync(self.writer.write, chunk)
 
     async def close(self) -> StreamedBlob:
         if self._carry:
             try:
-                self._pending += base64.b64decode(self._carry + b"=" * (-len(self._carry) % 4))
+                await self._sink.write(base64.b64decode(self._carry + b"=" * (-len(self._carry) % 4)))
             except binascii.Error as exc:
                 raise bad_request(f"Invalid base64 at the end of an inline file content: {exc}.") from exc
-        await self._flush()
-        sha = await anyio.to_thread.run_sync(self.writer.commit)
+        sha = await self._sink.finish()
         return StreamedBlob(sha, self.writer.size)
+
+    async def abort(self) -> None:
+        await self._sink.abort()
 
 
 async def parse_ndjson(
-    chunks: AsyncIterator[bytes], blobs: BlobStore, on_line: Callable[[dict[str, Any]], None]
+    chunks: AsyncIterator[bytes], blobs: BlobStore, on_line: Callable[[dict[str, Any]], Awaitable[None]]
 ) -> None:
     """Feed every parsed line (a dict) to ``on_line``; streamed contents appear as ``StreamedBlob`` values."""
     buf = bytearray()
     it = chunks.__aiter__()
 
-    def emit(raw: bytes | bytearray) -> None:
+    async def emit(raw: bytes | bytearray) -> None:
         raw = bytes(raw).strip()
         if not raw:
             return
@@ -91,7 +83,7 @@ async def parse_ndjson(
             raise bad_request(f"Malformed NDJSON line in the commit body ({exc}): {raw[:80]!r}...") from exc
         if not isinstance(obj, dict):
             raise bad_request(f"Each NDJSON line must be a JSON object, got {raw[:80]!r}.")
-        on_line(obj)
+        await on_line(obj)
 
     while True:
         try:
@@ -104,7 +96,7 @@ async def parse_ndjson(
             nl = buf.find(b"\n", start)
             if nl < 0:
                 break
-            emit(buf[start:nl])
+            await emit(buf[start:nl])
             start = nl + 1
         if start:
             del buf[:start]
@@ -112,15 +104,15 @@ async def parse_ndjson(
             rest = await _stream_long_line(buf, it, blobs, emit, on_line)
             buf = bytearray(rest)
     for line in bytes(buf).split(b"\n"):
-        emit(line)
+        await emit(line)
 
 
 async def _stream_long_line(
     buf: bytearray,
     it: AsyncIterator[bytes],
     blobs: BlobStore,
-    emit: Callable[[bytes], None],
-    on_line: Callable[[dict[str, Any]], None],
+    emit: Callable[[bytes], Awaitable[None]],
+    on_line: Callable[[dict[str, Any]], Awaitable[None]],
 ) -> bytes:
     """Stream the base64 content of the current (long) line; return the bytes after its end-of-line."""
     m = None
@@ -137,7 +129,7 @@ async def _stream_long_line(
             buf += chunk
             nl = buf.find(b"\n")
             if nl >= 0:
-                emit(buf[:nl])
+                await emit(buf[:nl])
                 return bytes(buf[nl + 1 :])
         raise ApiError(
             413, f"An NDJSON line exceeds {MAX_PLAIN_LINE} bytes without an inline file content.", "TooLarge"
@@ -161,7 +153,7 @@ async def _stream_long_line(
                 ) from exc
         blob = await sink.close()
     except BaseException:
-        sink.writer.abort()
+        await sink.abort()
         raise
     # collect the rest of the line (small: path, encoding)
     tail = bytearray(after)
@@ -183,5 +175,5 @@ async def _stream_long_line(
     if not isinstance(value, dict):
         raise bad_request("Malformed NDJSON 'file' line: expected {'key': 'file', 'value': {...}}.")
     value["content"] = blob
-    on_line(obj)
+    await on_line(obj)
     return rest

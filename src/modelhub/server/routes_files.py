@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.responses import FileResponse, Response
 
 from . import _http as h
+from ._aio import AsyncBlobSink
 from .blobstore import BlobVerificationError
 from .db import BlobMeta, Discussion, Ref, Repo
 from .discussions import add_event, open_discussion
@@ -276,28 +277,21 @@ async def lfs_upload(request: Request, oid: str):
     service = h.hub(request)
     if service.blobs.exists(oid):
         return Response(status_code=200)
-    writer = await anyio.to_thread.run_sync(service.blobs.writer)
-    pending = bytearray()
+    sink = AsyncBlobSink(await anyio.to_thread.run_sync(service.blobs.writer))
     try:
         async for chunk in request.stream():
-            pending += chunk
-            if writer.size + len(pending) > size:
+            if sink.size + len(chunk) > size:
                 raise ApiError(
                     400, f"Received more than the {size} bytes declared for {oid}.", "SizeMismatch"
                 )
-            if len(pending) >= 4 << 20:
-                data = bytes(pending)
-                pending.clear()
-                await anyio.to_thread.run_sync(writer.write, data)
-        if pending:
-            await anyio.to_thread.run_sync(writer.write, bytes(pending))
-        await anyio.to_thread.run_sync(lambda: writer.commit(oid, size))
+            await sink.write(chunk)
+        await sink.finish(oid, size)
     except BlobVerificationError as exc:
         raise ApiError(
             400, f"Upload of {oid} rejected: {exc}. Nothing was stored; upload again.", "InvalidObject"
         ) from exc
     except BaseException:
-        writer.abort()
+        await sink.abort()
         raise
     return Response(status_code=200)
 
@@ -350,7 +344,7 @@ class _CommitBuilder:
         self.header: dict[str, Any] | None = None
         self.lines: list[tuple[str, dict[str, Any]]] = []
 
-    def on_line(self, obj: dict[str, Any]) -> None:
+    async def on_line(self, obj: dict[str, Any]) -> None:
         key, value = obj.get("key"), obj.get("value")
         if not isinstance(value, dict):
             raise bad_request(f"NDJSON line {key!r} has no object 'value'.")
@@ -358,7 +352,7 @@ class _CommitBuilder:
             self.header = value
         elif key in ("file", "lfsFile", "deletedFile", "deletedFolder", "copyFile"):
             if key == "file" and not isinstance(value.get("content"), StreamedBlob):
-                value["content"] = self._store_inline(value)
+                value["content"] = await anyio.to_thread.run_sync(self._store_inline, value)
             self.lines.append((key, value))
         else:
             raise bad_request(

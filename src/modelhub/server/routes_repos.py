@@ -468,13 +468,16 @@ def _tree(request: Request, plural: str, namespace: str, name: str, revision: st
         listing = list_tree(tree, rel, recursive)
         if listing is None:
             raise entry_not_found(rid, rev, rel, cid)
-        if q.get("expand") in ("true", "1", "True"):
-            row = service.commit_row(db, cid)
-            last = {"id": row.id, "title": row.title, "date": iso(row.created_at)}
-            for item in listing:
-                item["lastCommit"] = last
-    size = h.settings(request).page_size
-    page = listing[offset : offset + size]
+        expand = q.get("expand") in ("true", "1", "True")
+        size = h.settings(request).page_size
+        if expand:
+            size = min(size, 100)  # lastCommit is computed per entry: smaller pages, like the Hub
+        page = listing[offset : offset + size]
+        if expand:
+            lasts = service.last_commits(db, cid, {e["path"]: e["type"] == "directory" for e in page})
+            for item in page:
+                row = lasts[item["path"]]
+                item["lastCommit"] = {"id": row.id, "title": row.title, "date": iso(row.created_at)}
     headers = {}
     if offset + size < len(listing):
         params = [(k, v) for k, v in q.multi_items() if k != "cursor"] + [
@@ -519,7 +522,6 @@ async def paths_info(request: Request, plural: str, namespace: str, name: str, r
         repo = service.readable_repo(db, p, h.PLURAL_TO_TYPE[plural], rid)
         cid = service.resolve(db, repo, rev)
         tree = service.commit_tree(db, cid)
-        row = service.commit_row(db, cid)
         out: list[dict[str, Any]] = []
         seen: set[str] = set()
         for raw in paths:
@@ -536,8 +538,10 @@ async def paths_info(request: Request, plural: str, namespace: str, name: str, r
 
                     out.append({"type": "directory", "oid": dir_oid(tree, path), "size": 0, "path": path})
         if expand:
+            lasts = service.last_commits(db, cid, {e["path"]: e["type"] == "directory" for e in out})
             for item in out:
-                item["lastCommit"] = {"id": row.id, "title": row.title, "date": iso(row.created_at)}
+                last = lasts[item["path"]]
+                item["lastCommit"] = {"id": last.id, "title": last.title, "date": iso(last.created_at)}
     return h.json_response(out)
 
 

@@ -503,6 +503,40 @@ class HubService:
             stack.extend(rows[cid].parents)
         return sorted((rows[c] for c in seen), key=lambda r: (r.created_at, r.id), reverse=True)
 
+    def last_commits(
+        self, db: Session, head: str, paths: dict[str, bool], max_steps: int = 500
+    ) -> dict[str, CommitRow]:
+        """For each path (value: is a folder), the newest commit on the first-parent line of ``head`` that changed
+        it. The walk stops after ``max_steps`` commits; paths still undecided get the oldest commit visited."""
+        from .trees import dir_oid
+
+        def key(tree: FileTree, path: str, is_dir: bool) -> str | None:
+            if is_dir:
+                return dir_oid(tree, path) if any(p.startswith(path + "/") for p in tree) else None
+            return tree[path].oid if path in tree else None
+
+        cur = self.commit_row(db, head)
+        assert cur is not None
+        tree = self.tree(db, cur.tree_id)
+        keys = {p: key(tree, p, d) for p, d in paths.items()}
+        pending = set(paths)
+        result: dict[str, CommitRow] = {}
+        for _ in range(max_steps):
+            if not pending or not cur.parents:
+                break
+            parent = self.commit_row(db, cur.parents[0])
+            if parent is None:
+                break
+            ptree = self.tree(db, parent.tree_id)
+            for p in list(pending):
+                if key(ptree, p, paths[p]) != keys[p]:
+                    result[p] = cur
+                    pending.discard(p)
+            cur = parent
+        for p in pending:
+            result[p] = cur
+        return result
+
     def ancestors(self, db: Session, repo: Repo, head: str) -> list[str]:
         """Ancestors of ``head`` (itself included) in breadth-first order."""
         order: list[str] = []
