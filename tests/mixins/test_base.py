@@ -364,6 +364,11 @@ def test_bad_model_path_names_it(bad: str) -> None:
     assert repr(bad) in str(info.value)
 
 
+def test_missing_path_object_is_a_local_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="No directory at .*models/foo"):
+        Args.from_pretrained(tmp_path / "models" / "foo")
+
+
 def test_file_instead_of_directory(tmp_path: Path) -> None:
     path = tmp_path / "weights.json"
     path.write_text("{}")

@@ -171,8 +171,10 @@ def test_legacy_bin_in_repo(hub: Any, tmp_path: Path) -> None:
 
 
 def test_missing_repo_revision_and_weights(hub: Any) -> None:
-    with pytest.raises(RepositoryNotFoundError):
-        HubNet.from_pretrained(f"{hub.user}/does-not-exist-{os.getpid()}")
+    missing = f"{hub.user}/does-not-exist-{os.getpid()}"
+    with pytest.raises(RepositoryNotFoundError) as info:
+        HubNet.from_pretrained(missing)
+    assert any("not a local directory either" in note for note in info.value.__notes__)
     repo_id = hub.new_repo_id()
     HubNet().push_to_hub(repo_id, token=hub.token)
     with pytest.raises(RevisionNotFoundError):

@@ -305,6 +305,11 @@ class ModelHubMixin:
         hub downloads. ``resume_download`` is accepted for compatibility and ignored (downloads always resume).
         """
         model_id = str(pretrained_model_name_or_path)
+        if isinstance(pretrained_model_name_or_path, os.PathLike) and not os.path.exists(model_id):
+            raise FileNotFoundError(
+                f"No directory at {model_id!r}. A Path is always taken as a local directory written by "
+                "save_pretrained; pass a str like 'alice/my-model' to load from a hub repo."
+            )
         _hub.check_model_id(model_id)
         hub_kwargs: dict[str, Any] = dict(
             revision=revision,
@@ -322,7 +327,13 @@ class ModelHubMixin:
             else:
                 logger.warning("%s not found in %s; loading with default arguments.", CONFIG_NAME, model_id)
         else:
-            config_file = _hub.hub_file_or_none(model_id, CONFIG_NAME, **hub_kwargs)
+            from ..errors import RepositoryNotFoundError
+
+            try:
+                config_file = _hub.hub_file_or_none(model_id, CONFIG_NAME, **hub_kwargs)
+            except RepositoryNotFoundError as exc:
+                exc.add_note(f"{model_id!r} is not a local directory either (looked in {os.getcwd()}).")
+                raise
 
         config: Any = None
         if config_file is not None:
