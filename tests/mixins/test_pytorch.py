@@ -358,3 +358,33 @@ def test_parameter_kept_outside_the_model_forces_normal_init(tmp_path: Path) -> 
     Holder().save_pretrained(tmp_path)
     loaded = Holder.from_pretrained(tmp_path, strict=True)
     assert torch.equal(loaded.side[0].detach(), torch.full((3,), 5.0))
+
+
+def test_init_skipping_is_confined_to_its_thread() -> None:
+    import threading
+
+    from modelhub.mixins._torch_init import skip_parameter_init
+
+    inside, release = threading.Event(), threading.Event()
+    skipped_counts: list[int] = []
+
+    def lean_build() -> None:
+        with skip_parameter_init() as skipped:
+            layer = nn.Linear(4, 4)
+            inside.set()
+            release.wait(timeout=30)
+            skipped_counts.append(len(skipped))
+            assert layer.weight in skipped
+
+    worker = threading.Thread(target=lean_build)
+    worker.start()
+    try:
+        assert inside.wait(timeout=30)
+        param = nn.Parameter(torch.empty(5))
+        torch.nn.init.constant_(param, 3.0)  # another thread's block must not skip this one
+        assert torch.equal(param.detach(), torch.full((5,), 3.0))
+    finally:
+        release.set()
+        worker.join()
+    assert skipped_counts[0] >= 1  # the worker's Linear weight was skipped
+    assert not hasattr(torch.nn.init.constant_, "__modelhub_original__")  # unwrapped after the last block
