@@ -94,6 +94,11 @@ def test_non_mapping_metadata_is_an_error() -> None:
     assert issubclass(CardMetadataError, ValueError)
 
 
+def test_load_from_directory(tmp_path: Path) -> None:
+    ModelCard(CARD).save(tmp_path / "README.md")
+    assert ModelCard.load(tmp_path).data.license == "mit"
+
+
 def test_load_missing_path_is_clear(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="not an existing file"):
         ModelCard.load(str(tmp_path / "nope" / "README.md"))

@@ -111,12 +111,14 @@ class RepoCard:
     ) -> RepoCard:
         """A card from a local file, from card text, or from a repo's README.md on the hub.
 
-        A string holding a newline is taken as the card's text. Otherwise an existing file is read; otherwise the
-        value must be a repo id, whose README.md (at ``revision``) is fetched with ``modelhub.client.hub_download``.
+        A string holding a newline is taken as the card's text. Otherwise an existing file (or the README.md of an
+        existing directory) is read; otherwise the value must be a repo id, whose README.md (at ``revision``) is fetched with ``modelhub.client.hub_download``.
         """
         if isinstance(repo_id_or_path, str) and ("\n" in repo_id_or_path or "\r" in repo_id_or_path):
             return cls(repo_id_or_path, ignore_metadata_errors=ignore_metadata_errors)
         path = Path(repo_id_or_path)
+        if path.is_dir() and (path / REPOCARD_NAME).is_file():  # a folder written by save_pretrained
+            path = path / REPOCARD_NAME
         if not path.is_file():
             from .._common.validation import is_valid_repo_id
 
