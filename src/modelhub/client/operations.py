@@ -19,11 +19,11 @@ from typing import BinaryIO, Literal
 
 from .._common.validation import validate_path_in_repo, validate_revision
 
-CHUNK = 1024 * 1024
+CHUNK = 4 * 1024 * 1024
 SAMPLE_SIZE = 512
 # Files up to this size get their git sha1 computed together with the sha256 (one pass): the hub reports the
 # current content of "regular" files by git sha1, and comparing it skips re-uploading unchanged files.
-GIT_SHA1_EAGER_LIMIT = 64 * 1024 * 1024
+GIT_SHA1_EAGER_LIMIT = 1024 * 1024
 
 
 @dataclass

@@ -349,10 +349,16 @@ def upload_folder_operations(
     files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
     ignore = (normalize_patterns(ignore_patterns) or []) + FOLDER_ALWAYS_IGNORED
     selected = filter_paths(files, allow_patterns=allow_patterns, ignore_patterns=ignore)
-    additions: list[CommitOperation] = [
-        CommitOperationAdd(path_in_repo=f"{prefix}/{rel}" if prefix else rel, path_or_fileobj=folder / rel)
-        for rel in selected
-    ]
+    # hashing releases the GIL: hash several files at once (the official client hashes one after the other)
+    from concurrent.futures import ThreadPoolExecutor
+
+    def make(rel: str) -> CommitOperation:
+        return CommitOperationAdd(
+            path_in_repo=f"{prefix}/{rel}" if prefix else rel, path_or_fileobj=folder / rel
+        )
+
+    with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1, len(selected)))) as pool:
+        additions: list[CommitOperation] = list(pool.map(make, selected))
     if delete_patterns is None:
         return additions
     added = {op.path_in_repo for op in additions}
