@@ -10,6 +10,7 @@ import http.server as stdlib_http
 import json
 import os
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -152,3 +153,66 @@ def test_basic_upload_and_batch_errors(peer):
     with pytest.raises(LfsUploadError, match="unlucky size"):
         _upload(peer, [CommitOperationAdd("b.bin", b"13 bytes long")])
     assert isinstance(LfsUploadError("x"), errors.HubError)
+
+
+class Cdn(stdlib_http.BaseHTTPRequestHandler):
+    """Another origin serving a blob (like huggingface.co's CDN / Xet bridge); records what it was sent."""
+
+    content = b""
+    seen: list = []
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        Cdn.seen.append(dict(self.headers))
+        self.send_response(200)
+        self.send_header("content-length", str(len(Cdn.content)))
+        self.end_headers()
+        self.wfile.write(Cdn.content)
+
+
+class Resolver(stdlib_http.BaseHTTPRequestHandler):
+    """A hub front answering /resolve with a 302 to the CDN (protocol 6.3)."""
+
+    cdn = ""
+    commit = "c" * 40
+    seen: list = []
+
+    def log_message(self, *args):
+        pass
+
+    def _redirect(self):
+        Resolver.seen.append((self.command, self.path, self.headers.get("authorization")))
+        self.send_response(302)
+        self.send_header("location", f"{Resolver.cdn}/blob/{hashlib.sha256(Cdn.content).hexdigest()}?sig=x")
+        self.send_header("x-repo-commit", Resolver.commit)
+        self.send_header("x-linked-etag", f'"{hashlib.sha256(Cdn.content).hexdigest()}"')
+        self.send_header("x-linked-size", str(len(Cdn.content)))
+        self.send_header("content-length", "0")
+        self.end_headers()
+
+    do_HEAD = do_GET = _redirect
+
+
+def test_download_redirected_to_another_origin_drops_the_token(tmp_path, monkeypatch):
+    from modelhub.client import hub_download
+
+    monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    Cdn.content, Cdn.seen, Resolver.seen = os.urandom(300_000), [], []
+    servers = [stdlib_http.ThreadingHTTPServer(("127.0.0.1", 0), h) for h in (Cdn, Resolver)]
+    for srv in servers:
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+    Resolver.cdn = f"http://127.0.0.1:{servers[0].server_address[1]}"
+    endpoint = f"http://127.0.0.1:{servers[1].server_address[1]}"
+    try:
+        path = hub_download("alice/m", "w.bin", endpoint=endpoint, token="hf_secret", cache_dir=tmp_path)
+    finally:
+        for srv in servers:
+            srv.shutdown()
+            srv.server_close()
+    assert Path(path).read_bytes() == Cdn.content
+    assert Resolver.seen[0][0] == "HEAD" and Resolver.seen[0][2] == "Bearer hf_secret"
+    assert len(Cdn.seen) == 1 and not any(k.lower() == "authorization" for k in Cdn.seen[0])
+    assert f"snapshots/{Resolver.commit}/w.bin" in path
