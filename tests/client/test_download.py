@@ -370,3 +370,28 @@ def test_disk_full_leaves_no_partial_file(hub, repo, tmp_path):
     assert "DiskSpaceError: Disk full while downloading weights.bin" in out.stdout, out.stderr
     blobs = _cache(repo["id"]).folder / "blobs"
     assert not [p for p in blobs.glob("*") if p.name.startswith(hashlib.sha256(BIG).hexdigest())]
+
+
+def test_proxies_argument_routes_requests(hub, repo):
+    port = int(hub.url.rsplit(":", 1)[1])
+    forward = FaultyProxy(port)  # forwards raw bytes: the hub answers the proxy-style absolute-form requests
+    try:
+        path = hub_download(repo["id"], "config.json", token=hub.token, proxies={"http": forward.url})
+        assert Path(path).read_bytes() == b'{"v": 2}'
+        assert any(
+            path_.startswith(hub.url) and "config.json" in path_ for _, path_, _ in forward.stats.requests
+        )
+    finally:
+        forward.close()
+        http.close_clients()
+
+
+def test_progress_bars_follow_the_environment(monkeypatch):
+    from modelhub.client._progress import progress_bar
+
+    monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    with progress_bar(10, "x") as bar:
+        assert bar.disable
+    monkeypatch.delenv("HF_HUB_DISABLE_PROGRESS_BARS")
+    with progress_bar(10, "x") as bar:
+        assert not bar.disable
