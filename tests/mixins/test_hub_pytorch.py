@@ -72,6 +72,9 @@ def test_push_to_branch_pr_and_load_by_ref(hub: Any) -> None:
 
     assert _same(HubNet.from_pretrained(repo_id), v1)
     assert _same(HubNet.from_pretrained(repo_id, revision="dev"), v2)
+    v4 = HubNet()
+    v4.push_to_hub(repo_id, token=hub.token, branch="dev")  # the branch exists now: pushed onto it
+    assert _same(HubNet.from_pretrained(repo_id, revision="dev"), v4)
     assert _same(HubNet.from_pretrained(repo_id, revision=pr.pr_revision), v3)
     assert _same(HubNet.from_pretrained(repo_id, revision=first.oid), v1)
 
@@ -89,6 +92,12 @@ def test_save_pretrained_with_push_to_hub(hub: Any, tmp_path: Path) -> None:
     assert (tmp_path / "local" / "model.safetensors").is_file()
     assert commit.oid
     assert _same(HubNet.from_pretrained(repo_id), model)
+
+    # without repo_id: the folder name, in the token's namespace (as upstream)
+    name = hub.unique_name("folder")
+    commit = model.save_pretrained(tmp_path / name, push_to_hub=True, token=hub.token)
+    assert f"{hub.user}/{name}" in commit.commit_url
+    assert _same(HubNet.from_pretrained(f"{hub.user}/{name}"), model)
 
 
 def test_private_repo_needs_a_token(hub: Any) -> None:
