@@ -152,6 +152,8 @@ def test_existing_readme_is_kept(keras3, tmp_path):
 def test_model_save_kwargs_reach_keras(keras3, tmp_path):
     with pytest.raises(ValueError, match="not supported"):
         save_pretrained_keras(make_model(keras3, "functional"), tmp_path, not_a_keras_option=1)
+    # The weights failed: the plot rendered meanwhile is removed, no card or other extra is written.
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
 def test_model_kwargs_reach_the_loader(keras3, tmp_path):

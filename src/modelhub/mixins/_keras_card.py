@@ -11,6 +11,7 @@ import json
 import logging
 import math
 import shutil
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -142,10 +143,46 @@ def plot_available() -> bool:
     return importlib.util.find_spec("pydot") is not None and shutil.which("dot") is not None
 
 
-def write_plot(model: Any, directory: Path, keras_module: Any) -> bool:
-    """Plot the model to ``model.png``; True if written.
+class PlotJob:
+    """``model.png`` being rendered by Graphviz in a background thread.
 
-    Skipped with an info log when pydot or Graphviz is missing, and with a warning when Keras cannot plot this
+    Graphviz's ``dot`` run is nearly all of a plot's cost (~50-150 ms); started before the weights are written, it
+    overlaps that write instead of adding to it. ``finish()`` waits for it and says whether the file is there.
+    """
+
+    def __init__(self, dot: Any, path: Path, model_name: str) -> None:
+        self.path = path
+        self.model_name = model_name
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._render, args=(dot,), name="modelhub-keras-plot", daemon=True
+        )
+        self._thread.start()
+
+    def _render(self, dot: Any) -> None:
+        try:
+            dot.write(str(self.path), format="png")
+        except BaseException as exc:  # reported by finish(), in the caller's thread
+            self.error = exc
+
+    def finish(self) -> bool:
+        self._thread.join()
+        if self.error is not None:
+            logger.warning("Model plot skipped: Graphviz failed for %s: %s", self.model_name, self.error)
+            self.path.unlink(missing_ok=True)
+            return False
+        return self.path.is_file()
+
+    def cancel(self) -> None:
+        """Wait for the render and remove its file (the save failed: leave nothing behind)."""
+        self._thread.join()
+        self.path.unlink(missing_ok=True)
+
+
+def start_plot(model: Any, directory: Path, keras_module: Any) -> PlotJob | None:
+    """Start plotting the model to ``model.png`` (what ``keras.utils.plot_model`` draws), or None if skipped.
+
+    Skipped with an info log when pydot or Graphviz is missing, and with a warning when Keras cannot draw this
     model (a plot is a nice-to-have: it never makes the save fail).
     """
     if not plot_available():
@@ -153,17 +190,18 @@ def write_plot(model: Any, directory: Path, keras_module: Any) -> bool:
             "Model plot skipped: keras.utils.plot_model needs pydot (pip install pydot) and Graphviz "
             "(the `dot` program, e.g. apt-get install graphviz)"
         )
-        return False
-    path = directory / PLOT_FILE
+        return None
+    name = type(model).__name__
     try:
-        keras_module.utils.plot_model(model, to_file=str(path))
+        # The graph is built here, in the caller's thread (it reads the model); only the rendering is threaded.
+        dot = keras_module.utils.model_to_dot(model, dpi=200)
     except Exception as exc:  # subclassed models without a graph, odd layers...
-        logger.warning(
-            "Model plot skipped: keras.utils.plot_model failed for %s: %s", type(model).__name__, exc
-        )
-        path.unlink(missing_ok=True)
-        return False
-    return path.is_file()
+        logger.warning("Model plot skipped: Keras cannot draw %s: %s", name, exc)
+        return None
+    if dot is None:
+        logger.warning("Model plot skipped: Keras returned no graph for %s", name)
+        return None
+    return PlotJob(dot, directory / PLOT_FILE, name)
 
 
 def card_text(tags: list[str], rows: list[tuple[str, str]], with_plot: bool) -> str:

@@ -207,19 +207,26 @@ def save_pretrained_keras(
         raise NotADirectoryError(f"save_directory={str(save_directory)!r} is a file; pass a directory path")
     save_directory.mkdir(parents=True, exist_ok=True)
 
-    # The weights first: they are what most often fails (unserializable custom objects), before any extra file.
-    if flavour == KERAS3:
-        with _optimizer_hidden(model) if not include_optimizer else contextlib.nullcontext():
-            keras_module.saving.save_model(model, save_directory / KERAS_MODEL_FILE, **model_save_kwargs)
-    else:
-        keras_module.models.save_model(
-            model, str(save_directory), include_optimizer=include_optimizer, **model_save_kwargs
-        )
+    # The plot renders in the background while Keras writes the weights; if the weights fail (the usual
+    # failure: unserializable custom objects), nothing else is written.
+    plot_job = _keras_card.start_plot(model, save_directory, keras_module) if plot_model else None
+    try:
+        if flavour == KERAS3:
+            with _optimizer_hidden(model) if not include_optimizer else contextlib.nullcontext():
+                keras_module.saving.save_model(model, save_directory / KERAS_MODEL_FILE, **model_save_kwargs)
+        else:
+            keras_module.models.save_model(
+                model, str(save_directory), include_optimizer=include_optimizer, **model_save_kwargs
+            )
+    except BaseException:
+        if plot_job is not None:
+            plot_job.cancel()
+        raise
 
     if config_text is not None:
         (save_directory / CONFIG_NAME).write_text(config_text, encoding="utf-8")
     _keras_card.write_history(model, save_directory)
-    with_plot = bool(plot_model) and _keras_card.write_plot(model, save_directory, keras_module)
+    with_plot = plot_job is not None and plot_job.finish()
     readme = save_directory / REPOCARD_NAME
     if readme.exists():
         logger.info("%s exists; kept as is (delete it to regenerate the Keras model card)", readme)
