@@ -302,3 +302,49 @@ def test_pagination_and_restart(tmp_path) -> None:
         assert httpx.get(f"{server.url}/api/whoami-v2", headers=h).json()["name"] == "erin"
     finally:
         server.stop()
+
+
+def test_graceful_shutdown_finishes_in_flight_downloads(tmp_path) -> None:
+    import httpx
+
+    server = HubServer(tmp_path / "data").start()
+    try:
+        server.create_user("gus")
+        token = server.create_token("gus")
+        h = {"authorization": f"Bearer {token}"}
+        assert httpx.post(f"{server.url}/api/repos/create", json={"name": "g"}, headers=h).status_code == 200
+        data = os.urandom(40 * 1024 * 1024)
+        oid = hashlib.sha256(data).hexdigest()
+        r = httpx.post(
+            f"{server.url}/g.git/info/lfs/objects/batch".replace("/g.git", "/gus/g.git"),
+            json={"operation": "upload", "objects": [{"oid": oid, "size": len(data)}]},
+            headers=h,
+        )
+        assert httpx.put(r.json()["objects"][0]["actions"]["upload"]["href"], content=data).status_code == 200
+        lines = [
+            _header(),
+            {"key": "lfsFile", "value": {"path": "w.bin", "algo": "sha256", "oid": oid, "size": len(data)}},
+        ]
+        body = "\n".join(json.dumps(x) for x in lines)
+        assert (
+            httpx.post(f"{server.url}/api/models/gus/g/commit/main", content=body, headers=h).status_code
+            == 200
+        )
+        assert httpx.get(f"{server.url}/api/models/gus/g/auth-check", headers=h).json()["write"] is True
+        got = bytearray()
+        with httpx.stream("GET", f"{server.url}/gus/g/resolve/main/w.bin", headers=h, timeout=60) as resp:
+            it = resp.iter_bytes(1 << 20)
+            got += next(it)
+            server.proc.terminate()  # SIGTERM while the body is still streaming
+            for chunk in it:
+                got += chunk
+        assert bytes(got) == data
+        # uvicorn re-raises the signal after its graceful shutdown: exit status -SIGTERM, after a clean stop
+        assert server.proc.wait(timeout=30) in (0, -15)
+        log = server.log()
+        assert f'"GET /gus/g/resolve/main/w.bin" 200 {len(data)}B' in log
+        assert "Application shutdown complete" in log
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"{server.url}/api/health")
+    finally:
+        server.stop()

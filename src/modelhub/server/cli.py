@@ -209,6 +209,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         page_size=max(1, args.page_size),
     )
     logging.getLogger("modelhub").setLevel(args.log_level.upper())
+    listener = _log_off_the_event_loop()
     app = create_app(settings)
     import gc
 
@@ -228,5 +229,28 @@ def cmd_serve(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=30,
         server_header=False,
     )
-    uvicorn.Server(config).run()
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        if listener is not None:
+            listener.stop()
     return 0
+
+
+def _log_off_the_event_loop():
+    """Route log records through a queue to a background thread, so that a slow disk (log file writes throttled
+    by the kernel while other processes write a lot) never stalls request handling."""
+    import logging.handlers
+    import queue
+
+    root = logging.getLogger()
+    handlers = list(root.handlers)
+    if not handlers:
+        return None
+    q: queue.SimpleQueue = queue.SimpleQueue()
+    listener = logging.handlers.QueueListener(q, *handlers, respect_handler_level=True)
+    for hd in handlers:
+        root.removeHandler(hd)
+    root.addHandler(logging.handlers.QueueHandler(q))
+    listener.start()
+    return listener

@@ -311,6 +311,18 @@ def _decode_cursor_full(cursor: str | None) -> tuple[int, str]:
         raise bad_request(f"Invalid pagination cursor {cursor!r}: use the Link header as given.") from exc
 
 
+@router.get(REPO + "/auth-check", tags=["repos"])
+def auth_check(request: Request, plural: str, namespace: str, name: str):
+    """200 if the caller may read the repo, else RepoNotFound (404, or 401 when anonymous)."""
+    p = h.principal(request)
+    rid = h.repo_id_from(namespace, name)
+    service = h.hub(request)
+    with service.sessions() as db:
+        repo = service.readable_repo(db, p, h.PLURAL_TO_TYPE[plural], rid)
+        writable = p is not None and p.can_write and p.member_of(repo.namespace)
+    return h.json_response({"read": True, "write": writable})
+
+
 @router.get(REPO + "/refs", tags=["refs"])
 def list_refs(request: Request, plural: str, namespace: str, name: str):
     """Branches, tags (and ``pullRequests`` with ``include_prs=1``)."""
