@@ -248,3 +248,15 @@ def test_map_location_meta_stays_on_cpu_with_warning(
     loaded = load_state_dict_from_file(tmp_path / "model.safetensors", map_location="meta")
     assert loaded["w"].device.type == "cpu"
     assert "meta" in caplog.text
+
+
+def test_empty_tensors_are_not_mistaken_for_ties(tmp_path: Path) -> None:
+    class Empties(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.register_buffer("a", torch.empty(0))
+            self.register_buffer("b", torch.empty(0))
+
+    save_torch_state_dict({"b": torch.empty(0)}, tmp_path)
+    result = load_torch_model(Empties(), tmp_path)
+    assert result.missing_keys == ["a"]

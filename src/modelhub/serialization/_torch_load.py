@@ -138,8 +138,8 @@ def _customises_loading(model: torch.nn.Module) -> bool:
 
 
 def _group_key(tensor: torch.Tensor) -> tuple:
-    if tensor.device.type == "meta":
-        return ("meta", id(tensor))
+    if tensor.device.type == "meta" or tensor.numel() == 0:  # no memory to compare: only identity ties them
+        return ("identity", id(tensor))
     return (tensor.device, tensor.data_ptr(), tuple(tensor.shape), tuple(tensor.stride()), tensor.dtype)
 
 
