@@ -206,6 +206,8 @@ def save_torch_state_dict(
     - Files are written to temporary names and renamed, then stale files of an earlier save with the same
       ``filename_pattern`` are removed; an interrupted save leaves the previous checkpoint readable.
     - ``safe_serialization=False`` writes pickles (``pytorch_model*.bin``) with ``torch.save``.
+    - ``is_main_process=False`` (other ranks of a distributed run) writes but leaves stale-file cleanup to the
+      main process.
     ``force_contiguous`` is accepted for compatibility: tensors are always written contiguously.
     """
     require_torch()
@@ -226,9 +228,6 @@ def save_torch_state_dict(
     split = split_torch_state_dict_into_shards(
         state_dict, filename_pattern=filename_pattern, max_shard_size=max_shard_size
     )
-    if not is_main_process:
-        return
-
     file_metadata = {"format": "pt"}
     if not split.is_sharded:
         file_metadata.update(metadata)
@@ -255,7 +254,8 @@ def save_torch_state_dict(
             len(split.filename_to_tensors),
             index_name,
         )
-    _remove_stale_files(save_directory, filename_pattern, keep=keep)
+    if is_main_process:  # in distributed runs every process writes (atomically); one cleans up
+        _remove_stale_files(save_directory, filename_pattern, keep=keep)
 
 
 def _torch_save_atomic(tensors: dict[str, torch.Tensor], target: Path) -> None:
