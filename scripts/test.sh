@@ -51,6 +51,8 @@ if [ "$tf_ok" = 1 ]; then
 fi
 if [ "$tf_ok" = 1 ] && .venv-tf/bin/python -c "import tensorflow, tf_keras" >/dev/null 2>&1; then
   KERAS_BACKEND=tensorflow TF_USE_LEGACY_KERAS=1 .venv-tf/bin/python -m pytest -p no:cacheprovider -m tf_keras tests/keras
+  # The same Keras 3 save/load tests as in .venv, on the tensorflow backend this time ("any backend").
+  KERAS_BACKEND=tensorflow .venv-tf/bin/python -m pytest -p no:cacheprovider -m keras tests/keras/test_keras_local.py
 else
   echo "notice: TensorFlow + tf-keras could not be installed (see .venv-tf/install.log); tf_keras tests skipped"
 fi
