@@ -88,7 +88,18 @@ class HubServer:
         self.stop()
         self.start()
 
-    def log(self) -> str:
+    def log(self, sync: bool = True) -> str:
+        """The server's output so far. With ``sync``, first make a marker request and wait until its access-log
+        line is written: the server logs through a queue, so every earlier line is then in the file too."""
+        if sync and self.proc is not None and self.proc.poll() is None:
+            marker = uuid.uuid4().hex
+            httpx.get(f"{self.url}/api/health", params={"sync": marker}, timeout=10)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                text = self.log_path.read_text(errors="replace")
+                if marker in text:
+                    return text
+                time.sleep(0.02)
         return self.log_path.read_text(errors="replace")
 
     def admin(self, *args: str) -> str:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from . import _http as h
 from .db import Discussion, DiscussionEvent, Ref, Repo, iso
 from .errors import ApiError, bad_request
-from .service import Conflict, HubService, branch_ref
+from .service import Conflict, HubService
 
 router = APIRouter()
 REPO = "/api/{plural:plural}/{namespace}/{name}"
@@ -323,7 +323,7 @@ def merge_pr(service: HubService, repo: Repo, disc: Discussion, author: str, com
                         extra={"filesWithConflicts": sorted(conflicts)},
                     )
                 try:
-                    new = service._land(
+                    new = service.land(
                         db,
                         repo,
                         target,
@@ -349,7 +349,3 @@ def merge_pr(service: HubService, repo: Repo, disc: Discussion, author: str, com
     raise ApiError(
         409, f"Could not merge PR #{disc.num}: the base branch keeps moving; retry.", "ConcurrentCommit"
     )
-
-
-def base_ref_of(rev: str) -> str:
-    return branch_ref(rev)

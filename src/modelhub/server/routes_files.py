@@ -25,7 +25,7 @@ from .db import BlobMeta, Discussion, Ref, Repo
 from .discussions import add_event, open_discussion
 from .errors import ApiError, bad_request, entry_not_found, revision_not_found
 from .ndjson import StreamedBlob, parse_ndjson
-from .service import HubService, Op, _stale_parent, branch_ref
+from .service import HubService, Op, branch_ref
 from .trees import Entry, git_blob_sha1
 
 router = APIRouter()
@@ -468,12 +468,37 @@ async def commit(request: Request, plural: str, namespace: str, name: str, revis
         ops = _build_ops(service, builder, repo, tree_at)
         base = h.repo_web_url(request, repo.type, repo.repo_id)
         if create_pr:
-            cid, num = _commit_new_pr(service, repo, ref_name, ops, p.name, title, message, parent)
+            opened: list[int] = []
+
+            def open_pr(db, cid: str) -> None:
+                disc = open_discussion(
+                    db,
+                    repo,
+                    author=p.name,
+                    title=title,
+                    description=message,
+                    is_pr=True,
+                    head=cid,
+                    target=ref_name,
+                )
+                add_event(db, disc, "commit", p.name, {"subject": title, "oid": cid})
+                opened.append(disc.num)
+
+            cid = service.commit_detached(
+                repo,
+                ref_name,
+                ops,
+                author=p.name,
+                title=title,
+                message=message,
+                parent_commit=parent,
+                on_commit=open_pr,
+            )
             return {
                 "success": True,
                 "commitOid": cid,
                 "commitUrl": f"{base}/commit/{cid}",
-                "pullRequestUrl": f"{base}/discussions/{num}",
+                "pullRequestUrl": f"{base}/discussions/{opened[0]}",
                 "hookOutput": "",
             }
         on_commit = _pr_hook(repo, ref_name, p.name, title) if ref_name.startswith("refs/pr/") else None
@@ -523,37 +548,6 @@ def _pr_hook(repo: Repo, ref_name: str, author: str, title: str):
                 db.execute(update(Discussion).where(Discussion.id == disc.id).values(status="open"))
 
     return hook
-
-
-def _commit_new_pr(
-    service: HubService,
-    repo: Repo,
-    base_ref: str,
-    ops: list[Op],
-    author: str,
-    title: str,
-    message: str,
-    parent: str | None,
-) -> tuple[str, int]:
-    """Commit on top of ``base_ref`` without moving it; the commit becomes ``refs/pr/N`` of a new PR."""
-    with service.sessions() as db:
-        head = db.scalar(select(Ref.commit_id).where(Ref.repo_pk == repo.id, Ref.name == base_ref))
-        if head is None:
-            raise revision_not_found(repo.repo_id, base_ref)
-        if parent is not None and parent != head:
-            raise _stale_parent(repo.repo_id, base_ref, parent, head)
-        from .trees import encode_tree
-
-        tree = service.apply_ops(service.commit_tree(db, head), ops, repo.repo_id)
-        tree_id, data = encode_tree(tree)
-        service._ensure_tree(db, tree_id, data)
-        cid = service._new_commit(db, repo.id, tree_id, (head,), author, title, message)
-        disc = open_discussion(
-            db, repo, author=author, title=title, description=message, is_pr=True, head=cid, target=base_ref
-        )
-        add_event(db, disc, "commit", author, {"subject": title, "oid": cid})
-        db.commit()
-        return cid, disc.num
 
 
 # --- downloads -----------------------------------------------------------------------------------------------------

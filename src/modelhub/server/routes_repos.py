@@ -15,10 +15,10 @@ from .._common.validation import validate_repo_id
 from ..errors import HFValidationError
 from . import _http as h
 from .accounts import can_read, org_names
-from .db import Account, Commit, Ref, Repo, iso
+from .db import Account, Ref, Repo, iso
 from .errors import ApiError, bad_request, entry_not_found, revision_not_found
 from .service import Conflict, HubService, branch_ref
-from .trees import card_tags, list_tree
+from .trees import card_tags, dir_oid, list_tree
 
 router = APIRouter()
 REPO = "/api/{plural:plural}/{namespace}/{name}"
@@ -415,12 +415,8 @@ def delete_branch(request: Request, plural: str, namespace: str, name: str, bran
     rid = h.repo_id_from(namespace, name)
     bname = h.revision_from(branch)
     if bname == "main":
-        raise forbidden_default(rid)
+        raise ApiError(403, f"Cannot delete the default branch 'main' of {rid!r}.", "Forbidden")
     return _delete_ref(request, p, plural, rid, f"refs/heads/{bname}", bname)
-
-
-def forbidden_default(rid: str) -> ApiError:
-    return ApiError(403, f"Cannot delete the default branch 'main' of {rid!r}.", "Forbidden")
 
 
 def _delete_ref(request: Request, p, plural: str, rid: str, ref: str, label: str):
@@ -546,8 +542,6 @@ async def paths_info(request: Request, plural: str, namespace: str, name: str, r
             else:
                 listing = list_tree(tree, path, False)
                 if listing is not None:
-                    from .trees import dir_oid
-
                     out.append({"type": "directory", "oid": dir_oid(tree, path), "size": 0, "path": path})
         if expand:
             lasts = service.last_commits(db, cid, {e["path"]: e["type"] == "directory" for e in out})
@@ -562,7 +556,3 @@ async def paths_info(request: Request, plural: str, namespace: str, name: str, r
 def no_xet(plural: str, namespace: str, name: str, revision: str):
     """This hub does not speak Xet (see docs/server.md); 404 so clients keep to LFS / regular uploads."""
     raise ApiError(404, "This hub does not support Xet storage; set HF_HUB_DISABLE_XET=1.", "XetNotSupported")
-
-
-def commit_count(db, repo: Repo) -> int:
-    return int(db.scalar(select(func.count()).select_from(Commit).where(Commit.repo_pk == repo.id)) or 0)

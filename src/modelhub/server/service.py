@@ -28,7 +28,16 @@ from .accounts import Principal, can_read, can_write_namespace
 from .blobstore import BlobStore
 from .db import Commit, Ref, Repo, Tree, utcnow
 from .errors import ApiError, bad_request, forbidden, repo_not_found, revision_not_found
-from .trees import Entry, FileTree, TreeCache, decode_tree, encode_tree, git_blob_sha1, parse_front_matter
+from .trees import (
+    Entry,
+    FileTree,
+    TreeCache,
+    decode_tree,
+    dir_oid,
+    encode_tree,
+    git_blob_sha1,
+    parse_front_matter,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -398,16 +407,16 @@ class HubService:
                     if head is None:
                         raise revision_not_found(repo.repo_id, ref_name.removeprefix("refs/heads/"))
                     if parent_commit is not None and parent_commit != head:
-                        raise _stale_parent(repo.repo_id, ref_name, parent_commit, head)
+                        raise stale_parent(repo.repo_id, ref_name, parent_commit, head)
                     tree = self.apply_ops(self.commit_tree(db, head), ops, repo.repo_id)
-                    cid = self._land(db, repo, ref_name, head, tree, author, title, message, extra_parent)
+                    cid = self.land(db, repo, ref_name, head, tree, author, title, message, extra_parent)
                     if on_commit is not None:
                         on_commit(db, cid)
                     db.commit()
                     return cid
             except (Conflict, IntegrityError, OperationalError) as exc:
                 if parent_commit is not None and isinstance(exc, Conflict):
-                    raise _stale_parent(repo.repo_id, ref_name, parent_commit, None) from exc
+                    raise stale_parent(repo.repo_id, ref_name, parent_commit, None) from exc
                 logger.info(
                     "commit on %s %s lost a race (%s); retrying", repo.repo_id, ref_name, type(exc).__name__
                 )
@@ -418,7 +427,37 @@ class HubService:
             "ConcurrentCommit",
         )
 
-    def _land(
+    def commit_detached(
+        self,
+        repo: Repo,
+        base_ref: str,
+        ops: list[Op],
+        *,
+        author: str,
+        title: str,
+        message: str = "",
+        parent_commit: str | None = None,
+        on_commit: Any = None,
+    ) -> str:
+        """A commit on top of ``base_ref`` that moves no existing ref (``create_pr``): ``on_commit(db, commit_id)``
+        runs in the same transaction and gives it a ref of its own (``refs/pr/N``)."""
+        with self.sessions() as db:
+            head = db.scalar(select(Ref.commit_id).where(Ref.repo_pk == repo.id, Ref.name == base_ref))
+            if head is None:
+                raise revision_not_found(repo.repo_id, base_ref.removeprefix("refs/heads/"))
+            if parent_commit is not None and parent_commit != head:
+                raise stale_parent(repo.repo_id, base_ref, parent_commit, head)
+            tree = self.apply_ops(self.commit_tree(db, head), ops, repo.repo_id)
+            tree_id, data = encode_tree(tree)
+            self._ensure_tree(db, tree_id, data)
+            cid = self._new_commit(db, repo.id, tree_id, (head,), author, title, message)
+            if on_commit is not None:
+                on_commit(db, cid)
+            db.commit()
+            self.trees.put(tree_id, tree)
+            return cid
+
+    def land(
         self,
         db: Session,
         repo: Repo,
@@ -430,6 +469,8 @@ class HubService:
         message: str,
         extra_parent: str | None = None,
     ) -> str:
+        """Insert ``tree`` as a new commit on ``head`` and swap ``ref_name`` from ``head`` to it, in the caller's
+        transaction; raises Conflict (after rolling back) if the ref moved meanwhile."""
         tree_id, data = encode_tree(tree)
         self._ensure_tree(db, tree_id, data)
         parents = (head, extra_parent) if extra_parent else (head,)
@@ -508,7 +549,6 @@ class HubService:
     ) -> dict[str, CommitRow]:
         """For each path (value: is a folder), the newest commit on the first-parent line of ``head`` that changed
         it. The walk stops after ``max_steps`` commits; paths still undecided get the oldest commit visited."""
-        from .trees import dir_oid
 
         def key(tree: FileTree, path: str, is_dir: bool) -> str | None:
             if is_dir:
@@ -554,7 +594,7 @@ class HubService:
         return order
 
 
-def _stale_parent(repo_id: str, ref_name: str, given: str, head: str | None) -> ApiError:
+def stale_parent(repo_id: str, ref_name: str, given: str, head: str | None) -> ApiError:
     now = f" (it is now {head})" if head else ""
     return ApiError(
         412,
