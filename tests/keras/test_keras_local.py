@@ -173,6 +173,7 @@ def test_unbuilt_model_is_refused_and_nothing_written(keras3, tmp_path):
     assert not target.exists()
 
 
+@pytest.mark.filterwarnings("ignore:`build\\(\\)` was called on layer")
 def test_subclassed_built_by_build_without_built_layers_is_refused(keras3, tmp_path):
     from ._models import subclassed_class
 

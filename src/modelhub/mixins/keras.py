@@ -160,7 +160,8 @@ def _optimizer_hidden(model: Any) -> Iterator[None]:
 
     Keras 3's ``.keras`` writer ignores ``include_optimizer``: it always stores the compile config and the
     optimizer's variables. With both hidden the archive holds the architecture and the weights only, like
-    tf.keras' ``include_optimizer=False``, and the reloaded model is uncompiled. Restored even on error.
+    tf.keras' ``include_optimizer=False``, and the reloaded model is uncompiled. Restored even on error (not
+    meant for another thread training the same model object during the save).
     """
     state = model.__dict__
     if not getattr(model, "compiled", False) or "optimizer" not in state:
