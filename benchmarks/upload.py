@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from download import CountingProxy, Server, client_env, fmt_rate, make_files, run_py
+from download import CountingProxy, Server, client_env, fmt_rate, make_files, run_py, settle
 
 OURS = """
 from modelhub import HubApi
@@ -63,20 +63,22 @@ def main() -> None:
         total = sum(p.stat().st_size for p in folder.iterdir())
         print(f"folder: {args.files} x {args.size_mb} MB (+ config, index), server {server.url}, tmp {root}")
         times: dict[str, list[float]] = {"official": [], "ours": []}
+        cpu: dict[str, list[float]] = {"official": [], "ours": []}
         last_repo = {}
         for r in range(args.rounds):
-            for name, code, extra in (
-                ("official", OFFICIAL, {"HF_HUB_DISABLE_XET": "1"}),
-                ("ours", OURS, {}),
-            ):
+            order = [("official", OFFICIAL, {"HF_HUB_DISABLE_XET": "1"}), ("ours", OURS, {})]
+            for name, code, extra in order if r % 2 == 0 else order[::-1]:  # alternate who goes first
                 refresh(shards)
+                settle()
                 rid = f"alice/bench-up-{name}-{r}"
                 env = client_env(server.url, server.token, root / f"home-{name}", **extra)
                 res = run_py(code.format(rid=rid, folder=str(folder)), env)
                 times[name].append(res["s"])
                 last_repo[name] = (rid, res["oid"], extra)
+                cpu[name].append(res["cpu"])
                 print(
                     f"  round {r + 1} {name:<8} upload_folder {res['s']:7.2f} s  {fmt_rate(total, res['s'])}"
+                    f"  client CPU {res['cpu']:5.2f} s"
                 )
         best = {k: min(v) for k, v in times.items()}
         med = {k: statistics.median(v) for k, v in times.items()}
@@ -84,6 +86,10 @@ def main() -> None:
             f"upload: official best {best['official']:.2f} s / median {med['official']:.2f} s; ours best "
             f"{best['ours']:.2f} s / median {med['ours']:.2f} s; speed ratio ours/official (best) = "
             f"{best['official'] / best['ours']:.2f}x, (median) = {med['official'] / med['ours']:.2f}x"
+        )
+        print(
+            f"client CPU per upload (median): official {statistics.median(cpu['official']):.2f} s, "
+            f"ours {statistics.median(cpu['ours']):.2f} s"
         )
         # re-push of an unchanged folder: first make each client's repo hold the folder as it is now, then push
         # it again through the counting proxy

@@ -34,7 +34,7 @@ def test_create_info_delete(hub, api):
         and url.repo_type == "model"
         and url.endpoint == hub.url
     )
-    with pytest.raises(errors.ConflictError):
+    with pytest.raises(errors.ConflictError, match="exist_ok=True"):
         api.create_repo(repo_id)
     assert api.create_repo(repo_id, exist_ok=True) == url
     info = api.repo_info(repo_id)
