@@ -118,12 +118,13 @@ def test_config_from_passed_and_default_values() -> None:
 def test_non_jsonable_argument_left_out_with_warning(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    model = Args(1, c=object())
+    assert model._hub_mixin_config == {"a": 1, "b": "bee", "c": 0.5, "d": None}  # c: its default stays
     model = Args(1, d=object())
-    assert model._hub_mixin_config == {"a": 1, "b": "bee", "c": 0.5}
     with caplog.at_level(logging.WARNING, logger="modelhub"):
         model.save_pretrained(tmp_path)
-    assert json.loads((tmp_path / "config.json").read_text()) == {"a": 1, "b": "bee", "c": 0.5}
-    assert "'d' (object)" in caplog.text and "coder" in caplog.text
+    assert json.loads((tmp_path / "config.json").read_text()) == {"a": 1, "b": "bee", "c": 0.5, "d": None}
+    assert "'d' (object, not JSON-serializable)" in caplog.text and "coder" in caplog.text
 
 
 def test_config_json_sorted_and_indented(tmp_path: Path) -> None:
@@ -165,6 +166,19 @@ def test_config_argument_as_dataclass(tmp_path: Path) -> None:
     model.save_pretrained(tmp_path)
     assert json.loads((tmp_path / "config.json").read_text()) == {"hidden": 9, "name": "cfg"}
     assert WithDataclass.from_pretrained(tmp_path).config == Config(hidden=9)
+
+
+def test_other_arguments_next_to_a_dataclass_config_warn(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Both(JsonModel):
+        def __init__(self, config: Config, n: int = 1) -> None:
+            self.config, self.n = config, n
+
+    with caplog.at_level(logging.WARNING, logger="modelhub"):
+        Both(Config(), n=5).save_pretrained(tmp_path)
+    assert "'n' (not recorded next to a dataclass `config`)" in caplog.text
+    assert json.loads((tmp_path / "config.json").read_text()) == {"hidden": 4, "name": "cfg"}
 
 
 def test_dataclass_model(tmp_path: Path) -> None:

@@ -172,7 +172,11 @@ class ModelHubMixin:
         parameters = cls._init_spec()
         passed = _config.bind_init_arguments(parameters, args, kwargs)
         if _config.is_dataclass_instance(passed.get("config")):
+            # As upstream, the dataclass alone is the config; other arguments passed are not recorded.
             _set_attribute(instance, "_hub_mixin_config", passed["config"])
+            others = {key: "not recorded next to a dataclass `config`" for key in passed if key != "config"}
+            if others:
+                _set_attribute(instance, "_hub_mixin_skipped_args", others)
             return instance
 
         coders = cls._hub_mixin_coders
@@ -181,9 +185,8 @@ class ModelHubMixin:
         for key, value in passed.items():
             if _config.can_encode(coders, value):
                 config[key] = _config.encode_value(coders, value)
-            else:
-                skipped[key] = type(value).__name__
-                config.pop(key, None)  # a default must not stand in for a value that was passed
+            else:  # left out; a JSON-able default stays (as upstream): loading uses the default either way
+                skipped[key] = f"{type(value).__name__}, not JSON-serializable"
         passed_config = config.pop("config", None)
         if isinstance(passed_config, dict):
             config.update(passed_config)
@@ -242,11 +245,11 @@ class ModelHubMixin:
         skipped = getattr(self, "_hub_mixin_skipped_args", None)
         if skipped:
             logger.warning(
-                "%s: __init__ argument(s) %s are not JSON-serializable and were left out of %s. Declare a coder "
-                "for their type (class keyword `coders={Type: (encode, decode)}`) to save them.",
+                "%s: __init__ argument(s) left out of %s: %s. Declare a coder for a custom type (class keyword "
+                "`coders={Type: (encode, decode)}`), or put the values in the `config` dataclass, to save them.",
                 type(self).__name__,
-                ", ".join(f"{name!r} ({type_name})" for name, type_name in sorted(skipped.items())),
                 config_path,
+                ", ".join(f"{name!r} ({reason})" for name, reason in sorted(skipped.items())),
             )
 
         card_path = save_directory / REPOCARD_NAME
