@@ -396,10 +396,11 @@ def push_to_hub_keras(
 ) -> Any:
     """Save the model as :func:`save_pretrained_keras` does and upload it to ``repo_id`` in one commit.
 
-    The repo is created if needed (``private`` applies then); ``branch`` is created if missing. ``log_dir`` (TensorBoard logs) is uploaded under
-    ``logs/`` and replaces any remote ``logs/*`` in the same commit. ``allow_patterns`` / ``ignore_patterns``
-    filter the uploaded files, ``delete_patterns`` removes remote files in the same commit. Returns the commit URL
-    (a ``CommitInfo``, a str subclass; with ``create_pr`` its ``pr_url`` names the pull request).
+    The repo is created if needed (``private`` applies then); ``branch`` is created if missing. ``log_dir``
+    (TensorBoard logs) is uploaded under ``logs/`` and replaces any remote ``logs/*`` in the same commit.
+    ``allow_patterns`` / ``ignore_patterns`` filter the uploaded files, ``delete_patterns`` removes remote files
+    in the same commit. Returns the commit URL (a ``CommitInfo``, a str subclass; with ``create_pr`` its
+    ``pr_url`` names the pull request).
     """
     # Everything that can be checked locally fails before the repo is created.
     _model_flavour(model)
