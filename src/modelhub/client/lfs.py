@@ -36,7 +36,7 @@ def _streamed(op: CommitOperationAdd, offset: int, length: int, bar: Any) -> Any
     def make() -> Iterator[bytes]:
         sent = 0
         try:
-            for chunk in op.iter_chunks(offset, length):
+            for chunk in op.iter_chunks(offset, length, reuse_buffer=True):
                 sent += len(chunk)
                 bar.update(len(chunk))
                 yield chunk

@@ -99,13 +99,29 @@ class CommitOperationAdd:
             yield source  # type: ignore[misc]
 
     def iter_chunks(
-        self, offset: int = 0, length: int | None = None, chunk_size: int = CHUNK
-    ) -> Iterator[bytes]:
-        """Stream ``length`` bytes (default: to the end) from ``offset``, ``chunk_size`` at a time."""
+        self,
+        offset: int = 0,
+        length: int | None = None,
+        chunk_size: int = CHUNK,
+        *,
+        reuse_buffer: bool = False,
+    ) -> Iterator[bytes | memoryview]:
+        """Stream ``length`` bytes (default: to the end) from ``offset``, ``chunk_size`` at a time.
+
+        With ``reuse_buffer`` every chunk is a view of one buffer, valid only until the next chunk is asked for
+        (an upload sends each chunk before asking for the next): no allocation per chunk.
+        """
         remaining = self.upload_info.size - offset if length is None else length
+        buf = bytearray(min(chunk_size, max(remaining, 1))) if reuse_buffer else None
         with self.as_file(offset) as fh:
+            readinto = getattr(fh, "readinto", None) if buf is not None else None
             while remaining > 0:
-                data = fh.read(min(chunk_size, remaining))
+                if readinto is not None and buf is not None:
+                    want = min(len(buf), remaining)
+                    got = readinto(memoryview(buf)[:want])
+                    data: bytes | memoryview = memoryview(buf)[:got] if got else b""
+                else:
+                    data = fh.read(min(chunk_size, remaining))
                 if not data:
                     raise OSError(
                         f"{self.path_in_repo!r}: the source ended early (was the file changed during the upload?)."
@@ -128,12 +144,18 @@ class CommitOperationAdd:
                 total = fh.tell() - self._start
                 fh.seek(self._start)
             sha1 = git_blob_sha1(total) if total <= GIT_SHA1_EAGER_LIMIT else None
+            buf = bytearray(CHUNK)
+            readinto = getattr(fh, "readinto", None)
             while True:
-                data = fh.read(CHUNK)
+                if readinto is not None:  # one reused buffer: no allocation (and page faults) per chunk
+                    got = readinto(buf)
+                    data = memoryview(buf)[:got] if got else b""
+                else:
+                    data = fh.read(CHUNK)
                 if not data:
                     break
                 if len(sample) < SAMPLE_SIZE:
-                    sample += data[: SAMPLE_SIZE - len(sample)]
+                    sample += bytes(data[: SAMPLE_SIZE - len(sample)])
                 sha.update(data)
                 if sha1 is not None:
                     sha1.update(data)
