@@ -34,8 +34,8 @@ $VPY -m pip install $PIP_QUIET fastcore fastdownload fasttransform fastprogress 
 $VPY -c "import torch, sys; assert '+cpu' in torch.__version__ or not torch.cuda.is_available(), torch.__version__"
 
 step "lint"
-.venv/bin/ruff check src tests benchmarks
-.venv/bin/ruff format --check src tests benchmarks
+.venv/bin/ruff check src tests benchmarks examples
+.venv/bin/ruff format --check src tests benchmarks examples
 
 step "tests"
 export HF_HUB_DISABLE_TELEMETRY=1 KERAS_BACKEND=torch

@@ -26,7 +26,9 @@ def _check_part(part: str, repo_id: str) -> None:
 def validate_repo_id(repo_id: object, *, allow_bare_name: bool = False) -> str:
     """Return ``repo_id`` if it is ``namespace/name`` (or ``name`` when allowed), else raise HFValidationError."""
     if not isinstance(repo_id, str):
-        raise HFValidationError(f"Repo id must be a string like 'alice/my-model', not {type(repo_id).__name__}.")
+        raise HFValidationError(
+            f"Repo id must be a string like 'alice/my-model', not {type(repo_id).__name__}."
+        )
     parts = repo_id.split("/")
     if len(parts) > 2 or (len(parts) == 1 and not allow_bare_name):
         raise HFValidationError(
@@ -71,9 +73,13 @@ def validate_path_in_repo(path: object) -> str:
     if normalised.startswith("/") or re.match(r"^[A-Za-z]:", normalised):
         raise HFValidationError(f"Invalid path in repo {path!r}: it must be relative, not absolute.")
     if any(ord(c) < 32 or c == "\x7f" for c in normalised):
-        raise HFValidationError(f"Invalid path in repo {path!r}: control characters (NUL, newline...) are not allowed.")
+        raise HFValidationError(
+            f"Invalid path in repo {path!r}: control characters (NUL, newline...) are not allowed."
+        )
     if len(normalised.encode()) > MAX_PATH_LENGTH:
-        raise HFValidationError(f"Invalid path in repo {path[:60]!r}...: longer than {MAX_PATH_LENGTH} bytes.")
+        raise HFValidationError(
+            f"Invalid path in repo {path[:60]!r}...: longer than {MAX_PATH_LENGTH} bytes."
+        )
     segments = normalised.split("/")
     if any(seg in ("", ".", "..") for seg in segments):
         raise HFValidationError(
@@ -89,7 +95,9 @@ def validate_revision(revision: object) -> str:
     if len(revision) > MAX_REVISION_LENGTH or any(ord(c) < 32 or c == "\x7f" for c in revision):
         raise HFValidationError(f"Invalid revision {revision[:60]!r}: too long or has control characters.")
     if any(seg in ("", ".", "..") for seg in revision.split("/")) or revision.endswith(".lock"):
-        raise HFValidationError(f"Invalid revision {revision!r}: empty, '.' or '..' segments are not allowed.")
+        raise HFValidationError(
+            f"Invalid revision {revision!r}: empty, '.' or '..' segments are not allowed."
+        )
     return revision
 
 
