@@ -302,7 +302,7 @@ def main() -> None:
             code = SEQUENCE.format(module=module, errmod=errmod, rid=rid)
             if (
                 name == "ours"
-            ):  # cold sequence once so .no_exist entries exist (the official run made its own)
+            ):  # a cold sequence first, so .no_exist entries exist (the official run made its own)
                 run_py(code, client_env(proxy.url, server.token, home))
             for offline in (False, True):
                 proxy.reset()
@@ -315,10 +315,14 @@ def main() -> None:
             print(
                 f"warm from_pretrained-style sequence, {name:<8} {label}: {count:2d} HTTP request(s), {secs * 1000:6.1f} ms  [{shown}]"
             )
-        ok_cold = best["ours"] <= best["official"] * 1.0
+        verdict = {
+            k: ("MET" if v["ours"] <= v["official"] else "NOT MET")
+            for k, v in (("best", best), ("median", med))
+        }
         ok_warm = warm[("ours", False)][0] <= 1 and warm[("ours", True)][0] == 0
         print(
-            f"targets: cold ours >= official speed: {'MET' if ok_cold else 'NOT MET'}; "
+            f"targets: cold ours >= official speed: {verdict['best']} by best time, {verdict['median']} by median "
+            "(the machine is shared: compare client CPU too); "
             f"warm <= 1 request (0 offline): {'MET' if ok_warm else 'NOT MET'}"
         )
     finally:
