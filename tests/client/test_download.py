@@ -210,9 +210,10 @@ def test_bad_input_errors_leave_nothing(hub, repo):
     assert not list(blobs.glob("*.incomplete"))
 
 
-def test_server_unreachable(hub, repo, monkeypatch):
+def test_server_unreachable(hub, repo, monkeypatch, tmp_path):
     rid = repo["id"]
     cached = hub_download(rid, "config.json", token=hub.token)
+    local = hub_download(rid, "config.json", token=hub.token, local_dir=tmp_path / "ld")
     monkeypatch.setenv("MODELHUB_MAX_RETRIES", "1")
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens on the discard port
     forget_resolved_revisions()
@@ -222,6 +223,10 @@ def test_server_unreachable(hub, repo, monkeypatch):
     assert isinstance(info.value.__cause__, errors.HubConnectionError)
     with pytest.raises(errors.HubConnectionError, match="Could not reach 127.0.0.1:9"):
         HubApi().repo_info(rid)
+    assert hub_download(rid, "config.json", local_dir=tmp_path / "ld") == local
+    with pytest.raises(errors.LocalEntryNotFoundError, match="could not be reached"):
+        hub_download(rid, "weights.bin", local_dir=tmp_path / "ld")
+    assert not (tmp_path / "ld" / "weights.bin").exists()
     assert not list((_cache(rid).folder / "blobs").glob("*.incomplete"))
 
 

@@ -1,0 +1,231 @@
+"""Branches, tags, discussions and pull requests: the part of ``HubApi`` that manages refs.
+
+A mixin of :class:`modelhub.client.api.HubApi` (it relies on its ``_call``, ``_api`` and ``_ctx`` helpers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from .. import constants
+from .._common.validation import validate_repo_id, validate_repo_type, validate_revision
+from ..errors import ConflictError, HFValidationError
+from . import http
+from .types import Discussion, parse_datetime
+
+
+def _q(value: str) -> str:
+    return http.quote_segment(value)
+
+
+class RefsMixin:
+    """Branch, tag and discussion methods of ``HubApi``."""
+
+    _call: Any
+    _api: Any
+    _ctx: Any
+    endpoint_url: Any
+
+    # --- branches and tags --------------------------------------------------------------------------------------------
+    def create_branch(
+        self,
+        repo_id: str,
+        *,
+        branch: str,
+        revision: str | None = None,
+        token: str | bool | None = None,
+        repo_type: str | None = None,
+        exist_ok: bool = False,
+    ) -> None:
+        validate_repo_id(repo_id)
+        repo_type = validate_repo_type(repo_type)
+        validate_revision(branch)
+        body = {"startingPoint": validate_revision(revision)} if revision is not None else {}
+        try:
+            self._call(
+                "POST",
+                self._api(repo_type, repo_id, "branch", _q(branch)),
+                token=token,
+                json=body,
+                ctx=self._ctx(repo_id, repo_type, revision, action="create branches"),
+            )
+        except ConflictError:
+            if not exist_ok:
+                raise
+
+    def delete_branch(
+        self, repo_id: str, *, branch: str, token: str | bool | None = None, repo_type: str | None = None
+    ) -> None:
+        validate_repo_id(repo_id)
+        repo_type = validate_repo_type(repo_type)
+        self._call(
+            "DELETE",
+            self._api(repo_type, repo_id, "branch", _q(validate_revision(branch))),
+            token=token,
+            ctx=self._ctx(repo_id, repo_type, branch, action="delete branches"),
+        )
+        from .download import forget_resolved_revisions
+
+        forget_resolved_revisions(repo_id, repo_type)
+
+    def create_tag(
+        self,
+        repo_id: str,
+        *,
+        tag: str,
+        tag_message: str | None = None,
+        revision: str | None = None,
+        token: str | bool | None = None,
+        repo_type: str | None = None,
+        exist_ok: bool = False,
+    ) -> None:
+        validate_repo_id(repo_id)
+        repo_type = validate_repo_type(repo_type)
+        validate_revision(tag)
+        rev = validate_revision(revision or constants.DEFAULT_REVISION)
+        body: dict[str, Any] = {"tag": tag}
+        if tag_message is not None:
+            body["message"] = tag_message
+        try:
+            self._call(
+                "POST",
+                self._api(repo_type, repo_id, "tag", _q(rev)),
+                token=token,
+                json=body,
+                ctx=self._ctx(repo_id, repo_type, rev, action="create tags"),
+            )
+        except ConflictError:
+            if not exist_ok:
+                raise
+
+    def delete_tag(
+        self, repo_id: str, *, tag: str, token: str | bool | None = None, repo_type: str | None = None
+    ) -> None:
+        validate_repo_id(repo_id)
+        repo_type = validate_repo_type(repo_type)
+        self._call(
+            "DELETE",
+            self._api(repo_type, repo_id, "tag", _q(validate_revision(tag))),
+            token=token,
+            ctx=self._ctx(repo_id, repo_type, tag, action="delete tags"),
+        )
+        from .download import forget_resolved_revisions
+
+        forget_resolved_revisions(repo_id, repo_type)
+
+    # --- discussions and pull requests -------------------------------------------------------------------------------
+    def get_repo_discussions(
+        self,
+        repo_id: str,
+        *,
+        author: str | None = None,
+        discussion_type: str | None = None,
+        discussion_status: str | None = None,
+        repo_type: str | None = None,
+        token: str | bool | None = None,
+    ) -> Iterator[Discussion]:
+        validate_repo_id(repo_id)
+        repo_type = validate_repo_type(repo_type)
+        page = 0
+        while True:
+            params: dict[str, Any] = {"p": page}
+            if author:
+                params["author"] = author
+            if discussion_type:
+                params["type"] = discussion_type
+            if discussion_status:
+                params["status"] = discussion_status
+            data = self._call(
+                "GET",
+                self._api(repo_type, repo_id, "discussions"),
+                token=token,
+                params=params,
+                ctx=self._ctx(repo_id, repo_type),
+            ).json()
+            items = data.get("discussions", [])
+            for d in items:
+                yield Discussion(
+                    num=int(d["num"]),
+                    title=d.get("title", ""),
+                    status=d.get("status", "open"),
+                    is_pull_request=bool(d.get("isPullRequest")),
+                    author=(d.get("author") or {}).get("name"),
+                    created_at=parse_datetime(d.get("createdAt")),
+                    repo_id=repo_id,
+                    repo_type=repo_type,
+                    endpoint=self.endpoint_url(),
+                )
+            if not items or data.get("start", 0) + len(items) >= data.get("count", 0):
+                return
+            page += 1
+
+    def create_pull_request(
+        self,
+        repo_id: str,
+        title: str,
+        *,
+        description: str | None = None,
+        token: str | bool | None = None,
+        repo_type: str | None = None,
+    ) -> int:
+        """Open an empty pull request; returns its number (push to ``refs/pr/<num>`` to fill it)."""
+        validate_repo_id(repo_id)
+        repo_type = validate_repo_type(repo_type)
+        body = {"title": title, "description": description or "", "pullRequest": True}
+        data = self._call(
+            "POST",
+            self._api(repo_type, repo_id, "discussions"),
+            token=token,
+            json=body,
+            ctx=self._ctx(repo_id, repo_type, action="open pull requests"),
+        ).json()
+        return int(data["num"])
+
+    def merge_pull_request(
+        self,
+        repo_id: str,
+        discussion_num: int,
+        *,
+        token: str | bool | None = None,
+        comment: str | None = None,
+        repo_type: str | None = None,
+    ) -> None:
+        validate_repo_id(repo_id)
+        repo_type = validate_repo_type(repo_type)
+        self._call(
+            "POST",
+            self._api(repo_type, repo_id, "discussions", str(int(discussion_num)), "merge"),
+            token=token,
+            json={"comment": comment} if comment else None,
+            ctx=self._ctx(repo_id, repo_type, action="merge pull requests"),
+        )
+        from .download import forget_resolved_revisions
+
+        forget_resolved_revisions(repo_id, repo_type)
+
+    def change_discussion_status(
+        self,
+        repo_id: str,
+        discussion_num: int,
+        new_status: str,
+        *,
+        token: str | bool | None = None,
+        comment: str | None = None,
+        repo_type: str | None = None,
+    ) -> None:
+        if new_status not in ("open", "closed"):
+            raise HFValidationError(f"new_status must be 'open' or 'closed', not {new_status!r}.")
+        repo_type = validate_repo_type(repo_type)
+        body: dict[str, Any] = {"status": new_status}
+        if comment:
+            body["comment"] = comment
+        self._call(
+            "POST",
+            self._api(
+                repo_type, validate_repo_id(repo_id), "discussions", str(int(discussion_num)), "status"
+            ),
+            token=token,
+            json=body,
+            ctx=self._ctx(repo_id, repo_type),
+        )
