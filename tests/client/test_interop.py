@@ -81,6 +81,16 @@ def test_our_cache_read_by_official_client_offline(hub, repo):
     assert Path(got["tag"]).read_bytes() == b'{"x": 1}'
     assert got["by_commit"].endswith(f"snapshots/{commit}/sub/t.txt")
     assert "object" in got["missing"]  # their _CACHED_NO_EXIST sentinel: our .no_exist entry is understood
+    scan = _official(
+        """
+        info = h.scan_cache_dir()
+        result = {"repos": [(r.repo_id, r.repo_type, sorted(r.refs), r.nb_files) for r in info.repos],
+                  "warnings": [str(w) for w in info.warnings]}
+        """
+    )
+    assert scan["warnings"] == []
+    [(repo_id, repo_type, refs, nb_files)] = [r for r in scan["repos"] if r[0] == rid]
+    assert repo_type == "model" and set(refs) >= {"main", "v1"} and nb_files >= 3
 
 
 def test_official_cache_read_by_us_offline(hub, repo, monkeypatch):
