@@ -47,20 +47,28 @@ EOF
 echo "warm-up: 3 s (not measured)"
 wrk -t"$THREADS" -c"$CONNS" -d3s -s "$WORK/req.lua" -H "authorization: Bearer $TOKEN" \
   "$URL/bench/load/resolve/main/config.json" >/dev/null
+CPU0=$(awk '{print $14+$15}' /proc/$SERVER_PID/stat)
 echo "wrk: ${DURATION}s GET $URL/bench/load/resolve/main/config.json, $CONNS connections, $THREADS threads"
 wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -s "$WORK/req.lua" \
   -H "authorization: Bearer $TOKEN" -H "accept-encoding: identity" \
   "$URL/bench/load/resolve/main/config.json" | tee "$WORK/wrk.txt"
 
+CPU1=$(awk '{print $14+$15}' /proc/$SERVER_PID/stat)
+TCK=$(getconf CLK_TCK)
+REQS=$(awk '/requests in/ {print $1}' "$WORK/wrk.txt")
 RPS=$(awk '/Requests\/sec/ {print $2}' "$WORK/wrk.txt")
 P99=$(awk '$1=="99%" {print $2}' "$WORK/wrk.txt")
 NON2XX=$(awk '/Non-2xx/ {print $NF}' "$WORK/wrk.txt")
-$PY - "$RPS" "$P99" "${NON2XX:-0}" <<'EOF'
+$PY - "$RPS" "$P99" "${NON2XX:-0}" "$CPU0" "$CPU1" "$TCK" "$REQS" <<'EOF'
+import os
 import sys
 rps, p99, non2xx = float(sys.argv[1]), sys.argv[2], int(sys.argv[3] or 0)
+cpu_s = (int(sys.argv[5]) - int(sys.argv[4])) / int(sys.argv[6])
 unit = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 ms = next(float(p99[: -len(u)]) * f for u, f in sorted(unit.items(), key=lambda x: -len(x[0])) if p99.endswith(u))
 print(f"RESULT requests/s = {rps:.0f} (target >= 1000: {'OK' if rps >= 1000 else 'MISSED'})")
 print(f"RESULT p99 latency = {ms:.1f} ms (target < 100 ms: {'OK' if ms < 100 else 'MISSED'})")
 print(f"RESULT non-2xx responses = {non2xx}")
+print(f"server CPU: {cpu_s:.1f} s for {sys.argv[7]} requests = {cpu_s / max(int(sys.argv[7]), 1) * 1e6:.0f} us/request;"
+      f" load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 EOF

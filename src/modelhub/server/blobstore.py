@@ -11,6 +11,7 @@ from __future__ import annotations
 import abc
 import hashlib
 import os
+import re
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -94,8 +95,11 @@ class BlobStore(abc.ABC):
             raise
 
 
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
 def _check_sha(sha256: str) -> str:
-    if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+    if not _SHA256.fullmatch(sha256):
         raise ValueError(f"Invalid blob id {sha256!r}: expected 64 lowercase hex characters (a SHA-256).")
     return sha256
 
@@ -166,22 +170,26 @@ class LocalBlobStore(BlobStore):
         self.root = Path(root)
         self.tmp_dir = self.root / "tmp"
         self.root.mkdir(parents=True, exist_ok=True)
+        self._root_str = str(self.root)
 
     def _path(self, sha256: str) -> Path:
+        return Path(self._spath(sha256))
+
+    def _spath(self, sha256: str) -> str:
         _check_sha(sha256)
-        return self.root / sha256[:2] / sha256[2:4] / sha256
+        return os.path.join(self._root_str, sha256[:2], sha256[2:4], sha256)
 
     def writer(self) -> BlobWriter:
         return _LocalWriter(self)
 
     def exists(self, sha256: str) -> bool:
-        return self._path(sha256).is_file()
+        return os.path.isfile(self._spath(sha256))
 
     def size(self, sha256: str) -> int:
-        return self._path(sha256).stat().st_size
+        return os.stat(self._spath(sha256)).st_size
 
     def open(self, sha256: str) -> BinaryIO:
-        return open(self._path(sha256), "rb")
+        return open(self._spath(sha256), "rb")
 
     def local_path(self, sha256: str) -> Path | None:
         return self._path(sha256)
