@@ -85,26 +85,27 @@ async def parse_ndjson(
             raise bad_request(f"Each NDJSON line must be a JSON object, got {raw[:80]!r}.")
         await on_line(obj)
 
+    eof = False
     while True:
-        try:
-            chunk = await it.__anext__()
-        except StopAsyncIteration:
-            break
-        buf += chunk
         start = 0
-        while True:
-            nl = buf.find(b"\n", start)
+        while True:  # complete lines of at most SMALL_LINE bytes are parsed in memory
+            nl = buf.find(b"\n", start, start + SMALL_LINE + 1)
             if nl < 0:
                 break
             await emit(buf[start:nl])
             start = nl + 1
         if start:
             del buf[:start]
-        if len(buf) > SMALL_LINE:
-            rest = await _stream_long_line(buf, it, blobs, emit, on_line)
-            buf = bytearray(rest)
-    for line in bytes(buf).split(b"\n"):
-        await emit(line)
+        if len(buf) > SMALL_LINE:  # a long line, complete or not: stream its content
+            buf = bytearray(await _stream_long_line(buf, it, blobs, emit, on_line))
+            continue
+        if eof:
+            break
+        try:
+            buf += await it.__anext__()
+        except StopAsyncIteration:
+            eof = True
+    await emit(buf)
 
 
 async def _stream_long_line(
@@ -115,22 +116,27 @@ async def _stream_long_line(
     on_line: Callable[[dict[str, Any]], Awaitable[None]],
 ) -> bytes:
     """Stream the base64 content of the current (long) line; return the bytes after its end-of-line."""
+    line_end = buf.find(b"\n")
     m = None
-    for cand in _CONTENT_KEY.finditer(buf):
+    for cand in _CONTENT_KEY.finditer(buf, 0, line_end if line_end >= 0 else len(buf)):
         if cand.start() == 0 or buf[cand.start() - 1 : cand.start()] != b"\\":
             m = cand
             break
-    if m is None:
-        while len(buf) <= MAX_PLAIN_LINE:
-            try:
-                chunk = await it.__anext__()
-            except StopAsyncIteration:
-                return bytes(buf)
-            buf += chunk
+    if m is None:  # no inline content: an ordinary (if long) line, bounded by MAX_PLAIN_LINE
+        while True:
             nl = buf.find(b"\n")
             if nl >= 0:
+                if nl > MAX_PLAIN_LINE:
+                    break
                 await emit(buf[:nl])
                 return bytes(buf[nl + 1 :])
+            if len(buf) > MAX_PLAIN_LINE:
+                break
+            try:
+                buf += await it.__anext__()
+            except StopAsyncIteration:  # the body's last line, without a final newline
+                await emit(buf)
+                return b""
         raise ApiError(
             413, f"An NDJSON line exceeds {MAX_PLAIN_LINE} bytes without an inline file content.", "TooLarge"
         )

@@ -1,0 +1,126 @@
+"""Direct tests of the storage building blocks: the blob store, the streaming NDJSON parser, trees."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from modelhub.server.blobstore import BlobVerificationError, LocalBlobStore
+from modelhub.server.ndjson import SMALL_LINE, StreamedBlob, parse_ndjson
+from modelhub.server.trees import Entry, encode_tree, git_blob_sha1, list_tree, parse_front_matter
+
+
+def test_blobstore_verifies_before_publishing_and_keeps_one_copy(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path / "blobs")
+    data = os.urandom(10_000)
+    sha = hashlib.sha256(data).hexdigest()
+    w = store.writer()
+    w.write(data[:5000])
+    w.write(data[5000:])
+    with pytest.raises(BlobVerificationError, match="SHA-256"):
+        w.commit("0" * 64, len(data))
+    assert not store.exists(sha)
+    assert list((tmp_path / "blobs" / "tmp").iterdir()) == []  # the partial file is gone
+    w = store.writer()
+    w.write(data)
+    with pytest.raises(BlobVerificationError, match="declared"):
+        w.commit(sha, len(data) + 1)
+    assert store.put_bytes(data) == sha and store.put_bytes(data) == sha
+    assert store.size(sha) == len(data)
+    assert b"".join(store.iter_range(sha, 100, 200)) == data[100:200]
+    assert len([p for p in (tmp_path / "blobs").rglob("*") if p.is_file()]) == 1
+    with pytest.raises(ValueError, match="64 lowercase hex"):
+        store.exists("../../etc/passwd")
+
+
+async def _chunks(body: bytes, size: int):
+    for i in range(0, len(body), size):
+        yield body[i : i + size]
+
+
+def _parse(body: bytes, store: LocalBlobStore, chunk: int) -> list[dict]:
+    out: list[dict] = []
+
+    async def on_line(obj: dict) -> None:
+        out.append(obj)
+
+    asyncio.run(parse_ndjson(_chunks(body, chunk), store, on_line))
+    return out
+
+
+@pytest.mark.parametrize("chunk", [997, 4096, 65536, 10**9])
+def test_ndjson_streams_big_inline_contents_whatever_the_chunking(tmp_path: Path, chunk: int) -> None:
+    store = LocalBlobStore(tmp_path / "blobs")
+    big = os.urandom(SMALL_LINE + 12345)
+    small = b"tiny"
+    lines = [
+        {"key": "header", "value": {"summary": "s"}},
+        {
+            "key": "file",
+            "value": {"content": base64.b64encode(big).decode(), "path": "big.bin", "encoding": "base64"},
+        },
+        {
+            "key": "file",
+            "value": {"content": base64.b64encode(small).decode(), "path": "t.txt", "encoding": "base64"},
+        },
+        {"key": "deletedFile", "value": {"path": "old.txt"}},
+    ]
+    body = b"\n".join(json.dumps(x).encode() for x in lines)
+    got = _parse(body, store, chunk)
+    assert [x["key"] for x in got] == ["header", "file", "file", "deletedFile"]
+    streamed = got[1]["value"]["content"]
+    assert isinstance(streamed, StreamedBlob)
+    assert streamed.sha256 == hashlib.sha256(big).hexdigest() and streamed.size == len(big)
+    assert got[1]["value"]["path"] == "big.bin"
+    assert base64.b64decode(got[2]["value"]["content"]) == small  # small lines stay in memory
+    with store.open(streamed.sha256) as fh:
+        assert fh.read() == big
+
+
+def test_ndjson_truncated_inline_content_stores_nothing(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path / "blobs")
+    big = os.urandom(SMALL_LINE * 2)
+    line = json.dumps(
+        {"key": "file", "value": {"content": base64.b64encode(big).decode(), "path": "b"}}
+    ).encode()
+    from modelhub.server.errors import ApiError
+
+    with pytest.raises(ApiError, match="truncated"):
+        _parse(line[: len(line) // 2], store, 65536)
+    assert not store.exists(hashlib.sha256(big).hexdigest())
+    assert list((tmp_path / "blobs" / "tmp").iterdir()) == []
+
+
+def test_trees_ids_and_listing() -> None:
+    e1 = Entry("a" * 64, 5, False, git_blob_sha1(b"hello"))
+    e2 = Entry("b" * 64, 300, True)
+    t1_id, _ = encode_tree({"x.txt": e1, "d/w.bin": e2})
+    t2_id, _ = encode_tree({"d/w.bin": e2, "x.txt": e1})
+    assert t1_id == t2_id  # canonical: insertion order does not matter
+    assert e1.oid == "b6fc4c620b67d95f953a5c1c1230aaab5db5a1b0"  # `git hash-object` of "hello"
+    pointer = f"version https://git-lfs.github.com/spec/v1\noid sha256:{'b' * 64}\nsize 300\n".encode()
+    assert e2.oid == git_blob_sha1(pointer) and e2.pointer_size == len(pointer)
+    tree = {"x.txt": e1, "d/w.bin": e2, "d/e/f.txt": e1}
+    assert [i["path"] for i in list_tree(tree, "", False)] == ["d", "x.txt"]
+    assert [i["path"] for i in list_tree(tree, "", True)] == ["d", "d/e", "d/e/f.txt", "d/w.bin", "x.txt"]
+    assert [i["path"] for i in list_tree(tree, "d", False)] == ["d/e", "d/w.bin"]
+    assert list_tree(tree, "nope", True) is None
+    assert parse_front_matter("---\nlicense: mit\n---\n# x") == {"license": "mit"}
+    assert parse_front_matter("---\n: : bad\n---\n") == {}
+
+
+def test_ndjson_long_plain_lines_and_last_line_without_newline(tmp_path: Path) -> None:
+    store = LocalBlobStore(tmp_path / "blobs")
+    long_header = {"key": "header", "value": {"summary": "s", "description": "d" * (SMALL_LINE + 10)}}
+    tail = {"key": "deletedFile", "value": {"path": "x"}}
+    for chunk in (4096, 10**9):
+        got = _parse(json.dumps(long_header).encode() + b"\n" + json.dumps(tail).encode(), store, chunk)
+        assert [x["key"] for x in got] == ["header", "deletedFile"]
+        got = _parse(json.dumps(long_header).encode(), store, chunk)  # no final newline
+        assert len(got[0]["value"]["description"]) == SMALL_LINE + 10
