@@ -83,6 +83,19 @@ class RssSampler:
         self.cpu = sum(self.proc.cpu_times()[:2]) - self._cpu0
 
 
+def curl_download(url: str, token: str, dest: Path) -> float | None:
+    """The same download with curl (C client): shows what the server delivers when the client is not the limit."""
+    import subprocess
+
+    if shutil.which("curl") is None:
+        return None
+    t = time.perf_counter()
+    subprocess.run(["curl", "-sf", "-o", str(dest), "-H", f"authorization: Bearer {token}", url], check=True)
+    elapsed = time.perf_counter() - t
+    dest.unlink()
+    return elapsed
+
+
 def drop_from_page_cache(path: Path) -> None:
     """Best effort: ask the kernel to forget a file's pages so the next read comes from disk."""
     try:
@@ -100,6 +113,13 @@ def main() -> int:
         "--workdir", default=None, help="where to put the file and the server data (default: a temp dir)"
     )
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument(
+        "--regular-mb",
+        type=int,
+        default=512,
+        help="also upload a file of this size on the default hf_xet path (server answers 'regular': inline base64,"
+        " stream-decoded) and report the server's peak RSS; 0 to skip",
+    )
     args = ap.parse_args()
 
     import huggingface_hub.constants as hc
@@ -145,6 +165,22 @@ def main() -> int:
             )
             t_down = time.perf_counter() - t
         get_lines = [ln for ln in server.log().splitlines() if "GET /bench/transfer/resolve" in ln]
+        t_curl = curl_download(f"{server.url}/{repo_id}/resolve/main/big.bin", token, work / "curl.bin")
+        regular = None
+        if args.regular_mb:
+            reg_src = work / "regular.bin"
+            reg_sha = make_file(reg_src, args.regular_mb * 1024 * 1024)
+            hc.HF_HUB_DISABLE_XET = (
+                False  # the default install: hf_xet present, so the server answers 'regular'
+            )
+            xet_api = HfApi(endpoint=server.url, token=token)
+            with RssSampler(server.proc.pid) as rss_reg:
+                t = time.perf_counter()
+                xet_api.upload_file(path_or_fileobj=reg_src, path_in_repo="regular.bin", repo_id=repo_id)
+                t_reg = time.perf_counter() - t
+            hc.HF_HUB_DISABLE_XET = True
+            entry = next(iter(api.get_paths_info(repo_id, ["regular.bin"])))
+            regular = (t_reg, rss_reg.peak, entry.lfs is not None and entry.lfs.sha256 == reg_sha)
         ok = os.path.getsize(out) == size
         got = hashlib.sha256()
         with open(out, "rb") as fh:
@@ -169,10 +205,21 @@ def main() -> int:
         f"download           : {t_down:6.2f} s  {down_mbs:8.1f} MB/s  ratio {down_mbs / copy_mbs:5.2f}  (target >= 0.60)"
         f" {'OK' if down_mbs / copy_mbs >= 0.6 else 'MISSED'}"
     )
+    if t_curl:
+        print(
+            f"download with curl : {t_curl:6.2f} s  {mb / t_curl:8.1f} MB/s  ratio {mb / t_curl / copy_mbs:5.2f}"
+            "  (same server, C client: the server-side ceiling)"
+        )
     print(
         f"server peak RSS    : upload {rss_up.peak / 1e6:.0f} MB, download {rss_down.peak / 1e6:.0f} MB"
         f"  (target < 300 MB) {'OK' if peak < 300 else 'MISSED'}"
     )
+    if regular is not None:
+        t_reg, peak_reg, stored_ok = regular
+        print(
+            f"regular path       : {args.regular_mb} MiB inline in {t_reg:.2f} s; server peak RSS {peak_reg / 1e6:.0f} MB;"
+            f" stored as an LFS object with the right sha256: {stored_ok}"
+        )
     print(f"server CPU time    : upload {rss_up.cpu:.2f} s, download {rss_down.cpu:.2f} s")
     for ln in put_lines + get_lines:
         print("server log:", ln.split("modelhub.server.access: ")[-1])
