@@ -400,3 +400,39 @@ def test_progress_bars_follow_the_environment(monkeypatch):
     monkeypatch.delenv("HF_HUB_DISABLE_PROGRESS_BARS")
     with progress_bar(10, "x") as bar:
         assert not bar.disable
+
+
+def test_revision_scope_and_ttl(hub, api, repo, monkeypatch):
+    from modelhub.client import revision_scope
+
+    rid = repo["id"]
+    hub_download(rid, "config.json", token=hub.token)
+    hub_download(rid, "weights.bin", token=hub.token)
+    monkeypatch.setenv(
+        "MODELHUB_REVISION_CACHE_TTL", "0"
+    )  # no time-based memory: only the scope groups calls
+    forget_resolved_revisions()
+    http.stats.reset()
+    hub_download(rid, "config.json", token=hub.token)
+    hub_download(rid, "weights.bin", token=hub.token)
+    assert http.stats.count == 2
+    http.stats.reset()
+    with revision_scope():
+        first = hub_download(rid, "config.json", token=hub.token)
+        # another client moves main meanwhile: inside the scope every file still comes from the first commit
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                f"from modelhub import HubApi; HubApi(token={hub.token!r}).upload_file("
+                f"path_or_fileobj=b'new', path_in_repo='config.json', repo_id={rid!r})",
+            ],
+            check=True,
+            env=os.environ.copy(),
+        )
+        with revision_scope():  # nested: same scope
+            weights = hub_download(rid, "weights.bin", token=hub.token)
+        assert repo["second"] in first and repo["second"] in weights
+    assert http.stats.count == 1
+    # outside the scope, with no TTL, the new commit is seen at once
+    assert Path(hub_download(rid, "config.json", token=hub.token)).read_bytes() == b"new"

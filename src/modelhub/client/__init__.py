@@ -59,6 +59,7 @@ _EXPORTS: dict[str, str] = {
     "hub_download": ".download",
     "hf_hub_download": ".download",
     "snapshot_download": ".download",
+    "revision_scope": ".download",
     "scan_cache": ".cache_layout",
     "verify_cache": ".cache_layout",
     # patterns

@@ -9,20 +9,22 @@ Guarantees:
 - **Once**: a file lock per blob (``.locks/<repo>/<etag>.lock``, the path the official client uses too) makes
   concurrent processes download a blob once; the others find it in the cache.
 - **Few requests**: files of a commit are immutable, so a 40-hex revision already in the cache costs no request.
-  A branch or tag is resolved to a commit once, then remembered in-process for ``MODELHUB_REVISION_CACHE_TTL``
-  seconds (default 10; 0 disables) so that a ``from_pretrained``-style sequence of downloads costs one request
-  on a warm cache; our own commits to a repo forget its resolutions at once. ``trees/<commit>.json`` tells which
+  A branch or tag is resolved to a commit once per ``revision_scope()`` block, and remembered in-process for
+  ``MODELHUB_REVISION_CACHE_TTL`` seconds (default 3; 0 disables) outside one, so that a ``from_pretrained``-style
+  sequence of downloads costs one request on a warm cache; our own commits to a repo forget its resolutions. ``trees/<commit>.json`` tells which
   files a commit has, so known-missing files raise without a request. ``HF_HUB_OFFLINE=1``: no request at all.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import logging
 import os
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -66,12 +68,33 @@ logger = logging.getLogger(__name__)
 
 
 # --- in-process memory of branch/tag -> commit ------------------------------------------------------------------
-_resolved: dict[tuple[str, str, str, str, str], tuple[str, float]] = {}
+# Two layers: an explicit scope (``revision_scope()``: inside it a branch is resolved at most once, whatever the
+# time) and a short time-to-live memory for callers that make a sequence of calls without a scope (a
+# ``from_pretrained`` takes well under a second on a warm cache). Our own writes to a repo clear both.
+_resolved: dict[tuple[str, ...], tuple[str, float]] = {}
 _resolved_lock = threading.Lock()
+_scope: contextvars.ContextVar[dict[tuple[str, ...], str] | None] = contextvars.ContextVar(
+    "modelhub_revision_scope", default=None
+)
 
 
 def _ttl() -> float:
-    return float(os.environ.get("MODELHUB_REVISION_CACHE_TTL", "10"))
+    return float(os.environ.get("MODELHUB_REVISION_CACHE_TTL", "3"))
+
+
+@contextlib.contextmanager
+def revision_scope() -> Iterator[None]:
+    """Within this block each branch or tag is resolved to a commit at most once (then every file is read at that
+    commit): a loader wrapping its sequence of downloads in it sees one consistent commit and costs one request on
+    a warm cache. Scopes nest (the outermost one is used)."""
+    if _scope.get() is not None:
+        yield
+        return
+    token = _scope.set({})
+    try:
+        yield
+    finally:
+        _scope.reset(token)
 
 
 def _resolved_key(
@@ -82,29 +105,41 @@ def _resolved_key(
 
 
 def _resolved_get(key: tuple[str, ...]) -> str | None:
+    scoped = _scope.get()
+    if scoped is not None and key in scoped:
+        return scoped[key]
     ttl = _ttl()
     if ttl <= 0:
         return None
     with _resolved_lock:
-        item = _resolved.get(key)  # type: ignore[arg-type]
+        item = _resolved.get(key)
     if item and time.monotonic() - item[1] < ttl:
         return item[0]
     return None
 
 
 def _resolved_put(key: tuple[str, ...], commit: str) -> None:
-    if is_commit_hash(key[3]) or _ttl() <= 0:
+    if is_commit_hash(key[3]):
         return
-    with _resolved_lock:
-        _resolved[key] = (commit, time.monotonic())  # type: ignore[index]
+    scoped = _scope.get()
+    if scoped is not None:
+        scoped[key] = commit
+    if _ttl() > 0:
+        with _resolved_lock:
+            _resolved[key] = (commit, time.monotonic())
 
 
 def forget_resolved_revisions(repo_id: str | None = None, repo_type: str | None = None) -> None:
     """Forget remembered branch/tag resolutions (of one repo, or all): called after our own writes."""
+    stores: list[dict[tuple[str, ...], Any]] = [_resolved]
+    scoped = _scope.get()
+    if scoped is not None:
+        stores.append(scoped)
     with _resolved_lock:
-        for key in list(_resolved):
-            if repo_id is None or (key[2] == repo_id and key[1] == (repo_type or "model")):
-                del _resolved[key]
+        for store in stores:
+            for key in list(store):
+                if repo_id is None or (key[2] == repo_id and key[1] == (repo_type or "model")):
+                    del store[key]
 
 
 # --- public API ------------------------------------------------------------------------------------------------------
