@@ -14,7 +14,14 @@ from typing import Any, BinaryIO
 from .. import constants
 from .._common.validation import validate_repo_id, validate_repo_type, validate_revision
 from ..constants import REPO_TYPES_API_PLURAL
-from ..errors import ConflictError, HubError, RepositoryNotFoundError
+from ..errors import (
+    ConflictError,
+    HubError,
+    RemoteEntryNotFoundError,
+    RepositoryNotFoundError,
+    RevisionNotFoundError,
+    UnauthorizedError,
+)
 from . import http
 from ._refs import RefsMixin
 from .operations import CommitOperation, CommitOperationAdd, CommitOperationDelete
@@ -115,7 +122,7 @@ class HubApi(RefsMixin):
         """Who the token belongs to (``name``, ``orgs``, ``auth.accessToken.role``)."""
         headers = self.headers(token)
         if "authorization" not in headers:
-            raise http.UnauthorizedError(
+            raise UnauthorizedError(
                 "whoami needs a token: run `modelhub login`, set HF_TOKEN, or pass token='hf_...'."
             )
         return http.request(
@@ -302,7 +309,7 @@ class HubApi(RefsMixin):
     ) -> bool:
         try:
             self.repo_info(repo_id, revision=revision, repo_type=repo_type, token=token)
-        except http.RevisionNotFoundError:
+        except RevisionNotFoundError:
             return False
         return True
 
@@ -327,7 +334,7 @@ class HubApi(RefsMixin):
                 follow_redirects=False,
                 ctx=self._ctx(repo_id, repo_type, rev, filename=filename),
             )
-        except http.RemoteEntryNotFoundError:
+        except RemoteEntryNotFoundError:
             return False
         return True
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._common.validation import is_commit_hash, validate_repo_id, validate_repo_type, validate_revision
 from ..constants import DEFAULT_REVISION, REPO_TYPES_API_PLURAL
-from ..errors import HFValidationError, HubError, RevisionNotFoundError
+from ..errors import HFValidationError, HubError, RemoteEntryNotFoundError, RevisionNotFoundError
 from . import http
 from .lfs import upload_lfs_files
 from .operations import CommitOperation, CommitOperationAdd, CommitOperationCopy, CommitOperationDelete
@@ -170,7 +170,7 @@ def _resolve_copies(
         rev = op.src_revision or revision
         entry = infos.get((rev, op.src_path_in_repo))
         if entry is None or entry.get("type") != "file":
-            raise http.RemoteEntryNotFoundError(
+            raise RemoteEntryNotFoundError(
                 f"Cannot copy {op.src_path_in_repo!r} to {op.path_in_repo!r}: it is not a file of {repo_id!r} at "
                 f"revision {rev!r}."
             )
