@@ -11,11 +11,12 @@ from .blobstore import BlobWriter
 
 
 class AsyncBlobSink:
-    """Hands received bytes to a ``BlobWriter`` on a thread of its own, a few MiB at a time.
+    """Hands received bytes to a ``BlobWriter`` a few MiB at a time, on two threads of its own.
 
-    Up to ``max_inflight`` batches queue on that (single, hence ordered) thread while the event loop keeps
-    receiving, so the socket, the hashing and the disk work in parallel (hashlib and file writes release the GIL).
-    Chunks are passed as received, never copied on the event loop; memory stays at a few batches."""
+    One thread hashes, the other writes to disk (each single, hence in order); up to ``max_inflight`` batches
+    queue while the event loop keeps receiving, so the socket, the hashing and the disk all work at once
+    (hashlib and file writes release the GIL). Chunks are passed as received, never copied on the event loop;
+    memory stays at a few batches."""
 
     def __init__(self, writer: BlobWriter, flush_at: int = 4 << 20, max_inflight: int = 2) -> None:
         self.writer = writer
@@ -25,7 +26,8 @@ class AsyncBlobSink:
         self._chunks: list[bytes] = []
         self._buffered = 0
         self._inflight: deque[asyncio.Future[Any]] = deque()
-        self._executor: ThreadPoolExecutor | None = None
+        self._hasher: ThreadPoolExecutor | None = None
+        self._storer: ThreadPoolExecutor | None = None
 
     async def write(self, data: bytes) -> None:
         self.size += len(data)
@@ -34,20 +36,24 @@ class AsyncBlobSink:
         if self._buffered >= self.flush_at:
             await self._submit()
 
-    def _write_chunks(self, chunks: list[bytes]) -> None:
+    def _hash_chunks(self, chunks: list[bytes]) -> None:
         for chunk in chunks:
-            self.writer.write(chunk)
+            self.writer.update_hash(chunk)
 
-    def _run(self, fn: Any, *args: Any) -> asyncio.Future[Any]:
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(1, thread_name_prefix="blob-writer")
-        return asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+    def _store_chunks(self, chunks: list[bytes]) -> None:
+        for chunk in chunks:
+            self.writer.store(chunk)
 
     async def _submit(self) -> None:
-        while len(self._inflight) >= self.max_inflight:
+        while len(self._inflight) >= 2 * self.max_inflight:
             await self._inflight.popleft()
         chunks, self._chunks, self._buffered = self._chunks, [], 0
-        self._inflight.append(self._run(self._write_chunks, chunks))
+        if self._hasher is None or self._storer is None:
+            self._hasher = ThreadPoolExecutor(1, thread_name_prefix="blob-hash")
+            self._storer = ThreadPoolExecutor(1, thread_name_prefix="blob-store")
+        loop = asyncio.get_running_loop()
+        self._inflight.append(loop.run_in_executor(self._hasher, self._hash_chunks, chunks))
+        self._inflight.append(loop.run_in_executor(self._storer, self._store_chunks, chunks))
 
     async def _drain(self) -> None:
         while self._inflight:
@@ -59,7 +65,8 @@ class AsyncBlobSink:
             if self._chunks:
                 await self._submit()
             await self._drain()
-            sha = await self._run(self.writer.commit, expected_sha256, expected_size)
+            loop = asyncio.get_running_loop()
+            sha = await loop.run_in_executor(None, self.writer.commit, expected_sha256, expected_size)
         except BaseException:
             await self.abort()
             raise
@@ -75,6 +82,7 @@ class AsyncBlobSink:
         self._shutdown()
 
     def _shutdown(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=False)
-            self._executor = None
+        for ex in (self._hasher, self._storer):
+            if ex is not None:
+                ex.shutdown(wait=False)
+        self._hasher = self._storer = None

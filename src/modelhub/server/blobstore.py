@@ -31,7 +31,15 @@ class BlobWriter(abc.ABC):
         self.size = 0
 
     def write(self, data: bytes) -> None:
+        self.update_hash(data)
+        self.store(data)
+
+    # ``write`` = ``update_hash`` + ``store``; callers may run the two on separate threads (each in order) so that
+    # hashing and disk writes overlap, as long as both have seen every chunk before ``commit``.
+    def update_hash(self, data: bytes) -> None:
         self._sha256.update(data)
+
+    def store(self, data: bytes) -> None:
         self.size += len(data)
         self._write(data)
 
