@@ -78,6 +78,7 @@ class Server:
             if self.proc.poll() is not None:
                 raise RuntimeError("server died:\n" + text)
             time.sleep(0.2)
+        self.stop()  # never leave a half-started server behind
         raise RuntimeError("server did not start:\n" + self.log_path.read_text())
 
     def _answers(self) -> bool:
