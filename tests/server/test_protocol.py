@@ -348,3 +348,26 @@ def test_graceful_shutdown_finishes_in_flight_downloads(tmp_path) -> None:
             httpx.get(f"{server.url}/api/health")
     finally:
         server.stop()
+
+
+def test_admin_gc_deletes_only_unreferenced_files(hub) -> None:
+    keep = _create(hub)
+    assert _commit(hub, keep, [_header(), _file("kept.txt", b"still used")]).status_code == 200
+    gone = _create(hub)
+    orphan = os.urandom(1000)
+    assert _commit(hub, gone, [_header(), _file("orphan.bin", orphan)]).status_code == 200
+    with hub.http(hub.token) as c:
+        ns, name = gone.split("/")
+        assert (
+            c.request("DELETE", "/api/repos/delete", json={"name": name, "organization": ns}).status_code
+            == 200
+        )
+    blob = hub.data_dir / "blobs"
+    sha = hashlib.sha256(orphan).hexdigest()
+    assert (blob / sha[:2] / sha[2:4] / sha).exists()
+    out = hub.server.admin("gc", "--min-age-hours", "0", "--dry-run")
+    assert out.startswith("would delete") and (blob / sha[:2] / sha[2:4] / sha).exists()
+    hub.server.admin("gc", "--min-age-hours", "0")
+    assert not (blob / sha[:2] / sha[2:4] / sha).exists()
+    with hub.http(hub.token) as c:
+        assert c.get(f"/{keep}/resolve/main/kept.txt").content == b"still used"

@@ -79,6 +79,17 @@ class BlobStore(abc.ABC):
         """A path on local disk if the store has one (fast serving), else None."""
         return None
 
+    @abc.abstractmethod
+    def iter_blobs(self) -> Iterator[tuple[str, float]]:
+        """Every stored blob as (sha256, modification time), for garbage collection."""
+
+    @abc.abstractmethod
+    def delete(self, sha256: str) -> None: ...
+
+    @abc.abstractmethod
+    def touch(self, sha256: str) -> None:
+        """Mark a blob as just used (an upload found it already stored), so garbage collection spares it."""
+
     def iter_range(
         self, sha256: str, start: int = 0, end: int | None = None, chunk: int = 1 << 20
     ) -> Iterator[bytes]:
@@ -138,6 +149,7 @@ class _LocalWriter(BlobWriter):
             final = self._store._path(sha)
             if final.exists():
                 self._tmp.unlink(missing_ok=True)  # same content already stored: keep the one copy
+                self._store.touch(sha)
             else:
                 final.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(self._tmp, final)
@@ -201,6 +213,26 @@ class LocalBlobStore(BlobStore):
 
     def local_path(self, sha256: str) -> Path | None:
         return self._path(sha256)
+
+    def iter_blobs(self) -> Iterator[tuple[str, float]]:
+        for p in self.root.glob("??/??/*"):
+            if _SHA256.fullmatch(p.name):
+                try:
+                    yield p.name, p.stat().st_mtime
+                except FileNotFoundError:
+                    continue
+
+    def delete(self, sha256: str) -> None:
+        try:
+            os.unlink(self._spath(sha256))
+        except FileNotFoundError:
+            pass
+
+    def touch(self, sha256: str) -> None:
+        try:
+            os.utime(self._spath(sha256))
+        except FileNotFoundError:
+            pass
 
     def cleanup_tmp(self, max_age: float = 86400.0) -> int:
         """Remove leftovers of interrupted uploads older than ``max_age`` seconds (called at startup; younger

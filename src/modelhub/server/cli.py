@@ -88,6 +88,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_storage_args(oa)
     oa.set_defaults(func=cmd_org_add_member)
 
+    gc = admin_sub.add_parser("gc", help="delete stored files that no commit references any more")
+    gc.add_argument(
+        "--min-age-hours", type=float, default=24.0, help="spare younger files (default %(default)s)"
+    )
+    gc.add_argument("--dry-run", action="store_true", help="only report what would be deleted")
+    _add_storage_args(gc)
+    gc.set_defaults(func=cmd_gc)
+
     token = admin_sub.add_parser("token", help="access tokens").add_subparsers(
         dest="action", metavar="ACTION"
     )
@@ -161,6 +169,17 @@ def cmd_org_add_member(args: argparse.Namespace) -> int:
     from .accounts import add_member
 
     return _run_admin(args, lambda db: add_member(db, args.org, args.user))
+
+
+def cmd_gc(args: argparse.Namespace) -> int:
+    from .blobstore import LocalBlobStore
+    from .service import HubService
+
+    service = HubService(_sessions(args), LocalBlobStore(Path(args.data_dir) / "blobs"))
+    count, size = service.collect_garbage(args.min_age_hours * 3600, dry_run=args.dry_run)
+    verb = "would delete" if args.dry_run else "deleted"
+    print(f"{verb} {count} unreferenced files ({size / 1e6:.1f} MB)")
+    return 0
 
 
 def cmd_token_create(args: argparse.Namespace) -> int:

@@ -208,6 +208,8 @@ async def _lfs_batch(request: Request, repo_type: str, namespace: str, name: str
             continue
         item: dict[str, Any] = {"oid": oid, "size": size}
         present = service.blobs.exists(oid)
+        if present and operation == "upload":
+            service.blobs.touch(oid)  # about to be committed: keep it out of garbage collection
         if present and service.blobs.size(oid) != size:
             item["error"] = {"code": 422, "message": f"object {oid} exists with another size"}
         elif operation == "upload":

@@ -494,6 +494,27 @@ class HubService:
             values["card_json"] = json.dumps(self._card_from_tree(tree), default=str)
         db.execute(update(Repo).where(Repo.id == repo.id).values(**values))
 
+    def collect_garbage(self, min_age_s: float = 86400.0, dry_run: bool = False) -> tuple[int, int]:
+        """Delete blobs no commit tree references (left by deleted repos, abandoned uploads, failed commits)
+        (tree rows are kept: they are small, and a new commit may reuse one at any time),
+        if older than ``min_age_s`` so that uploads about to be committed are spared. Returns (count, bytes)."""
+        referenced: set[str] = set()
+        with self.sessions() as db:
+            live = select(Commit.tree_id).distinct()
+            for data in db.scalars(select(Tree.data).where(Tree.id.in_(live))):
+                referenced.update(e.sha256 for e in decode_tree(data).values())
+
+        cutoff = time.time() - min_age_s
+        count = size = 0
+        for sha, mtime in list(self.blobs.iter_blobs()):
+            if sha in referenced or mtime > cutoff:
+                continue
+            count += 1
+            size += self.blobs.size(sha)
+            if not dry_run:
+                self.blobs.delete(sha)
+        return count, size
+
     # --- README card ---------------------------------------------------------------------------------------
 
     def _card_from_tree(self, tree: FileTree) -> dict[str, Any]:
