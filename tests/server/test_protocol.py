@@ -76,7 +76,8 @@ def test_resolve_headers_range_and_errors(hub) -> None:
         assert g.headers["content-range"] == f"bytes 1048576-{len(big) - 1}/{len(big)}"
         assert g.content == big[1048576:]
         assert c.get(f"/{repo_id}/resolve/main/w.bin").content == big
-        miss = c.head(f"/{repo_id}/resolve/main/nope.txt")
+        miss = c.head(f"/{repo_id}/resolve/main/nope.txt", headers={"x-amzn-trace-id": "trace-123"})
+        assert miss.headers["x-request-id"] == "trace-123"
         assert miss.status_code == 404 and miss.headers["x-error-code"] == "EntryNotFound"
         assert miss.headers["x-repo-commit"] == sha
         assert c.get(f"/{repo_id}/resolve/nope/small.txt").headers["x-error-code"] == "RevisionNotFound"

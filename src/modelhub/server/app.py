@@ -69,12 +69,15 @@ class LimitAndLogMiddleware:
         limit = self._limit(path)
         state = {"status": 0, "sent": 0, "received": 0}
         declared = None
+        request_id = b""
         for k, v in scope.get("headers", ()):
             if k == b"content-length":
                 try:
                     declared = int(v)
                 except ValueError:
                     declared = None
+            elif k == b"x-amzn-trace-id" and len(v) <= 100:
+                request_id = v  # the official client sends one per request: echo it so errors quote it
         if declared is not None and declared > limit:
             resp = h.error_response(
                 ApiError(413, f"Request body of {declared} bytes exceeds the {limit}-byte limit.", "TooLarge")
@@ -94,6 +97,8 @@ class LimitAndLogMiddleware:
         async def logging_send(message: dict) -> None:
             if message["type"] == "http.response.start":
                 state["status"] = message["status"]
+                if request_id:
+                    message["headers"] = [*message.get("headers", ()), (b"x-request-id", request_id)]
             elif message["type"] == "http.response.body":
                 state["sent"] += len(message.get("body", b""))
             await send(message)
