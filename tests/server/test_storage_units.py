@@ -124,3 +124,17 @@ def test_ndjson_long_plain_lines_and_last_line_without_newline(tmp_path: Path) -
         assert [x["key"] for x in got] == ["header", "deletedFile"]
         got = _parse(json.dumps(long_header).encode(), store, chunk)  # no final newline
         assert len(got[0]["value"]["description"]) == SMALL_LINE + 10
+
+
+def test_schema_compiles_for_postgresql() -> None:
+    """Nothing SQLite-only in the schema: every table renders as PostgreSQL DDL (PostgreSQL comes next)."""
+    from sqlalchemy.dialects import postgresql
+    from sqlalchemy.schema import CreateTable
+
+    from modelhub.server.db import Base
+
+    ddl = "\n".join(
+        str(CreateTable(t).compile(dialect=postgresql.dialect())) for t in Base.metadata.sorted_tables
+    )
+    assert "CREATE TABLE repos" in ddl and "BYTEA" in ddl and "BIGINT" in ddl
+    assert "ON DELETE CASCADE" in ddl
