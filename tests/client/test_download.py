@@ -109,16 +109,19 @@ def test_snapshot_download_patterns_and_revisions(hub, repo):
 
 
 def test_warm_cache_costs_one_request_then_none(hub, repo, monkeypatch):
+    from modelhub.client import revision_scope
+
     rid = repo["id"]
 
     def from_pretrained_sequence():
-        hub_download(rid, "config.json", token=hub.token)
-        try:
-            hub_download(rid, "model.safetensors", token=hub.token)
-        except errors.EntryNotFoundError:
-            hub_download(rid, "weights.bin", token=hub.token)
-        with pytest.raises(errors.EntryNotFoundError):
-            hub_download(rid, "adapter_config.json", token=hub.token)
+        with revision_scope():  # what the mixins' from_pretrained does
+            hub_download(rid, "config.json", token=hub.token)
+            try:
+                hub_download(rid, "model.safetensors", token=hub.token)
+            except errors.EntryNotFoundError:
+                hub_download(rid, "weights.bin", token=hub.token)
+            with pytest.raises(errors.EntryNotFoundError):
+                hub_download(rid, "adapter_config.json", token=hub.token)
 
     from_pretrained_sequence()  # cold
     assert _cache(rid).is_known_missing(repo["second"], "model.safetensors")
@@ -129,10 +132,15 @@ def test_warm_cache_costs_one_request_then_none(hub, repo, monkeypatch):
     snapshot_download(rid, token=hub.token)  # fills the rest of the snapshot and trees/<commit>.json
     forget_resolved_revisions()
     http.stats.reset()
-    snapshot_download(rid, token=hub.token)
-    snapshot_download(rid, token=hub.token)
-    hub_download(rid, "config.json", token=hub.token)
+    with revision_scope():
+        snapshot_download(rid, token=hub.token)
+        snapshot_download(rid, token=hub.token)
+        hub_download(rid, "config.json", token=hub.token)
     assert http.stats.count == 1, http.stats  # the revision, once
+    http.stats.reset()
+    hub_download(rid, "config.json", token=hub.token)
+    hub_download(rid, "config.json", token=hub.token)
+    assert http.stats.count == 2, http.stats  # outside a scope each call asks (no stale read by default)
     http.stats.reset()
     hub_download(rid, "config.json", revision=repo["second"], token=hub.token)
     snapshot_download(rid, revision=repo["second"], token=hub.token)

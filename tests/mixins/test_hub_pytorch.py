@@ -145,6 +145,27 @@ def test_offline_env_uses_cache(hub: Any, monkeypatch: pytest.MonkeyPatch) -> No
     assert _same(HubNet.from_pretrained(repo_id), model)
 
 
+def test_warm_cache_load_costs_one_request_and_offline_none(hub: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from modelhub.client import http
+
+    repo_id = hub.new_repo_id()
+    model = HubNet(width=5)
+    model.push_to_hub(repo_id, token=hub.token)
+    HubNet.from_pretrained(repo_id)  # cold: fills the cache
+    http.stats.reset()
+    assert _same(HubNet.from_pretrained(repo_id), model)
+    # config.json, model.safetensors and the probes for other weight files: one request resolves "main"
+    assert http.stats.count == 1, http.stats
+    model2 = HubNet(width=5)
+    model2.push_to_hub(repo_id, token=hub.token)
+    http.stats.reset()
+    assert _same(HubNet.from_pretrained(repo_id), model2)  # a new commit is seen at once
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    http.stats.reset()
+    assert _same(HubNet.from_pretrained(repo_id), model2)
+    assert http.stats.count == 0, http.stats
+
+
 def test_sharded_push_and_load(hub: Any) -> None:
     repo_id = hub.new_repo_id()
     model = HubNet(width=32, depth=4, tie=True)

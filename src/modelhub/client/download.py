@@ -9,9 +9,10 @@ Guarantees:
 - **Once**: a file lock per blob (``.locks/<repo>/<etag>.lock``, the path the official client uses too) makes
   concurrent processes download a blob once; the others find it in the cache.
 - **Few requests**: files of a commit are immutable, so a 40-hex revision already in the cache costs no request.
-  A branch or tag is resolved to a commit once per ``revision_scope()`` block, and remembered in-process for
-  ``MODELHUB_REVISION_CACHE_TTL`` seconds (default 3; 0 disables) outside one, so that a ``from_pretrained``-style
-  sequence of downloads costs one request on a warm cache; our own commits to a repo forget its resolutions. ``trees/<commit>.json`` tells which
+  A branch or tag is resolved to a commit once per ``revision_scope()`` block (the mixins' ``from_pretrained``
+  opens one, so a warm-cache load costs one request and reads one consistent commit); outside a block it can be
+  remembered for ``MODELHUB_REVISION_CACHE_TTL`` seconds (default 0: always ask, never a stale read); our own
+  commits to a repo forget its resolutions. ``trees/<commit>.json`` tells which
   files a commit has, so known-missing files raise without a request. ``HF_HUB_OFFLINE=1``: no request at all.
 """
 
@@ -79,7 +80,7 @@ _scope: contextvars.ContextVar[dict[tuple[str, ...], str] | None] = contextvars.
 
 
 def _ttl() -> float:
-    return float(os.environ.get("MODELHUB_REVISION_CACHE_TTL", "3"))
+    return float(os.environ.get("MODELHUB_REVISION_CACHE_TTL", "0"))
 
 
 @contextlib.contextmanager

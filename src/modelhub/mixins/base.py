@@ -7,6 +7,7 @@ through ``_save_pretrained`` and ``_from_pretrained``; the hub is reached only t
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import inspect
@@ -322,44 +323,53 @@ class ModelHubMixin:
             token=token,
             local_files_only=local_files_only,
         )
-        config_file: str | None = None
-        if os.path.isdir(model_id):
-            candidate = os.path.join(model_id, CONFIG_NAME)
-            if os.path.isfile(candidate):
-                config_file = candidate
+        # One hub load reads every file at one commit, resolving the revision once (one request when the
+        # cache is warm), even if the branch moves meanwhile.
+        with contextlib.ExitStack() as stack:
+            if not os.path.isdir(model_id):
+                from ..client import revision_scope
+
+                stack.enter_context(revision_scope())
+            config_file: str | None = None
+            if os.path.isdir(model_id):
+                candidate = os.path.join(model_id, CONFIG_NAME)
+                if os.path.isfile(candidate):
+                    config_file = candidate
+                else:
+                    logger.warning(
+                        "%s not found in %s; loading with default arguments.", CONFIG_NAME, model_id
+                    )
             else:
-                logger.warning("%s not found in %s; loading with default arguments.", CONFIG_NAME, model_id)
-        else:
-            from ..errors import RepositoryNotFoundError
+                from ..errors import RepositoryNotFoundError
 
-            try:
-                config_file = _hub.hub_file_or_none(model_id, CONFIG_NAME, **hub_kwargs)
-            except RepositoryNotFoundError as exc:
-                exc.add_note(f"{model_id!r} is not a local directory either (looked in {os.getcwd()}).")
-                raise
+                try:
+                    config_file = _hub.hub_file_or_none(model_id, CONFIG_NAME, **hub_kwargs)
+                except RepositoryNotFoundError as exc:
+                    exc.add_note(f"{model_id!r} is not a local directory either (looked in {os.getcwd()}).")
+                    raise
 
-        config: Any = None
-        if config_file is not None:
-            config = cls._read_config(config_file)
-            cls._config_to_model_kwargs(config, model_kwargs)
-            if "config" in model_kwargs:
-                config = model_kwargs["config"] if model_kwargs["config"] is not None else config
-            if cls._hub_mixin_inject_config and "config" not in model_kwargs:
-                model_kwargs["config"] = config
+            config: Any = None
+            if config_file is not None:
+                config = cls._read_config(config_file)
+                cls._config_to_model_kwargs(config, model_kwargs)
+                if "config" in model_kwargs:
+                    config = model_kwargs["config"] if model_kwargs["config"] is not None else config
+                if cls._hub_mixin_inject_config and "config" not in model_kwargs:
+                    model_kwargs["config"] = config
 
-        call_kwargs: dict[str, Any] = dict(
-            model_id=model_id,
-            revision=revision,
-            cache_dir=cache_dir,
-            force_download=force_download,
-            local_files_only=local_files_only,
-            token=token,
-        )
-        accepted = inspect.signature(cls._from_pretrained).parameters
-        for name, value in (("proxies", proxies), ("resume_download", resume_download)):
-            if name in accepted and name not in model_kwargs:
-                call_kwargs[name] = value
-        instance = cls._from_pretrained(**call_kwargs, **model_kwargs)
+            call_kwargs: dict[str, Any] = dict(
+                model_id=model_id,
+                revision=revision,
+                cache_dir=cache_dir,
+                force_download=force_download,
+                local_files_only=local_files_only,
+                token=token,
+            )
+            accepted = inspect.signature(cls._from_pretrained).parameters
+            for name, value in (("proxies", proxies), ("resume_download", resume_download)):
+                if name in accepted and name not in model_kwargs:
+                    call_kwargs[name] = value
+            instance = cls._from_pretrained(**call_kwargs, **model_kwargs)
 
         # Keep the config on the instance so that a later save_pretrained / push_to_hub writes it again.
         if config is not None and getattr(instance, "_hub_mixin_config", None) in (None, {}):
