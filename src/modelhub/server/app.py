@@ -131,8 +131,16 @@ class LimitAndLogMiddleware:
 class ResolveFastPath:
     """Serves ``GET``/``HEAD`` ``/{repo}/resolve/{rev}/{path}`` without going through the router.
 
-    This is the hottest route (every download starts with a HEAD); routing through ~50 FastAPI routes costs more
-    than the work itself. The same handler (``routes_files.resolve_response``) backs the documented route."""
+    This is the hottest route (every download starts with a HEAD, and ``transformers`` probes many optional
+    files); routing through ~50 FastAPI routes costs more than the work itself. The same handler
+    (``routes_files.resolve_response``) backs the documented route.
+
+    Small answers (HEAD, errors, GET bodies up to 4 KiB) are also kept in the service's ``HotCache``, keyed by
+    method, raw path and the exact ``Authorization`` value, so the access decision is the one made for that very
+    token. Like the other hot-path entries they are dropped on every committed write of this process and live at
+    most the cache TTL (2 s) otherwise."""
+
+    MAX_CACHED_BODY = 4096
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -148,19 +156,43 @@ class ResolveFastPath:
             else:
                 target = None
             if target is not None and target[4]:
-                from starlette.requests import Request as StarletteRequest
-
-                from .routes_files import resolve_response
-
-                scope["app"] = self.app
-                request = StarletteRequest(scope, receive)
-                try:
-                    response = resolve_response(request, *target)
-                except ApiError as exc:
-                    response = h.error_response(exc, head=scope["method"] == "HEAD")
-                await response(scope, receive, send)
+                await self._resolve(scope, receive, send, target)
                 return
         await self.app(scope, receive, send)
+
+    async def _resolve(self, scope: dict, receive: Any, send: Any, target: tuple[str, ...]) -> None:
+        from starlette.requests import Request as StarletteRequest
+
+        from .routes_files import resolve_response
+        from .service import _MISS
+
+        hot = self.app.state.hub.hot
+        auth = b""
+        cacheable = True
+        for k, v in scope["headers"]:
+            if k == b"authorization":
+                auth = v
+            elif k in (b"range", b"if-range"):
+                cacheable = False
+        key = ("resolve", scope["method"], scope["path"], auth)
+        if cacheable:
+            hit = hot.get(key)
+            if hit is not _MISS:
+                status, headers, body = hit
+                await send({"type": "http.response.start", "status": status, "headers": headers})
+                await send({"type": "http.response.body", "body": body})
+                return
+        gen = hot.gen
+        scope["app"] = self.app
+        request = StarletteRequest(scope, receive)
+        try:
+            response = resolve_response(request, *target)
+        except ApiError as exc:
+            response = h.error_response(exc, head=scope["method"] == "HEAD")
+        body = getattr(response, "body", None)
+        if cacheable and body is not None and len(body) <= self.MAX_CACHED_BODY and response.status_code < 500:
+            hot.put(key, (response.status_code, response.raw_headers, body), gen)
+        await response(scope, receive, send)
 
 
 def _secret(sessions) -> bytes:
