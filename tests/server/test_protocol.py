@@ -372,3 +372,34 @@ def test_admin_gc_deletes_only_unreferenced_files(hub) -> None:
     assert not (blob / sha[:2] / sha[2:4] / sha).exists()
     with hub.http(hub.token) as c:
         assert c.get(f"/{keep}/resolve/main/kept.txt").content == b"still used"
+
+
+def test_resolve_answers_never_go_stale_after_writes(hub) -> None:
+    """Small resolve answers are cached: every write must be visible to the very next request."""
+    repo_id = _create(hub, private=True)
+    assert _commit(hub, repo_id, [_header(), _file("a.txt", b"one")]).status_code == 200
+    import httpx
+
+    url = f"{hub.url}/{repo_id}/resolve/main/a.txt"
+    with hub.http(hub.token) as c:
+        for expected in (b"two", b"three"):
+            etag = c.head(url).headers["etag"]
+            assert c.head(url).headers["etag"] == etag  # served from the cache
+            assert _commit(hub, repo_id, [_header(), _file("a.txt", expected)]).status_code == 200
+            assert c.head(url).headers["etag"] != etag
+            assert c.get(url).content == expected
+        assert httpx.head(url).status_code == 401  # anonymous, private repo
+        ns, name = repo_id.split("/")
+        assert c.put(f"/api/models/{repo_id}/settings", json={"visibility": "public"}).status_code == 200
+        assert httpx.head(url).status_code == 200
+        assert c.delete(f"/api/models/{repo_id}/branch/main").status_code == 403
+        assert (
+            _commit(hub, repo_id, [_header(), {"key": "deletedFile", "value": {"path": "a.txt"}}]).status_code
+            == 200
+        )
+        assert c.head(url).headers["x-error-code"] == "EntryNotFound"
+        assert (
+            c.request("DELETE", "/api/repos/delete", json={"name": name, "organization": ns}).status_code
+            == 200
+        )
+        assert c.head(url).headers["x-error-code"] == "RepoNotFound"
