@@ -15,7 +15,7 @@ export HF_ENDPOINT="http://127.0.0.1:$PORT" HF_HOME="$DATA/hf-home" HF_HUB_DISAB
 
 .venv/bin/modelhub serve --host 127.0.0.1 --port "$PORT" --data-dir "$DATA/hub" >"$DATA/server.log" 2>&1 &
 SERVER=$!
-trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; rm -rf "$DATA"' EXIT
+trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null || true; rm -rf "$DATA"' EXIT
 for _ in $(seq 1 100); do
   .venv/bin/python -c "import httpx,sys; httpx.get('$HF_ENDPOINT/api/whoami-v2', timeout=1)" 2>/dev/null && break
   sleep 0.2

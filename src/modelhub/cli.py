@@ -22,15 +22,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug information to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
+    from .client import cli as client_cli
     from .server import cli as server_cli
 
-    try:
-        from .client import cli as client_cli
-    except ImportError as exc:  # the client commands may be absent in a partial checkout
-        if exc.name not in ("modelhub.client", "modelhub.client.cli"):
-            raise
-    else:
-        client_cli.register(sub)
+    client_cli.register(sub)
     server_cli.register(sub)
     return parser
 
@@ -42,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not args.verbose:  # one line per HTTP request is debug noise for a CLI user
+        logging.getLogger("httpx").setLevel(logging.WARNING)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
