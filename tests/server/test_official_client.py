@@ -388,3 +388,26 @@ def test_tree_expand_reports_the_commit_that_last_changed_each_entry(hub) -> Non
     assert entries["d"].last_commit.title == "bump"
     [info] = api.get_paths_info(repo_id, ["keep.txt"], expand=True)
     assert info.last_commit.oid == first
+
+
+def test_merge_makes_a_merge_commit_or_reports_conflicts(hub) -> None:
+    api = _api(hub)
+    repo_id, _ = _seed(api, hub, {"shared.txt": b"base", "c.txt": b"base"})
+    pr = api.upload_file(path_or_fileobj=b"from-pr", path_in_repo="pr.txt", repo_id=repo_id, create_pr=True)
+    api.upload_file(path_or_fileobj=b"from-main", path_in_repo="main.txt", repo_id=repo_id)
+    api.merge_pull_request(repo_id, pr.pr_num)
+    files = set(api.list_repo_files(repo_id))
+    assert {"pr.txt", "main.txt", "shared.txt"} <= files
+    assert api.list_repo_commits(repo_id)[0].title == f"Merge pull request #{pr.pr_num}"
+    with pytest.raises(hf_errors.HfHubHTTPError):
+        api.merge_pull_request(repo_id, pr.pr_num)  # already merged
+    # both sides change c.txt differently: conflict, nothing moves
+    pr2 = api.upload_file(
+        path_or_fileobj=b"pr-version", path_in_repo="c.txt", repo_id=repo_id, create_pr=True
+    )
+    head = api.upload_file(path_or_fileobj=b"main-version", path_in_repo="c.txt", repo_id=repo_id).oid
+    with pytest.raises(hf_errors.HfHubHTTPError) as exc:
+        api.merge_pull_request(repo_id, pr2.pr_num)
+    assert exc.value.response.status_code == 409 and "c.txt" in str(exc.value)
+    assert api.model_info(repo_id).sha == head
+    assert api.get_discussion_details(repo_id, pr2.pr_num).status == "open"

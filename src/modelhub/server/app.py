@@ -190,7 +190,12 @@ class ResolveFastPath:
         except ApiError as exc:
             response = h.error_response(exc, head=scope["method"] == "HEAD")
         body = getattr(response, "body", None)
-        if cacheable and body is not None and len(body) <= self.MAX_CACHED_BODY and response.status_code < 500:
+        if (
+            cacheable
+            and body is not None
+            and len(body) <= self.MAX_CACHED_BODY
+            and response.status_code < 500
+        ):
             hot.put(key, (response.status_code, response.raw_headers, body), gen)
         await response(scope, receive, send)
 

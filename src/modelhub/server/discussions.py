@@ -287,6 +287,9 @@ def merge_pr(service: HubService, repo: Repo, disc: Discussion, author: str, com
                 raise ApiError(
                     404, f"PR #{disc.num} or its base {target!r} no longer exists.", "RevisionNotFound"
                 )
+            current = db.get(Discussion, disc.id)
+            if current is None or current.status not in ("open", "draft"):
+                raise bad_request(f"PR #{disc.num} is no longer open; nothing to merge.")
             head_anc = service.ancestors(db, repo, head)
             if base in head_anc:  # fast-forward
                 new = head
