@@ -297,6 +297,18 @@ def test_pagination_and_restart(tmp_path) -> None:
             url = link.split(";")[0].strip("<> ") if link else None
             assert url is None or url.startswith("http://")
         assert sorted(seen) == sorted([".gitattributes", "d"] + [f"d/f{i}.txt" for i in range(7)])
+        for i in range(3):
+            assert (
+                httpx.post(f"{server.url}/api/repos/create", json={"name": f"more{i}"}, headers=h).status_code
+                == 200
+            )
+        ids, url = [], f"{server.url}/api/models?author=erin"
+        while url:
+            r = httpx.get(url, headers=h)
+            ids += [m["id"] for m in r.json()]
+            link = r.headers.get("link")
+            url = link.split(";")[0].strip("<> ") if link else None
+        assert sorted(ids) == ["erin/more0", "erin/more1", "erin/more2", "erin/pg"]
         server.restart()
         r = httpx.get(f"{server.url}/erin/pg/resolve/main/d/f5.txt", headers=h)
         assert r.status_code == 200 and r.content == b"5"

@@ -223,7 +223,9 @@ def list_repos(request: Request, plural: str):
     p = h.principal(request)
     q = request.query_params
     service = h.hub(request)
-    limit = min(int(q.get("limit") or 1000), 1000) if (q.get("limit") or "1").isdigit() else 1000
+    limit = h.settings(request).page_size
+    if (q.get("limit") or "").isdigit():
+        limit = max(1, min(int(q["limit"]), 1000))
     offset = _decode_cursor(q.get("cursor"))
     sort = q.get("sort") or "lastModified"
     direction = q.get("direction")
