@@ -73,12 +73,11 @@ def test_upload_download_roundtrip_regular_path(hub, tmp_path: Path) -> None:
     # re-pushing the same folder changes nothing: no new commit
     again = api.upload_folder(repo_id=repo_id, folder_path=folder, commit_message="again")
     assert again.oid == info.oid
-    assert "Preupload" not in hub.log() or True  # the log is checked in test_upload_modes
-    assert '"PUT /lfs-upload/' not in _log_for(hub, repo_id)
-
-
-def _log_for(hub, repo_id: str) -> str:
-    return "\n".join(line for line in hub.log().splitlines() if repo_id in line or "/lfs-upload/" in line)
+    # nothing went through LFS: the content travelled inline in the commits
+    log = hub.log()
+    assert f"/{repo_id}.git/info/lfs/objects/batch" not in log
+    assert f"PUT /lfs-upload/{hashlib.sha256(big).hexdigest()}" not in log
+    assert log.count(f"POST /api/models/{repo_id}/commit/main") == 1  # the re-push made no commit
 
 
 def test_lfs_path_upload_and_dedup(hub, tmp_path: Path, monkeypatch) -> None:
