@@ -46,7 +46,7 @@ step "TensorFlow job (.venv-tf: tensorflow + tf-keras, the legacy SavedModel lay
 tf_ok=1
 [ -x .venv-tf/bin/python ] || "$PY" -m venv .venv-tf || tf_ok=0
 if [ "$tf_ok" = 1 ]; then
-  .venv-tf/bin/python -m pip install $PIP_QUIET tensorflow tf-keras -e '.[server]' pytest pytest-timeout psutil \
+  .venv-tf/bin/python -m pip install $PIP_QUIET tensorflow==2.21.0 tf-keras==2.21.0 -e '.[server]' pytest pytest-timeout psutil \
     pydot >.venv-tf/install.log 2>&1 || tf_ok=0
 fi
 if [ "$tf_ok" = 1 ] && .venv-tf/bin/python -c "import tensorflow, tf_keras" >/dev/null 2>&1; then
