@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -73,36 +74,50 @@ def hub_file_or_none(repo_id: str, filename: str, **kwargs: Any) -> str | None:
 
 
 def push_folder(
-    folder_writer: Any,
+    folder_writer: Callable[[Path], None],
     repo_id: str,
     *,
     commit_message: str,
     private: bool | None = None,
-    token: str | None = None,
+    token: str | bool | None = None,
     branch: str | None = None,
     create_pr: bool | None = None,
     allow_patterns: list[str] | str | None = None,
     ignore_patterns: list[str] | str | None = None,
     delete_patterns: list[str] | str | None = None,
     endpoint: str | None = None,
+    library_name: str | None = None,
+    library_version: str | None = None,
+    before_upload: Callable[[Any, str, Path], None] | None = None,
 ) -> Any:
-    """Create the repo if needed, let ``folder_writer(path)`` fill a temporary folder, upload it in one commit.
+    """Let ``folder_writer(path)`` fill a temporary folder, then create the repo if needed and upload the folder
+    in one commit. Returns the client's ``CommitInfo``.
 
-    ``branch`` is created from the default branch when it does not exist yet (unless ``create_pr``, where the
-    hub opens the pull request against it). Returns the client's ``CommitInfo``.
+    The folder is written first: a model that fails to save raises before any network call, and leaves no empty
+    repo behind. ``branch`` (other than ``main``) is created from the default branch when it does not exist yet;
+    with ``create_pr`` the pull request is opened against it. ``before_upload(api, repo_id, folder)`` may adjust
+    the folder once the repo exists (e.g. to keep a model card already on the hub).
     """
     import tempfile
 
+    from .._common.validation import validate_repo_id, validate_revision
     from ..client import HubApi
 
-    api = HubApi(endpoint=endpoint, token=token)
-    repo_url = api.create_repo(repo_id, private=private, exist_ok=True)
-    repo_id = getattr(repo_url, "repo_id", None) or repo_id
-    if branch and not create_pr and branch != "main":
-        api.create_branch(repo_id, branch=branch, exist_ok=True)
+    validate_repo_id(repo_id, allow_bare_name=True)
+    if branch is not None:
+        validate_revision(branch)
     with tempfile.TemporaryDirectory(prefix="modelhub-push-") as tmp:
         folder = Path(tmp) / repo_id.split("/")[-1]
         folder_writer(folder)
+        api = HubApi(
+            endpoint=endpoint, token=token, library_name=library_name, library_version=library_version
+        )
+        repo_url = api.create_repo(repo_id, private=private, exist_ok=True)
+        repo_id = getattr(repo_url, "repo_id", None) or repo_id
+        if branch and branch != "main":
+            api.create_branch(repo_id, branch=branch, exist_ok=True)
+        if before_upload is not None:
+            before_upload(api, repo_id, folder)
         return api.upload_folder(
             repo_id=repo_id,
             repo_type="model",

@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import pickle
-import tempfile
 import uuid
 import warnings
 from pathlib import Path
@@ -34,6 +33,7 @@ from ._fastai_versions import (
     installed_version,
     pyproject_text,
 )
+from ._hub import push_folder
 
 if TYPE_CHECKING:
     from ..client import CommitInfo, HubApi
@@ -193,36 +193,31 @@ def push_to_hub_fastai(
     The learner is exported before any network call: one that cannot be pickled raises ``pickle.PicklingError``
     with the fix, and creates no repo.
     """
-    from ..client import HubApi
-
-    validate_repo_id(repo_id, allow_bare_name=True)
-    if branch is not None:
-        validate_revision(branch)
     config_text = _check_config(config)
-    with tempfile.TemporaryDirectory(prefix="modelhub-fastai-") as tmp:
-        folder = Path(tmp)
+
+    def write(folder: Path) -> None:
         _save_folder(learner, folder, config_text, with_card=False)
-        api = HubApi(
-            endpoint=api_endpoint,
-            token=token,
-            library_name="fastai",
-            library_version=installed_version("fastai"),
-        )
-        repo_id = api.create_repo(repo_id, private=private, exist_ok=True).repo_id
-        if branch is not None:
-            api.create_branch(repo_id, branch=branch, exist_ok=True)
+
+    def add_card_unless_kept(api: HubApi, repo_id: str, folder: Path) -> None:
         if not _repo_keeps_card(api, repo_id, branch, delete_patterns):
             write_model_card(folder, repo_id)
-        commit = api.upload_folder(
-            repo_id=repo_id,
-            folder_path=folder,
-            commit_message=commit_message,
-            revision=branch,
-            create_pr=create_pr,
-            allow_patterns=allow_patterns,
-            ignore_patterns=ignore_patterns,
-            delete_patterns=delete_patterns,
-        )
+
+    commit = push_folder(
+        write,
+        repo_id,
+        commit_message=commit_message,
+        private=private,
+        token=token,
+        branch=branch,
+        create_pr=create_pr,
+        allow_patterns=allow_patterns,
+        ignore_patterns=ignore_patterns,
+        delete_patterns=delete_patterns,
+        endpoint=api_endpoint,
+        library_name="fastai",
+        library_version=installed_version("fastai"),
+        before_upload=add_card_unless_kept,
+    )
     logger.info("Pushed fastai learner to %s: %s", repo_id, commit)
     return commit
 
