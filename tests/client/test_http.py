@@ -166,3 +166,55 @@ def test_unreachable_and_offline(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(errors.OfflineModeIsEnabled, match="HF_HUB_OFFLINE"):
         http.request("GET", f"http://127.0.0.1:{port}/api/x")
+
+
+@pytest.mark.parametrize(
+    ("url", "message", "cls"),
+    [
+        ("https://hub.example/api/models/alice/m1", None, errors.RepositoryNotFoundError),
+        ("https://hub.example/alice/m1/resolve/main/w.bin", None, errors.RepositoryNotFoundError),
+        (
+            "https://hub.example/api/models/alice/m1",
+            "Invalid credentials in Authorization header",
+            errors.UnauthorizedError,
+        ),
+        ("https://hub.example/api/whoami-v2", None, errors.UnauthorizedError),
+        ("http://hub.example/api/models/alice/m1", None, errors.UnauthorizedError),
+    ],
+)
+def test_https_401_without_code_means_repo_not_found(url, message, cls):
+    """huggingface.co hides a private repo behind a bare 401 (protocol 7); a rejected token stays a 401."""
+    headers = {"x-error-message": message} if message else {}
+    with pytest.raises(cls) as info:
+        http.raise_for_status(_response(401, headers, {"error": "nope"}, url=url), CTX)
+    assert type(info.value) is cls
+    if cls is errors.RepositoryNotFoundError:
+        assert "'alice/m1' not found on http://h (or it is private and your token cannot see it)" in str(
+            info.value
+        )
+
+
+def test_public_hub_urls_in_answers_follow_the_endpoint():
+    from modelhub.client.types import CommitInfo, RepoUrl, on_endpoint
+
+    mirror = "http://127.0.0.1:8000"
+    assert on_endpoint("https://huggingface.co/alice/m1", mirror) == f"{mirror}/alice/m1"
+    assert (
+        on_endpoint("https://huggingface.co.evil/alice/m1", mirror) == "https://huggingface.co.evil/alice/m1"
+    )
+    assert (
+        on_endpoint("https://huggingface.co/alice/m1", "https://huggingface.co")
+        == "https://huggingface.co/alice/m1"
+    )
+    url = RepoUrl("https://huggingface.co/datasets/alice/d1", endpoint=mirror)
+    assert url == f"{mirror}/datasets/alice/d1" and url.repo_type == "dataset" and url.repo_id == "alice/d1"
+    info = CommitInfo(
+        f"https://huggingface.co/alice/m1/commit/{'a' * 40}",
+        "msg",
+        "",
+        "a" * 40,
+        "https://huggingface.co/alice/m1/discussions/3",
+        endpoint=mirror,
+    )
+    assert info.commit_url.startswith(mirror) and info.pr_url == f"{mirror}/alice/m1/discussions/3"
+    assert info.repo_url.repo_id == "alice/m1" and info.pr_revision == "refs/pr/3"

@@ -27,6 +27,7 @@ class Peer(stdlib_http.BaseHTTPRequestHandler):
     log: list = []
     base = ""
     multipart = True
+    public_links = False  # answer with hrefs on https://huggingface.co, as a hub behind a mirror endpoint may
 
     def log_message(self, *args):
         pass
@@ -46,6 +47,7 @@ class Peer(stdlib_http.BaseHTTPRequestHandler):
         Peer.log.append(("POST", self.path, self.headers.get("authorization")))
         body = json.loads(self._body() or b"{}")
         if self.path.endswith("/info/lfs/objects/batch"):
+            base = "https://huggingface.co" if Peer.public_links else Peer.base
             out = []
             for obj in body["objects"]:
                 oid, size = obj["oid"], obj["size"]
@@ -59,16 +61,16 @@ class Peer(stdlib_http.BaseHTTPRequestHandler):
                     n = -(-size // CHUNK)
                     header = {
                         "chunk_size": str(CHUNK),
-                        **{str(i + 1): f"{Peer.base}/part/{oid}/{i + 1}" for i in range(n)},
+                        **{str(i + 1): f"{base}/part/{oid}/{i + 1}" for i in range(n)},
                     }
-                    upload = {"href": f"{Peer.base}/complete/{oid}", "header": header}
+                    upload = {"href": f"{base}/complete/{oid}", "header": header}
                 else:
-                    upload = {"href": f"{Peer.base}/put/{oid}"}
+                    upload = {"href": f"{base}/put/{oid}"}
                 out.append(
                     {
                         "oid": oid,
                         "size": size,
-                        "actions": {"upload": upload, "verify": {"href": f"{Peer.base}/verify"}},
+                        "actions": {"upload": upload, "verify": {"href": f"{base}/verify"}},
                     }
                 )
             self._json(200, {"transfer": "basic", "objects": out})
@@ -109,7 +111,7 @@ def peer(monkeypatch):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     srv = stdlib_http.ThreadingHTTPServer(("127.0.0.1", 0), Peer)
     Peer.base = f"http://127.0.0.1:{srv.server_address[1]}"
-    Peer.store, Peer.parts, Peer.log, Peer.multipart = {}, {}, [], True
+    Peer.store, Peer.parts, Peer.log, Peer.multipart, Peer.public_links = {}, {}, [], True, False
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     yield Peer
     srv.shutdown()
@@ -144,6 +146,18 @@ def test_multipart_upload_then_skip(peer, tmp_path):
     peer.log.clear()
     assert _upload(peer, [CommitOperationAdd("again.bin", path)]) == {"uploaded": 0, "skipped": 1, "bytes": 0}
     assert [e[0] for e in peer.log] == ["POST"]  # only the batch call: nothing sent
+
+
+@pytest.mark.parametrize("multipart", [True, False])
+def test_public_hub_links_are_rewritten_to_the_endpoint(peer, multipart):
+    """hrefs on https://huggingface.co (part URLs, completion, verify) are sent to the endpoint in use instead."""
+    peer.multipart, peer.public_links = multipart, True
+    op = CommitOperationAdd("a.bin", os.urandom(CHUNK + 10))
+    assert _upload(peer, [op])["uploaded"] == 1
+    assert peer.store[op.upload_info.sha256] == op.path_or_fileobj
+    paths = [path for _, path, _ in peer.log]
+    assert paths[0] == "/alice/m.git/info/lfs/objects/batch" and "/verify" in paths
+    assert len([m for m, _, _ in peer.log if m == "PUT"]) == (2 if multipart else 1)
 
 
 def test_basic_upload_and_batch_errors(peer):

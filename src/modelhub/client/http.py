@@ -15,6 +15,7 @@ import contextlib
 import logging
 import os
 import platform
+import re
 import threading
 import time
 import uuid
@@ -236,6 +237,14 @@ def _repo_label(ctx: Context) -> str:
     return f"{prefix}{ctx.repo_id!r}"
 
 
+_REPO_API_PATH = re.compile(r"^/api/(models|datasets|spaces)/.+|/resolve/")
+
+
+def _is_repo_url_on_https(url: httpx.URL) -> bool:
+    """A repo API or ``/resolve`` URL on https: where the Hub's bare 401 means "no such repo (for you)"."""
+    return url.scheme == "https" and bool(_REPO_API_PATH.search(url.path))
+
+
 def raise_for_status(response: httpx.Response, ctx: Context | None = None) -> None:
     """Raise the ``modelhub.errors`` class matching the hub's answer (``X-Error-Code`` first, then status)."""
     if response.is_success:
@@ -279,7 +288,14 @@ def raise_for_status(response: httpx.Response, ctx: Context | None = None) -> No
         )
     if response.headers.get("x-error-message") == "Access to this resource is disabled.":
         raise DisabledRepoError(f"{_repo_label(ctx)} on {endpoint} is disabled.{detail}", response, **kwargs)
-    if code == "RepoNotFound":
+    # huggingface.co answers 401 without an error code for a repo the caller cannot see (protocol section 7),
+    # unless the token itself was rejected
+    if code == "RepoNotFound" or (
+        status == 401
+        and code is None
+        and _is_repo_url_on_https(response.request.url)
+        and response.headers.get("x-error-message") != "Invalid credentials in Authorization header"
+    ):
         hint = (
             "it is private and your token cannot see it"
             if sent_token

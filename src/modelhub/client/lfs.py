@@ -2,7 +2,8 @@
 
 The batch answer says, per object, whether the hub already has it (no ``actions``: skipped, nothing sent) or where
 to PUT it: one ``upload.href`` (basic) or, when ``upload.header.chunk_size`` is present, one URL per part followed
-by a completion POST (multipart). Upload URLs are self-authorising: no ``Authorization`` header is sent to them.
+by a completion POST (multipart). Upload URLs are self-authorising: no ``Authorization`` header is sent to them;
+a ``https://huggingface.co`` prefix in them is rewritten to the endpoint in use.
 Bodies are streamed from disk; a file is never held in memory.
 """
 
@@ -18,6 +19,7 @@ from ..errors import HfHubHTTPError, HubError
 from . import http
 from ._progress import progress_bar
 from .operations import CommitOperationAdd
+from .types import on_endpoint
 
 logger = logging.getLogger(__name__)
 
@@ -120,16 +122,20 @@ def upload_lfs_files(
         def run(item: tuple[CommitOperationAdd, dict[str, Any]]) -> None:
             op, actions = item
             upload = actions["upload"]
-            header = upload.get("header") or {}
+            header = {  # part URLs (numeric keys) are hrefs too
+                k: on_endpoint(v, endpoint) if str(k).isdigit() and isinstance(v, str) else v
+                for k, v in (upload.get("header") or {}).items()
+            }
+            href = on_endpoint(upload["href"], endpoint)
             if "chunk_size" in header:
-                _multipart(op, upload["href"], header, proxies, bar)
+                _multipart(op, href, header, proxies, bar)
             else:
-                _basic(op, upload["href"], proxies, bar)
+                _basic(op, href, proxies, bar)
             verify = actions.get("verify")
             if verify and verify.get("href"):
                 http.request(
                     "POST",
-                    verify["href"],
+                    on_endpoint(verify["href"], endpoint),
                     headers={**headers, **LFS_HEADERS, **(verify.get("header") or {})},
                     json={"oid": op.upload_info.sha256, "size": op.upload_info.size},
                     proxies=proxies,

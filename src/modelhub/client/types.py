@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..constants import REPO_TYPES_URL_PREFIXES
+from ..constants import DEFAULT_ENDPOINT, REPO_TYPES_URL_PREFIXES
 
 
 def parse_datetime(value: str | None) -> datetime | None:
@@ -19,6 +19,23 @@ def parse_datetime(value: str | None) -> datetime | None:
         return datetime.fromisoformat(text)
     except ValueError:
         return None
+
+
+def on_endpoint(url: str, endpoint: str | None) -> str:
+    """``url`` with a leading ``https://huggingface.co`` replaced by ``endpoint``.
+
+    A hub behind another endpoint (a mirror, a staging hub, a proxy) may still answer with links on the public hub
+    (repo and commit URLs, LFS upload hrefs); following them would leave the endpoint the user chose.
+    """
+    if not endpoint:
+        return url
+    endpoint = endpoint.rstrip("/")
+    if endpoint == DEFAULT_ENDPOINT or not url.startswith(DEFAULT_ENDPOINT):
+        return url
+    rest = url[len(DEFAULT_ENDPOINT) :]
+    if rest and rest[0] not in "/?#":
+        return url  # another host that merely starts the same (https://huggingface.co.example)
+    return endpoint + rest
 
 
 def repo_web_url(endpoint: str, repo_id: str, repo_type: str = "model") -> str:
@@ -36,6 +53,7 @@ class RepoUrl(str):
     url: str
 
     def __new__(cls, url: str, endpoint: str | None = None) -> RepoUrl:
+        url = on_endpoint(url, endpoint)
         self = super().__new__(cls, url)
         base = (endpoint or f"{urlsplit(url).scheme}://{urlsplit(url).netloc}").rstrip("/")
         rest = url[len(base) :].strip("/") if url.startswith(base) else urlsplit(url).path.strip("/")
@@ -79,6 +97,8 @@ class CommitInfo(str):
         *,
         endpoint: str | None = None,
     ) -> CommitInfo:
+        commit_url = on_endpoint(commit_url, endpoint)
+        pr_url = on_endpoint(pr_url, endpoint) if pr_url else pr_url
         self = super().__new__(cls, commit_url)
         self.commit_url = commit_url
         self.commit_message = commit_message
