@@ -444,3 +444,27 @@ def test_revision_scope_and_ttl(hub, api, repo, monkeypatch):
     assert http.stats.count == 1
     # outside the scope, with no TTL, the new commit is seen at once
     assert Path(hub_download(rid, "config.json", token=hub.token)).read_bytes() == b"new"
+
+
+def test_revision_scope_reads_files_not_yet_cached_at_the_scope_commit(hub, api, repo):
+    """Cold cache: a file first fetched after the branch moved still comes from the commit the scope resolved."""
+    from modelhub.client import revision_scope
+
+    rid = repo["id"]
+    with revision_scope():
+        config = hub_download(rid, "config.json", token=hub.token)
+        # another client moves main (our own writes would end the scope's memory of the repo on purpose)
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                f"from modelhub import HubApi; HubApi(token={hub.token!r}).upload_file("
+                f"path_or_fileobj=b'moved', path_in_repo='sub/deep.txt', repo_id={rid!r})",
+            ],
+            check=True,
+            env=os.environ.copy(),
+        )
+        deep = hub_download(rid, "sub/deep.txt", token=hub.token)
+    assert repo["second"] in config and repo["second"] in deep
+    assert Path(deep).read_bytes() == b"deep"
+    assert Path(hub_download(rid, "sub/deep.txt", token=hub.token)).read_bytes() == b"moved"

@@ -325,13 +325,14 @@ def hub_download(
     if offline:
         raise _local_not_found(repo_id, path, revision, why_offline)
 
-    # 2. one HEAD for the commit, ETag and size
+    # 2. one HEAD for the commit, ETag and size; at the commit already resolved in this scope, if any, so that
+    # every file of a load comes from the same commit even when the branch moves meanwhile
     ctx = http.Context(
         repo_id=repo_id, repo_type=repo_type, revision=revision, filename=path, endpoint=endpoint
     )
     try:
         meta = head_metadata(
-            _resolve_url(endpoint, repo_id, repo_type, revision, path),
+            _resolve_url(endpoint, repo_id, repo_type, commit or revision, path),
             headers=req_headers or {},
             proxies=proxies,
             timeout=etag_timeout or constants.etag_timeout(),
