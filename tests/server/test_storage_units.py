@@ -138,3 +138,15 @@ def test_schema_compiles_for_postgresql() -> None:
     )
     assert "CREATE TABLE repos" in ddl and "BYTEA" in ddl and "BIGINT" in ddl
     assert "ON DELETE CASCADE" in ddl
+
+
+def test_folder_ids_in_one_pass_match_the_definition() -> None:
+    from modelhub.server.trees import dir_oid, dir_oids
+
+    e = Entry("c" * 64, 3, False, git_blob_sha1(b"abc"))
+    tree = {f"d{i % 5}/s{i % 3}/f{i}.txt": e for i in range(60)} | {"top.txt": e}
+    oids = dir_oids(tree)
+    assert set(oids) == {f"d{i}" for i in range(5)} | {f"d{i}/s{j}" for i in range(5) for j in range(3)}
+    assert all(oids[d] == dir_oid(tree, d) for d in oids)
+    changed = dict(tree, **{"d1/s2/f1000.txt": e})
+    assert dir_oids(changed)["d1"] != oids["d1"] and dir_oids(changed)["d2"] == oids["d2"]

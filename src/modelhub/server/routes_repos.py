@@ -474,8 +474,7 @@ def _tree(request: Request, plural: str, namespace: str, name: str, revision: st
     with service.sessions() as db:
         repo = service.readable_repo(db, p, h.PLURAL_TO_TYPE[plural], rid)
         cid = pinned or service.resolve(db, repo, rev)
-        tree = service.commit_tree(db, cid)
-        listing = list_tree(tree, rel, recursive)
+        listing = service.listing(db, cid, rel, recursive)
         if listing is None:
             raise entry_not_found(rid, rev, rel, cid)
         expand = q.get("expand") in ("true", "1", "True")
@@ -484,6 +483,7 @@ def _tree(request: Request, plural: str, namespace: str, name: str, revision: st
             size = min(size, 100)  # lastCommit is computed per entry: smaller pages, like the Hub
         page = listing[offset : offset + size]
         if expand:
+            page = [dict(e) for e in page]  # the listing is shared (memoized): annotate copies
             lasts = service.last_commits(db, cid, {e["path"]: e["type"] == "directory" for e in page})
             for item in page:
                 row = lasts[item["path"]]

@@ -34,8 +34,10 @@ from .trees import (
     TreeCache,
     decode_tree,
     dir_oid,
+    directories,
     encode_tree,
     git_blob_sha1,
+    list_tree,
     parse_front_matter,
 )
 
@@ -140,6 +142,7 @@ class HubService:
         self._commits: OrderedDict[str, CommitRow] = OrderedDict()
         self._commits_lock = threading.Lock()
         self._card_cache: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._listings: OrderedDict[tuple[str, str, bool], list[dict[str, Any]]] = OrderedDict()
 
     # --- repos --------------------------------------------------------------------------------------------
 
@@ -275,6 +278,22 @@ class HubService:
         assert row is not None
         return self.tree(db, row.tree_id)
 
+    def listing(self, db: Session, commit_id: str, path: str, recursive: bool) -> list[dict[str, Any]] | None:
+        """``list_tree`` of a commit, memoized (commits are immutable) so that paging through a large listing
+        does not rebuild it for every page. Callers must not mutate the entries they get."""
+        key = (commit_id, path, recursive)
+        with self._commits_lock:
+            hit = self._listings.get(key)
+        if hit is not None:
+            return hit
+        result = list_tree(self.commit_tree(db, commit_id), path, recursive)
+        if result is not None and len(result) > 100:
+            with self._commits_lock:
+                self._listings[key] = result
+                while len(self._listings) > 16:
+                    self._listings.popitem(last=False)
+        return result
+
     def cached_commit_tree(self, commit_id: str) -> FileTree:
         """The tree of a commit, without touching the database when both are cached (they are immutable)."""
         row = self._commits.get(commit_id)
@@ -368,6 +387,7 @@ class HubService:
                 for p in doomed:
                     del tree[p]
         added = {path for kind, path, _ in ops if kind == "add"}
+        folders = directories(tree) if added else set()  # once: checking each path against all is quadratic
         for path in added:
             parts = path.split("/")
             for i in range(1, len(parts)):
@@ -375,7 +395,7 @@ class HubService:
                     raise bad_request(
                         f"Cannot add {path!r}: {'/'.join(parts[:i])!r} is a file in this commit."
                     )
-            if any(p.startswith(path + "/") for p in tree):
+            if path in folders:
                 raise bad_request(f"Cannot add file {path!r}: a folder of that name exists in {repo_id!r}.")
         return tree
 

@@ -118,6 +118,23 @@ def dir_oid(tree: FileTree, directory: str) -> str:
     return h.hexdigest()
 
 
+def dir_oids(tree: FileTree, wanted: set[str] | None = None) -> dict[str, str]:
+    """``dir_oid`` of many folders in one pass over the tree (O(files x depth) instead of O(files x folders))."""
+    hashers: dict[str, Any] = {}
+    for p in sorted(tree):
+        parts = p.split("/")
+        oid = tree[p].oid
+        for i in range(1, len(parts)):
+            d = "/".join(parts[:i])
+            if wanted is not None and d not in wanted:
+                continue
+            hs = hashers.get(d)
+            if hs is None:
+                hs = hashers[d] = hashlib.sha1(b"tree\0")
+            hs.update(f"{'/'.join(parts[i:])}\0{oid}\n".encode())
+    return {d: hs.hexdigest() for d, hs in hashers.items()}
+
+
 def list_tree(tree: FileTree, path: str, recursive: bool) -> list[dict[str, Any]] | None:
     """Entries below ``path`` ("" = root), directories and files mixed, sorted by path; None if ``path`` is absent.
 
@@ -129,10 +146,13 @@ def list_tree(tree: FileTree, path: str, recursive: bool) -> list[dict[str, Any]
     all_dirs = directories(tree)
     if path and path not in all_dirs:
         return None
-    out: list[dict[str, Any]] = []
-    for d in all_dirs:
-        if d.startswith(prefix) and d != path and (recursive or "/" not in d[len(prefix) :]):
-            out.append({"type": "directory", "oid": dir_oid(tree, d), "size": 0, "path": d})
+    listed = {
+        d
+        for d in all_dirs
+        if d.startswith(prefix) and d != path and (recursive or "/" not in d[len(prefix) :])
+    }
+    oids = dir_oids(tree, listed)
+    out: list[dict[str, Any]] = [{"type": "directory", "oid": oids[d], "size": 0, "path": d} for d in listed]
     for p, e in tree.items():
         if p.startswith(prefix) and (recursive or "/" not in p[len(prefix) :]):
             out.append(e.api_dict(p))
