@@ -33,7 +33,7 @@ from .trees import (
     FileTree,
     TreeCache,
     decode_tree,
-    dir_oid,
+    dir_oids,
     directories,
     encode_tree,
     git_blob_sha1,
@@ -590,17 +590,19 @@ class HubService:
     ) -> dict[str, CommitRow]:
         """For each path (value: is a folder), the newest commit on the first-parent line of ``head`` that changed
         it. The walk stops after ``max_steps`` commits; paths still undecided get the oldest commit visited."""
+        folders = {p for p, is_dir in paths.items() if is_dir}
 
-        def key(tree: FileTree, path: str, is_dir: bool) -> str | None:
-            if is_dir:
-                return dir_oid(tree, path) if any(p.startswith(path + "/") for p in tree) else None
-            return tree[path].oid if path in tree else None
+        def keys(tree_id: str, wanted: set[str]) -> dict[str, str | None]:
+            tree = self.tree(db, tree_id)
+            oids = dir_oids(tree, wanted & folders) if wanted & folders else {}
+            return {
+                p: (oids.get(p) if p in folders else (tree[p].oid if p in tree else None)) for p in wanted
+            }
 
         cur = self.commit_row(db, head)
         assert cur is not None
-        tree = self.tree(db, cur.tree_id)
-        keys = {p: key(tree, p, d) for p, d in paths.items()}
         pending = set(paths)
+        current = keys(cur.tree_id, pending)
         result: dict[str, CommitRow] = {}
         for _ in range(max_steps):
             if not pending or not cur.parents:
@@ -608,11 +610,12 @@ class HubService:
             parent = self.commit_row(db, cur.parents[0])
             if parent is None:
                 break
-            ptree = self.tree(db, parent.tree_id)
-            for p in list(pending):
-                if key(ptree, p, paths[p]) != keys[p]:
-                    result[p] = cur
-                    pending.discard(p)
+            if parent.tree_id != cur.tree_id:  # same tree: nothing changed in this commit
+                before = keys(parent.tree_id, pending)
+                for p in list(pending):
+                    if before[p] != current[p]:
+                        result[p] = cur
+                        pending.discard(p)
             cur = parent
         for p in pending:
             result[p] = cur
