@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from modelhub.client import HubApi, hub_download
-from modelhub.errors import EntryNotFoundError, RepositoryNotFoundError
+from modelhub.errors import CorruptedCheckpointError, EntryNotFoundError, RepositoryNotFoundError
 from modelhub.mixins.fastai import UntrustedPickleError, from_pretrained_fastai, push_to_hub_fastai
 
 from ._learners import make_learner, predictions
@@ -220,3 +220,19 @@ def test_official_client_and_ours_share_repos(
     other = make_learner(seed=6, epochs=1)
     fastai_utils.push_to_hub_fastai(other, repo_id=theirs, token=hub.token)
     assert torch.equal(predictions(from_pretrained_fastai(theirs, trust_pickle=True)), predictions(other))
+
+
+def test_cache_dir_and_force_download_reach_the_download(hub: Any, learner: Any, tmp_path: Path) -> None:
+    repo_id = hub.new_repo_id()
+    push_to_hub_fastai(learner, repo_id=repo_id, token=hub.token)
+    cache = tmp_path / "fastai-cache"
+    loaded = from_pretrained_fastai(repo_id, cache_dir=cache, trust_pickle=True)
+    assert torch.equal(predictions(loaded), predictions(learner))
+    assert not _cached_pickles(), "cache_dir was ignored: the default cache was used"
+    cached = next(cache.glob(f"models--{repo_id.replace('/', '--')}/snapshots/*/model.pkl")).resolve()
+
+    cached.write_bytes(b"truncated")
+    with pytest.raises(CorruptedCheckpointError, match="force_download=True"):
+        from_pretrained_fastai(repo_id, cache_dir=cache, local_files_only=True, trust_pickle=True)
+    repaired = from_pretrained_fastai(repo_id, cache_dir=cache, force_download=True, trust_pickle=True)
+    assert torch.equal(predictions(repaired), predictions(learner))

@@ -194,3 +194,15 @@ def test_failed_export_keeps_the_previous_save(learner: Any, tmp_path: Path) -> 
         save_pretrained_fastai(make_learner(seed=1, get_y_fn=lambda row: row[1:]), tmp_path, config={"v": 2})
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
     assert torch.equal(predictions(from_pretrained_fastai(str(tmp_path))), predictions(learner))
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage"])
+def test_damaged_model_pkl_is_a_clear_error(tmp_path: Path, learner: Any, damage: str) -> None:
+    from modelhub.errors import CorruptedCheckpointError
+
+    save_pretrained_fastai(learner, tmp_path)
+    model = tmp_path / "model.pkl"
+    data = model.read_bytes()
+    model.write_bytes(data[: len(data) // 2] if damage == "truncate" else b"\x80\x04garbage")
+    with pytest.raises(CorruptedCheckpointError, match=r"model\.pkl .* cannot be read .*force_download=True"):
+        from_pretrained_fastai(tmp_path)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from modelhub.errors import KerasModelNotFoundError
+from modelhub.errors import CorruptedCheckpointError, KerasModelNotFoundError
 from modelhub.mixins.keras import KerasModelHubMixin, from_pretrained_keras, push_to_hub_keras
 
 from ._models import data, make_model, predict
@@ -232,3 +232,22 @@ def test_private_repo_and_offline_reload(keras3, hub, monkeypatch):
     np.testing.assert_array_equal(predict(from_pretrained_keras(repo_id, local_files_only=True), x), expected)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     np.testing.assert_array_equal(predict(from_pretrained_keras(repo_id), x), expected)
+
+
+def test_cache_dir_and_force_download_reach_the_download(keras3, hub, tmp_path):
+    repo_id = hub.new_repo_id("cache")
+    model = make_model(keras3, "functional", seed=3)
+    push_to_hub_keras(model, repo_id, token=hub.token)
+    x, _ = data()
+    expected = predict(model, x)
+    cache = tmp_path / "keras-cache"
+    np.testing.assert_array_equal(predict(from_pretrained_keras(repo_id, cache_dir=cache), x), expected)
+    cached = next(cache.glob(f"models--{repo_id.replace('/', '--')}/snapshots/*/model.keras")).resolve()
+    assert not list(Path(os.environ["HF_HUB_CACHE"]).rglob("model.keras")), "cache_dir was ignored"
+
+    # A damaged cached archive: trusted by a local_files_only load (which fails), repaired by force_download.
+    cached.write_bytes(b"not a zip archive")
+    with pytest.raises(CorruptedCheckpointError, match="not a valid .keras archive"):
+        from_pretrained_keras(repo_id, cache_dir=cache, local_files_only=True)
+    repaired = from_pretrained_keras(repo_id, cache_dir=cache, force_download=True)
+    np.testing.assert_array_equal(predict(repaired, x), expected)

@@ -314,3 +314,13 @@ def test_import_modelhub_keras_does_not_import_keras():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False", "False"]
+
+
+def test_truncated_keras_archive_is_a_clear_error(keras3, tmp_path):
+    from modelhub.errors import CorruptedCheckpointError
+
+    save_pretrained_keras(make_model(keras3, "functional"), tmp_path, plot_model=False)
+    archive = tmp_path / "model.keras"
+    archive.write_bytes(archive.read_bytes()[:-200])
+    with pytest.raises(CorruptedCheckpointError, match="not a valid .keras archive"):
+        from_pretrained_keras(tmp_path)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import constants
 from .._common.validation import validate_repo_id, validate_revision
-from ..errors import EntryNotFoundError, UntrustedPickleError
+from ..errors import CorruptedCheckpointError, EntryNotFoundError, UntrustedPickleError
 from ._fastai_card import write_model_card
 from ._fastai_versions import (
     FASTAI_MIN_VERSION,
@@ -265,14 +265,33 @@ def _looks_like_path(text: str) -> bool:
     return text.startswith((".", "/", "~")) or "\\" in text or text.count("/") > 1
 
 
+def _corrupted(source: str, detail: str) -> CorruptedCheckpointError:
+    return CorruptedCheckpointError(
+        f"{MODEL_FILE} in {source} cannot be read ({detail}): the file is truncated or was not written by "
+        "Learner.export. If it came from a hub repo, download it again with force_download=True; otherwise "
+        "export the learner again."
+    )
+
+
 def _load_learner_file(model_path: Path, source: str) -> Any:
+    import zipfile
+
     from fastai.learner import load_learner
+
+    # torch.save writes a zip archive (a bare pickle before torch 1.6): anything else is damaged, and torch
+    # would only say "Invalid argument".
+    with open(model_path, "rb") as f:
+        head = f.read(2)
+    if not zipfile.is_zipfile(model_path) and not head.startswith(b"\x80"):
+        raise _corrupted(source, "neither a zip archive nor a pickle")
 
     with warnings.catch_warnings():
         # fastai warns on every load that pickles run code; the trust gate above has already made that choice.
         warnings.filterwarnings("ignore", message="load_learner` uses Python's insecure pickle")
         try:
             return load_learner(model_path, cpu=True)
+        except (pickle.UnpicklingError, EOFError) as err:
+            raise _corrupted(source, f"{type(err).__name__}: {err}") from err
         except UnboundLocalError as err:
             # fastai 2.8 swallows an ImportError raised while unpickling and then fails on an unset variable:
             # unpickle once more (already trusted) to surface the module that is missing.

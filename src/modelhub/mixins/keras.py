@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from modelhub.constants import CONFIG_NAME, REPOCARD_NAME
-from modelhub.errors import KerasModelNotFoundError
+from modelhub.errors import CorruptedCheckpointError, KerasModelNotFoundError
 from modelhub.mixins import _hub, _keras_card
 from modelhub.mixins.base import ModelHubMixin
 
@@ -318,6 +318,17 @@ def detect_layout(folder: Path) -> str:
     )
 
 
+def _check_keras_archive(path: Path) -> None:
+    """A truncated or foreign ``model.keras`` is reported as such (Keras itself says "File not found")."""
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        raise CorruptedCheckpointError(
+            f"{path} is not a valid .keras archive (truncated, or not a Keras 3 save). If it came from a hub "
+            "repo, download it again with force_download=True; otherwise save the model again."
+        )
+
+
 def _load_from_folder(folder: Path, custom_objects: dict[str, Any] | None, **load_kwargs: Any) -> Any:
     layout = detect_layout(folder)
     if custom_objects:
@@ -327,6 +338,8 @@ def _load_from_folder(folder: Path, custom_objects: dict[str, Any] | None, **loa
     else:
         keras = _import_keras3()
         target = folder / KERAS_MODEL_FILE if layout == "keras" else folder
+        if layout == "keras":
+            _check_keras_archive(target)
         model = keras.saving.load_model(target, **load_kwargs)
     # The seed-era API exposes the saved config.json as `model.config` (Keras' own config in "keras_dir").
     config_path = folder / CONFIG_NAME
