@@ -225,15 +225,21 @@ def test_server_unreachable(hub, repo, monkeypatch, tmp_path):
     monkeypatch.setenv("MODELHUB_MAX_RETRIES", "1")
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens on the discard port
     forget_resolved_revisions()
+    http.stats.reset()
     assert hub_download(rid, "config.json") == cached  # the cached copy of the revision is served
+    assert http.stats.count == 1  # at once: no backing off while a cached copy can answer
     with pytest.raises(errors.LocalEntryNotFoundError, match="could not be reached") as info:
         hub_download(rid, "weights.bin")
     assert isinstance(info.value.__cause__, errors.HubConnectionError)
     with pytest.raises(errors.HubConnectionError, match="Could not reach 127.0.0.1:9"):
         HubApi().repo_info(rid)
+    http.stats.reset()
     assert hub_download(rid, "config.json", local_dir=tmp_path / "ld") == local
+    assert http.stats.count == 1
+    http.stats.reset()
     with pytest.raises(errors.LocalEntryNotFoundError, match="could not be reached"):
         hub_download(rid, "weights.bin", local_dir=tmp_path / "ld")
+    assert http.stats.count == 2  # nothing to fall back on: the HEAD is retried (MODELHUB_MAX_RETRIES=1)
     assert not (tmp_path / "ld" / "weights.bin").exists()
     assert not list((_cache(rid).folder / "blobs").glob("*.incomplete"))
 

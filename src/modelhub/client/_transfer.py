@@ -250,9 +250,18 @@ class FileMetadata:
 
 
 def head_metadata(
-    url: str, *, headers: dict[str, str], proxies: http.ProxiesT, timeout: float, ctx: http.Context
+    url: str,
+    *,
+    headers: dict[str, str],
+    proxies: http.ProxiesT,
+    timeout: float,
+    ctx: http.Context,
+    retry: bool = True,
 ) -> FileMetadata:
-    """HEAD ``/resolve``: follow same-origin redirects, stop at other origins (their Location is the download URL)."""
+    """HEAD ``/resolve``: follow same-origin redirects, stop at other origins (their Location is the download URL).
+
+    ``retry=False`` when a cached copy can answer if the hub is down: fail fast instead of backing off.
+    """
     current = url
     for _ in range(10):
         response = http.request(
@@ -264,6 +273,7 @@ def head_metadata(
             follow_redirects=False,
             raise_errors=False,
             ctx=ctx,
+            max_retries=None if retry else 0,
         )
         if response.is_redirect:
             target = str(response.url.join(response.headers["location"]))

@@ -227,6 +227,14 @@ def _resolve_url(endpoint: str, repo_id: str, repo_type: str, revision: str, pat
     return f"{repo_web_url(endpoint, repo_id, repo_type)}/resolve/{http.quote_segment(revision)}/{http.quote_path(path)}"
 
 
+def _pinned(meta: FileMetadata, head_url: str, endpoint: str, repo_id: str, repo_type: str, path: str) -> str:
+    """The URL to GET after a HEAD: a redirect target as is; the HEAD's own URL pinned to the commit it answered,
+    so the bytes match its ETag even if the branch moves in between."""
+    if meta.location != head_url:
+        return meta.location
+    return _resolve_url(endpoint, repo_id, repo_type, meta.commit, path)
+
+
 def _missing(repo_id: str, path: str, revision: str, commit: str) -> RemoteEntryNotFoundError:
     return RemoteEntryNotFoundError(
         f"File {path!r} does not exist in {repo_id!r} at revision {revision!r} (commit {commit[:12]}); check the "
@@ -330,13 +338,17 @@ def hub_download(
     ctx = http.Context(
         repo_id=repo_id, repo_type=repo_type, revision=revision, filename=path, endpoint=endpoint
     )
+    cached = rc.read_ref(revision)
+    has_cached = bool(cached) and not force_download and rc.snapshot_path(cached, path).exists()
+    head_url = _resolve_url(endpoint, repo_id, repo_type, commit or revision, path)
     try:
         meta = head_metadata(
-            _resolve_url(endpoint, repo_id, repo_type, commit or revision, path),
+            head_url,
             headers=req_headers or {},
             proxies=proxies,
             timeout=etag_timeout or constants.etag_timeout(),
             ctx=ctx,
+            retry=not has_cached,  # a hub that is down should not delay serving the cached copy
         )
     except RemoteEntryNotFoundError as exc:
         missing_commit = getattr(exc, "commit", None)
@@ -355,8 +367,7 @@ def hub_download(
         raise
     except (HubConnectionError, HfHubHTTPError, FileMetadataError) as exc:
         # hub unreachable or failing: the cached copy of this revision, if any, is still right
-        cached = rc.read_ref(revision)
-        if cached and not force_download and rc.snapshot_path(cached, path).exists():
+        if has_cached and cached:
             logger.warning(
                 "could not reach %s (%s); using the cached %s@%s", endpoint, exc, repo_id, revision
             )
@@ -378,7 +389,7 @@ def hub_download(
             meta.commit,
             path,
             entry,
-            url=meta.location,
+            url=_pinned(meta, head_url, endpoint, repo_id, repo_type, path),
             headers=req_headers or {},
             proxies=proxies,
             endpoint=endpoint,
@@ -457,13 +468,15 @@ def _download_to_local_dir(
         ctx = http.Context(
             repo_id=repo_id, repo_type=repo_type, revision=revision, filename=path, endpoint=endpoint
         )
+        head_url = _resolve_url(endpoint, repo_id, repo_type, revision, path)
         try:
             remote = head_metadata(
-                _resolve_url(endpoint, repo_id, repo_type, revision, path),
+                head_url,
                 headers=headers,
                 proxies=proxies,
                 timeout=etag_timeout or constants.etag_timeout(),
                 ctx=ctx,
+                retry=force_download or not file_path.is_file(),
             )
         except (RemoteEntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError, UnauthorizedError):
             raise
@@ -476,7 +489,8 @@ def _download_to_local_dir(
             raise _local_not_found(
                 repo_id, path, revision, f"the hub could not be reached or failed ({exc})", exc
             ) from exc
-        commit, etag, size, url = remote.commit, remote.etag, remote.size, remote.location
+        commit, etag, size = remote.commit, remote.etag, remote.size
+        url = _pinned(remote, head_url, endpoint, repo_id, repo_type, path)
     if not force_download and file_path.is_file():
         if meta is not None and meta.etag == etag:
             write_local_dir_metadata(local_dir, path, commit, etag)

@@ -387,8 +387,12 @@ def request(
     idempotent: bool | None = None,
     ctx: Context | None = None,
     raise_errors: bool = True,
+    max_retries: int | None = None,
 ) -> httpx.Response:
-    """Send one request (retrying as the module docstring says); the body is read; errors are mapped."""
+    """Send one request (retrying as the module docstring says); the body is read; errors are mapped.
+
+    ``max_retries`` overrides ``MODELHUB_MAX_RETRIES`` (0: fail at once, e.g. when a cached copy can answer).
+    """
     _check_online(url)
     client = get_client(proxies)
     if idempotent is None:
@@ -401,7 +405,7 @@ def request(
             return content
 
     attempt = 0
-    max_retries = _max_retries()
+    max_retries = _max_retries() if max_retries is None else max_retries
     while True:
         response: httpx.Response | None = None
         try:
