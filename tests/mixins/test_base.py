@@ -401,3 +401,44 @@ def test_hub_mixin_private_attributes_like_upstream() -> None:
     assert Lib._hub_mixin_jsonable_default_values == {"size": 3}
     assert Lib._hub_mixin_inject_config is False
     assert Lib._hub_mixin_info.model_card_template
+
+
+class _ArgumentDroppingFramework:
+    """A framework base whose ``__new__`` does not pass the constructor arguments on (as keras.Model does)."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        instance = super().__new__(cls)
+        instance.created_by_framework = True
+        return instance
+
+
+def test_framework_new_before_the_mixin_keeps_the_arguments(tmp_path: Path) -> None:
+    class Net(_ArgumentDroppingFramework, ModelHubMixin):
+        def __init__(self, width: int = 1, name: str = "n", fn: Any = None) -> None:
+            self.width, self.name = width, name
+
+        def _save_pretrained(self, save_directory: Path) -> None:
+            pass
+
+        @classmethod
+        def _from_pretrained(cls, *, model_id: str, **model_kwargs: Any) -> Any:  # type: ignore[override]
+            model_kwargs = {k: v for k, v in model_kwargs.items() if k in ("width", "name")}
+            return cls(**model_kwargs)
+
+    class Wider(Net):  # inherits the wrapper; its own __init__ is what gets recorded
+        def __init__(self, width: int = 10, depth: int = 2) -> None:
+            super().__init__(width)
+            self.depth = depth
+
+    net = Net(5, name="x", fn=print)
+    assert net.created_by_framework
+    assert net._hub_mixin_config == {"width": 5, "name": "x", "fn": None}
+    assert net._hub_mixin_skipped_args == {"fn": "builtin_function_or_method, not JSON-serializable"}
+    assert Net()._hub_mixin_config == {"width": 1, "name": "n", "fn": None}
+    assert not hasattr(Net(), "_hub_mixin_skipped_args")
+    assert Wider(depth=3)._hub_mixin_config == {"width": 10, "depth": 3}
+
+    net.save_pretrained(tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text()) == {"fn": None, "name": "x", "width": 5}
+    loaded = Net.from_pretrained(tmp_path)
+    assert (loaded.width, loaded.name) == (5, "x")

@@ -138,6 +138,8 @@ class ModelHubMixin:
         cls._hub_mixin_jsonable_custom_types = tuple(cls._hub_mixin_coders)
         cls._refresh_init_spec()
         cls._hub_mixin_inject_config = "config" in inspect.signature(cls._from_pretrained).parameters
+        if "__new__" not in cls.__dict__ and _new_hides_arguments(cls):
+            cls.__new__ = staticmethod(_new_then_capture)  # type: ignore[assignment]
 
     @classmethod
     def _refresh_init_spec(cls) -> None:
@@ -169,16 +171,24 @@ class ModelHubMixin:
         instance = next_new(cls) if next_new is object.__new__ else next_new(cls, *args, **kwargs)
         if instance._hub_mixin_config is not None:  # set at class level by the integration
             return instance
+        for name, value in cls._hub_mixin_capture(args, kwargs).items():
+            _set_attribute(instance, name, value)
+        return instance
 
+    @classmethod
+    def _hub_mixin_capture(cls, args: tuple, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The instance attributes recording an ``__init__`` call: ``_hub_mixin_config`` (when there is a config)
+        and ``_hub_mixin_skipped_args`` (when arguments were left out)."""
+        captured: dict[str, Any] = {}
         parameters = cls._init_spec()
         passed = _config.bind_init_arguments(parameters, args, kwargs)
         if _config.is_dataclass_instance(passed.get("config")):
             # As upstream, the dataclass alone is the config; other arguments passed are not recorded.
-            _set_attribute(instance, "_hub_mixin_config", passed["config"])
+            captured["_hub_mixin_config"] = passed["config"]
             others = {key: "not recorded next to a dataclass `config`" for key in passed if key != "config"}
             if others:
-                _set_attribute(instance, "_hub_mixin_skipped_args", others)
-            return instance
+                captured["_hub_mixin_skipped_args"] = others
+            return captured
 
         coders = cls._hub_mixin_coders
         config = dict(cls._hub_mixin_jsonable_default_values)
@@ -192,10 +202,10 @@ class ModelHubMixin:
         if isinstance(passed_config, dict):
             config.update(passed_config)
         if skipped:
-            _set_attribute(instance, "_hub_mixin_skipped_args", skipped)
+            captured["_hub_mixin_skipped_args"] = skipped
         if config:
-            _set_attribute(instance, "_hub_mixin_config", config)
-        return instance
+            captured["_hub_mixin_config"] = config
+        return captured
 
     @classmethod
     def _is_jsonable(cls, value: Any) -> bool:
@@ -492,3 +502,44 @@ class ModelHubMixin:
             template_str=info.model_card_template,
             **variables,
         )
+
+
+# ---------------------------------------------------------------------------------------------- framework __new__
+# A framework base placed before the mixin (``class Net(keras.Model, KerasModelHubMixin)``) may define its own
+# ``__new__`` that does not pass the constructor arguments on: ModelHubMixin.__new__ then never sees them and the
+# config would only hold defaults. Such classes get ``_new_then_capture`` as their ``__new__``: the framework's
+# ``__new__`` runs as before, then the config is recorded from the real arguments.
+_CAPTURED_ATTRIBUTES = ("_hub_mixin_config", "_hub_mixin_skipped_args")
+
+
+def _plain_function(attribute: Any) -> Any:
+    return getattr(attribute, "__func__", attribute)
+
+
+def _new_hides_arguments(cls: type) -> bool:
+    """Whether a class before ModelHubMixin in ``cls``'s MRO defines ``__new__`` (and no wrapper is inherited)."""
+    for owner in cls.__mro__[1:]:
+        if owner is ModelHubMixin:
+            return False
+        if "__new__" in owner.__dict__:
+            return _plain_function(owner.__dict__["__new__"]) is not _new_then_capture
+    return False
+
+
+def _new_then_capture(klass: type, *args: Any, **kwargs: Any) -> Any:
+    """``__new__`` of mixin classes behind a framework ``__new__``: the next ``__new__``, then the capture."""
+    new = next(
+        _plain_function(owner.__dict__["__new__"])
+        for owner in klass.__mro__[1:]
+        if "__new__" in owner.__dict__ and _plain_function(owner.__dict__["__new__"]) is not _new_then_capture
+    )
+    instance = new(klass) if new is object.__new__ else new(klass, *args, **kwargs)
+    if getattr(klass, "_hub_mixin_config", None) is not None:  # set at class level by the integration
+        return instance
+    captured = klass._hub_mixin_capture(args, kwargs)  # type: ignore[attr-defined]
+    for name in _CAPTURED_ATTRIBUTES:  # replace what a capture without the arguments may have recorded
+        if name in captured:
+            _set_attribute(instance, name, captured[name])
+        elif name in vars(instance):
+            object.__delattr__(instance, name)
+    return instance

@@ -465,14 +465,6 @@ class KerasModelHubMixin(ModelHubMixin):
     itself (its custom layers still need ``@keras.saving.register_keras_serializable()``).
     """
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        # keras.Model.__new__ drops the constructor arguments before the generic mixin's __new__ (later in the
-        # MRO) sees them, so config.json would only hold defaults. Give each subclass a __new__ that runs the
-        # Keras chain and then records the config from the real arguments.
-        if "__new__" not in cls.__dict__:
-            cls.__new__ = staticmethod(_keras_mixin_new)  # type: ignore[assignment]
-
     def _save_pretrained(self, save_directory: Path) -> None:
         # The class keyword ``tags=`` of the generic mixin reach the Keras card; config.json is the mixin's.
         info = getattr(self, "_hub_mixin_info", None)
@@ -530,27 +522,3 @@ class KerasModelHubMixin(ModelHubMixin):
                 cls.__name__,
             )
         return model
-
-
-_CAPTURED_ATTRIBUTES = ("_hub_mixin_config", "_hub_mixin_skipped_args")
-
-
-def _keras_mixin_new(klass: type, *args: Any, **kwargs: Any) -> Any:
-    """``__new__`` of KerasModelHubMixin subclasses: the next ``__new__`` in the MRO, then the config capture."""
-    next_new = next(
-        owner.__dict__["__new__"]
-        for owner in klass.__mro__[1:]
-        if "__new__" in owner.__dict__
-        and getattr(owner.__dict__["__new__"], "__func__", owner.__dict__["__new__"]) is not _keras_mixin_new
-    )
-    new = getattr(next_new, "__func__", next_new)
-    instance = new(klass) if new is object.__new__ else new(klass, *args, **kwargs)
-    # The generic mixin's capture, run on a bare probe object with the real arguments, so that config.json
-    # follows exactly its rules (defaults, coders, dataclass configs); the probe is then dropped.
-    probe = ModelHubMixin.__new__(klass, *args, **kwargs)
-    for name in _CAPTURED_ATTRIBUTES:
-        if name in probe.__dict__:
-            object.__setattr__(instance, name, probe.__dict__[name])
-        elif name in instance.__dict__:
-            object.__delattr__(instance, name)
-    return instance
