@@ -103,3 +103,39 @@ def test_failing_save_creates_no_repo(hub: Any) -> None:
         FailingSave().push_to_hub(repo_id, token=hub.token)
     with pytest.raises(RepositoryNotFoundError):
         HubApi(token=hub.token).repo_info(repo_id)
+
+
+def test_push_options_reach_the_hub(hub: Any, tmp_path: Path) -> None:
+    """model_card_kwargs, api_endpoint, private and commit_message of push_to_hub, and save_pretrained's push."""
+    from modelhub import ModelCard
+
+    repo_id = hub.new_repo_id()
+    model = Table(size=2)
+    commit = model.push_to_hub(
+        repo_id,
+        token=hub.token,
+        private=True,
+        commit_message="with a card",
+        model_card_kwargs={"model_name": "Tiny Table"},
+        api_endpoint=hub.url,
+    )
+    assert commit.startswith(hub.url) and commit.commit_message == "with a card"
+    with pytest.raises(RepositoryNotFoundError):  # private: invisible without a token
+        Table.from_pretrained(repo_id, token=False)
+    card = ModelCard.load(hf_hub_download(repo_id, "README.md", token=hub.token))
+    assert card.text.lstrip().startswith("# Tiny Table")
+    assert "tabular" in card.data.tags and card.data.library_name == "table-lib"
+
+    # save_pretrained(push_to_hub=True): the local folder and the repo get the same card and config.
+    local = tmp_path / "named-after-the-folder"
+    second = hub.new_repo_id()
+    model.save_pretrained(
+        local, push_to_hub=True, repo_id=second, token=hub.token, model_card_kwargs={"model_name": "Second"}
+    )
+    assert (local / "README.md").read_text().count("# Second") == 1
+    pushed = Path(hf_hub_download(second, "README.md", token=hub.token)).read_text()
+    assert pushed == (local / "README.md").read_text()
+    assert json.loads(Path(hf_hub_download(second, "config.json", token=hub.token)).read_text()) == {
+        "name": "t",
+        "size": 2,
+    }
