@@ -289,7 +289,8 @@ def create_app(settings: h.ServerSettings) -> Any:
     def agent_harnesses() -> dict[str, Any]:
         return {"standardEnvVars": [], "harnesses": {}}
 
-    @app.api_route("/api/telemetry/{rest:path}", methods=["GET", "HEAD", "POST"], tags=["misc"])
+    @app.head("/api/telemetry/{rest:path}", tags=["misc"])
+    @app.post("/api/telemetry/{rest:path}", tags=["misc"])
     def telemetry(rest: str) -> Response:
         return Response(status_code=200)
 

@@ -9,8 +9,10 @@ import anyio.to_thread
 from fastapi import APIRouter, Request
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
+from starlette.responses import Response
 
 from . import _http as h
+from .accounts import Principal
 from .db import Discussion, DiscussionEvent, Ref, Repo, iso
 from .errors import ApiError, bad_request
 from .service import Conflict, HubService
@@ -95,7 +97,7 @@ def _get(db: Session, repo: Repo, num: str) -> Discussion:
 
 
 @router.get(REPO + "/discussions", tags=["discussions"])
-def list_discussions(request: Request, plural: str, namespace: str, name: str):
+def list_discussions(request: Request, plural: str, namespace: str, name: str) -> Response:
     """Discussions and PRs, 50 per page (``p``), filtered by ``type``, ``status``, ``author``."""
     p = h.principal(request)
     rid = h.repo_id_from(namespace, name)
@@ -126,7 +128,7 @@ def list_discussions(request: Request, plural: str, namespace: str, name: str):
 
 
 @router.post(REPO + "/discussions", tags=["discussions"])
-async def create_discussion(request: Request, plural: str, namespace: str, name: str):
+async def create_discussion(request: Request, plural: str, namespace: str, name: str) -> Response:
     """Open a discussion, or a (draft) PR with ``pullRequest: true`` whose ``refs/pr/N`` starts at ``main``."""
     p = h.principal(request)
     body = await h.read_json_object(request)
@@ -164,7 +166,7 @@ async def create_discussion(request: Request, plural: str, namespace: str, name:
 
 
 @router.get(REPO + "/discussions/{num}", tags=["discussions"])
-def discussion_details(request: Request, plural: str, namespace: str, name: str, num: str):
+def discussion_details(request: Request, plural: str, namespace: str, name: str, num: str) -> Response:
     """A discussion with its events; PRs add ``changes`` and ``filesWithConflicts``."""
     p = h.principal(request)
     rid = h.repo_id_from(namespace, name)
@@ -203,7 +205,7 @@ def _diff_summary(service: HubService, db: Session, repo: Repo, disc: Discussion
 
 
 @router.post(REPO + "/discussions/{num}/comment", tags=["discussions"])
-async def comment(request: Request, plural: str, namespace: str, name: str, num: str):
+async def comment(request: Request, plural: str, namespace: str, name: str, num: str) -> Response:
     p = h.principal(request)
     body = await h.read_json_object(request)
     rid = h.repo_id_from(namespace, name)
@@ -224,7 +226,7 @@ async def comment(request: Request, plural: str, namespace: str, name: str, num:
 
 
 @router.post(REPO + "/discussions/{num}/status", tags=["discussions"])
-async def change_status(request: Request, plural: str, namespace: str, name: str, num: str):
+async def change_status(request: Request, plural: str, namespace: str, name: str, num: str) -> Response:
     p = h.principal(request)
     body = await h.read_json_object(request)
     rid = h.repo_id_from(namespace, name)
@@ -253,12 +255,12 @@ async def change_status(request: Request, plural: str, namespace: str, name: str
         return h.json_response({"newStatus": event_json(ev)})
 
 
-def _can_write(p, repo: Repo) -> bool:
+def _can_write(p: Principal, repo: Repo) -> bool:
     return p.can_write and p.member_of(repo.namespace)
 
 
 @router.post(REPO + "/discussions/{num}/merge", tags=["discussions"])
-async def merge(request: Request, plural: str, namespace: str, name: str, num: str):
+async def merge(request: Request, plural: str, namespace: str, name: str, num: str) -> Response:
     """Merge ``refs/pr/N`` into its base branch (fast-forward, or a merge commit when both changed)."""
     p = h.principal(request)
     body = await h.read_json_object(request)

@@ -9,6 +9,7 @@ import hmac
 import os
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -16,6 +17,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Request
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from starlette.responses import FileResponse, Response
 
 from . import _http as h
@@ -72,7 +74,7 @@ _HF_HUB_UA = re.compile(r"(?:^|;\s*)hf_hub/(\d+)\.(\d+)")
 
 
 @router.post("/api/validate-yaml", tags=["files"])
-async def validate_yaml(request: Request):
+async def validate_yaml(request: Request) -> Response:
     """Check a README's YAML front matter (the client calls this before committing a README.md)."""
     body = await h.read_json_object(request)
     content = body.get("content")
@@ -122,7 +124,7 @@ def is_large(path: str, size: int, sample: bytes, threshold: int) -> bool:
 
 
 @router.post(REPO + "/preupload/{revision}", tags=["upload"])
-async def preupload(request: Request, plural: str, namespace: str, name: str, revision: str):
+async def preupload(request: Request, plural: str, namespace: str, name: str, revision: str) -> Response:
     """Tell the client, per file, whether to send it inline (``regular``) or through LFS, and its current oid."""
     p = h.principal(request)
     body = await h.read_json_object(request)
@@ -172,7 +174,7 @@ def _sign(request: Request, oid: str, size: int, exp: int) -> str:
 _OID = re.compile(r"^[0-9a-f]{64}$")
 
 
-async def _lfs_batch(request: Request, repo_type: str, namespace: str, name: str):
+async def _lfs_batch(request: Request, repo_type: str, namespace: str, name: str) -> Response:
     p = h.principal(request)
     body = await h.read_json_object(request)
     rid = h.repo_id_from(namespace, name.removesuffix(".git"))
@@ -243,13 +245,13 @@ async def _lfs_batch(request: Request, repo_type: str, namespace: str, name: str
 
 
 @router.post("/{namespace}/{name}.git/info/lfs/objects/batch", tags=["lfs"])
-async def lfs_batch_model(request: Request, namespace: str, name: str):
+async def lfs_batch_model(request: Request, namespace: str, name: str) -> Response:
     """Git LFS batch API (basic transfer): which objects to upload, with signed PUT URLs."""
     return await _lfs_batch(request, "model", namespace, name)
 
 
 @router.post("/{prefix:typeprefix}/{namespace}/{name}.git/info/lfs/objects/batch", tags=["lfs"])
-async def lfs_batch_typed(request: Request, prefix: str, namespace: str, name: str):
+async def lfs_batch_typed(request: Request, prefix: str, namespace: str, name: str) -> Response:
     return await _lfs_batch(request, h.PLURAL_TO_TYPE[prefix], namespace, name)
 
 
@@ -271,7 +273,7 @@ def _check_signature(request: Request, oid: str) -> int:
 
 
 @router.put("/lfs-upload/{oid}", tags=["lfs"])
-async def lfs_upload(request: Request, oid: str):
+async def lfs_upload(request: Request, oid: str) -> Response:
     """Receive one object (signed URL from the batch API); it becomes visible only if its SHA-256 and size match."""
     if not _OID.match(oid):
         raise bad_request(f"Invalid object id {oid!r}: expected 64 lowercase hex characters.")
@@ -299,14 +301,14 @@ async def lfs_upload(request: Request, oid: str):
 
 
 @router.get("/lfs-objects/{oid}", tags=["lfs"])
-def lfs_download(request: Request, oid: str):
+def lfs_download(request: Request, oid: str) -> Response:
     if not _OID.match(oid):
         raise bad_request(f"Invalid object id {oid!r}.")
     _check_signature(request, oid)
     return _serve_blob(h.hub(request), oid, {"ETag": f'"{oid}"'})
 
 
-async def _lfs_verify(request: Request, repo_type: str, namespace: str, name: str):
+async def _lfs_verify(request: Request, repo_type: str, namespace: str, name: str) -> Response:
     p = h.principal(request)
     body = await h.read_json_object(request)
     rid = h.repo_id_from(namespace, name.removesuffix(".git"))
@@ -324,13 +326,13 @@ async def _lfs_verify(request: Request, repo_type: str, namespace: str, name: st
 
 
 @router.post("/{namespace}/{name}.git/info/lfs/objects/verify", tags=["lfs"])
-async def lfs_verify_model(request: Request, namespace: str, name: str):
+async def lfs_verify_model(request: Request, namespace: str, name: str) -> Response:
     """Confirm an uploaded object exists with the right size (it was hashed before being stored)."""
     return await _lfs_verify(request, "model", namespace, name)
 
 
 @router.post("/{prefix:typeprefix}/{namespace}/{name}.git/info/lfs/objects/verify", tags=["lfs"])
-async def lfs_verify_typed(request: Request, prefix: str, namespace: str, name: str):
+async def lfs_verify_typed(request: Request, prefix: str, namespace: str, name: str) -> Response:
     return await _lfs_verify(request, h.PLURAL_TO_TYPE[prefix], namespace, name)
 
 
@@ -443,7 +445,7 @@ def _build_ops(service: HubService, builder: _CommitBuilder, repo: Repo, base_tr
 
 
 @router.post(REPO + "/commit/{revision}", tags=["upload"])
-async def commit(request: Request, plural: str, namespace: str, name: str, revision: str):
+async def commit(request: Request, plural: str, namespace: str, name: str, revision: str) -> Response:
     """Apply an NDJSON commit (header + file / lfsFile / deletedFile / deletedFolder / copyFile lines) atomically."""
     p = h.principal(request)
     rid = h.repo_id_from(namespace, name)
@@ -539,7 +541,7 @@ def _commit_target(db, repo: Repo, rev: str) -> str:
     raise revision_not_found(repo.repo_id, rev)
 
 
-def _pr_hook(repo: Repo, ref_name: str, author: str, title: str):
+def _pr_hook(repo: Repo, ref_name: str, author: str, title: str) -> Callable[[Session, str], None]:
     num = int(ref_name.removeprefix("refs/pr/"))
 
     def hook(db, cid: str) -> None:
@@ -605,18 +607,16 @@ def resolve_response(
     return _serve_blob(service, entry.sha256, headers)
 
 
-@router.api_route(
-    "/{namespace}/{name}/resolve/{revision}/{path:path}", methods=["GET", "HEAD"], tags=["files"]
-)
-async def resolve_model(request: Request, namespace: str, name: str, revision: str, path: str):
+@router.get("/{namespace}/{name}/resolve/{revision}/{path:path}", tags=["files"])
+@router.head("/{namespace}/{name}/resolve/{revision}/{path:path}", tags=["files"])
+async def resolve_model(request: Request, namespace: str, name: str, revision: str, path: str) -> Response:
     """Download a file at a revision (branch, tag, commit, ``refs/pr/N``) with the Hub's headers and Range."""
     return resolve_response(request, "model", namespace, name, revision, path)
 
 
-@router.api_route(
-    "/{prefix:typeprefix}/{namespace}/{name}/resolve/{revision}/{path:path}",
-    methods=["GET", "HEAD"],
-    tags=["files"],
-)
-async def resolve_typed(request: Request, prefix: str, namespace: str, name: str, revision: str, path: str):
+@router.get("/{prefix:typeprefix}/{namespace}/{name}/resolve/{revision}/{path:path}", tags=["files"])
+@router.head("/{prefix:typeprefix}/{namespace}/{name}/resolve/{revision}/{path:path}", tags=["files"])
+async def resolve_typed(
+    request: Request, prefix: str, namespace: str, name: str, revision: str, path: str
+) -> Response:
     return resolve_response(request, h.PLURAL_TO_TYPE[prefix], namespace, name, revision, path)

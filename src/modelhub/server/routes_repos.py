@@ -10,11 +10,12 @@ from urllib.parse import quote, urlencode
 import anyio.to_thread
 from fastapi import APIRouter, Request
 from sqlalchemy import delete, func, or_, select, update
+from starlette.responses import Response
 
 from .._common.validation import validate_repo_id
 from ..errors import HFValidationError
 from . import _http as h
-from .accounts import can_read, org_names
+from .accounts import Principal, can_read, org_names
 from .db import Account, Ref, Repo, iso
 from .errors import ApiError, bad_request, entry_not_found, revision_not_found
 from .service import Conflict, HubService, branch_ref
@@ -25,7 +26,7 @@ REPO = "/api/{plural:plural}/{namespace}/{name}"
 
 
 @router.get("/api/whoami-v2", tags=["accounts"])
-def whoami(request: Request):
+def whoami(request: Request) -> Response:
     """Who the token belongs to (name, orgs, token role)."""
     p = h.principal(request)
     if p is None:
@@ -80,7 +81,7 @@ def _visibility(body: dict[str, Any]) -> bool | None:
 
 
 @router.post("/api/repos/create", tags=["repos"])
-async def create_repo(request: Request):
+async def create_repo(request: Request) -> Response:
     """Create a repo (409 with its ``url`` if it exists already, which ``exist_ok`` relies on)."""
     p = h.principal(request)
     body = await h.read_json_object(request)
@@ -104,7 +105,7 @@ async def create_repo(request: Request):
 
 
 @router.delete("/api/repos/delete", tags=["repos"])
-async def delete_repo(request: Request):
+async def delete_repo(request: Request) -> Response:
     p = h.principal(request)
     body = await h.read_json_object(request)
     repo_type = _body_type(body)
@@ -117,7 +118,7 @@ async def delete_repo(request: Request):
 
 
 @router.post("/api/repos/move", tags=["repos"])
-async def move_repo(request: Request):
+async def move_repo(request: Request) -> Response:
     """Rename a repo or move it to another namespace the caller can write to."""
     p = h.principal(request)
     body = await h.read_json_object(request)
@@ -140,7 +141,7 @@ async def move_repo(request: Request):
 
 
 @router.put(REPO + "/settings", tags=["repos"])
-async def repo_settings(request: Request, plural: str, namespace: str, name: str):
+async def repo_settings(request: Request, plural: str, namespace: str, name: str) -> Response:
     """Change visibility (``visibility`` or legacy ``private``) and ``gated``."""
     p = h.principal(request)
     body = await h.read_json_object(request)
@@ -205,7 +206,7 @@ def _repo_info(request: Request, service: HubService, db, repo: Repo, commit_id:
 
 @router.get(REPO, tags=["repos"])
 @router.get(REPO + "/revision/{revision}", tags=["repos"])
-def repo_info(request: Request, plural: str, namespace: str, name: str, revision: str = "main"):
+def repo_info(request: Request, plural: str, namespace: str, name: str, revision: str = "main") -> Response:
     """Repo metadata at a revision: ``sha``, ``siblings`` (with sizes when ``blobs=true``), card data."""
     p = h.principal(request)
     rid = h.repo_id_from(namespace, name)
@@ -218,7 +219,7 @@ def repo_info(request: Request, plural: str, namespace: str, name: str, revision
 
 
 @router.get("/api/{plural:plural}", tags=["repos"])
-def list_repos(request: Request, plural: str):
+def list_repos(request: Request, plural: str) -> Response:
     """List/search repos: ``author``, ``search`` (substring of the id), ``filter`` (tags), ``sort``, ``limit``."""
     p = h.principal(request)
     q = request.query_params
@@ -314,7 +315,7 @@ def _decode_cursor_full(cursor: str | None) -> tuple[int, str]:
 
 
 @router.get(REPO + "/auth-check", tags=["repos"])
-def auth_check(request: Request, plural: str, namespace: str, name: str):
+def auth_check(request: Request, plural: str, namespace: str, name: str) -> Response:
     """200 if the caller may read the repo, else RepoNotFound (404, or 401 when anonymous)."""
     p = h.principal(request)
     rid = h.repo_id_from(namespace, name)
@@ -326,7 +327,7 @@ def auth_check(request: Request, plural: str, namespace: str, name: str):
 
 
 @router.get(REPO + "/refs", tags=["refs"])
-def list_refs(request: Request, plural: str, namespace: str, name: str):
+def list_refs(request: Request, plural: str, namespace: str, name: str) -> Response:
     """Branches, tags (and ``pullRequests`` with ``include_prs=1``)."""
     p = h.principal(request)
     rid = h.repo_id_from(namespace, name)
@@ -349,7 +350,7 @@ def list_refs(request: Request, plural: str, namespace: str, name: str):
 
 
 @router.get(REPO + "/commits/{revision}", tags=["refs"])
-def list_commits(request: Request, plural: str, namespace: str, name: str, revision: str):
+def list_commits(request: Request, plural: str, namespace: str, name: str, revision: str) -> Response:
     """Commits reachable from a revision, newest first, paginated with ``Link``."""
     p = h.principal(request)
     rid = h.repo_id_from(namespace, name)
@@ -389,7 +390,7 @@ def list_commits(request: Request, plural: str, namespace: str, name: str, revis
 
 
 @router.post(REPO + "/branch/{branch}", tags=["refs"])
-async def create_branch(request: Request, plural: str, namespace: str, name: str, branch: str):
+async def create_branch(request: Request, plural: str, namespace: str, name: str, branch: str) -> Response:
     """Create a branch at ``startingPoint`` (default: head of ``main``); 409 if it exists."""
     p = h.principal(request)
     body = await h.read_json_object(request)
@@ -412,7 +413,7 @@ async def create_branch(request: Request, plural: str, namespace: str, name: str
 
 
 @router.delete(REPO + "/branch/{branch}", tags=["refs"])
-def delete_branch(request: Request, plural: str, namespace: str, name: str, branch: str):
+def delete_branch(request: Request, plural: str, namespace: str, name: str, branch: str) -> Response:
     p = h.principal(request)
     rid = h.repo_id_from(namespace, name)
     bname = h.revision_from(branch)
@@ -421,7 +422,9 @@ def delete_branch(request: Request, plural: str, namespace: str, name: str, bran
     return _delete_ref(request, p, plural, rid, f"refs/heads/{bname}", bname)
 
 
-def _delete_ref(request: Request, p, plural: str, rid: str, ref: str, label: str):
+def _delete_ref(
+    request: Request, p: Principal | None, plural: str, rid: str, ref: str, label: str
+) -> Response:
     service = h.hub(request)
     with service.sessions() as db:
         repo = service.writable_repo(db, p, h.PLURAL_TO_TYPE[plural], rid)
@@ -433,7 +436,7 @@ def _delete_ref(request: Request, p, plural: str, rid: str, ref: str, label: str
 
 
 @router.post(REPO + "/tag/{revision}", tags=["refs"])
-async def create_tag(request: Request, plural: str, namespace: str, name: str, revision: str):
+async def create_tag(request: Request, plural: str, namespace: str, name: str, revision: str) -> Response:
     """Tag ``revision`` with ``{"tag": ..., "message"?: ...}``; 409 if the tag exists."""
     p = h.principal(request)
     body = await h.read_json_object(request)
@@ -455,14 +458,14 @@ async def create_tag(request: Request, plural: str, namespace: str, name: str, r
 
 
 @router.delete(REPO + "/tag/{tag}", tags=["refs"])
-def delete_tag(request: Request, plural: str, namespace: str, name: str, tag: str):
+def delete_tag(request: Request, plural: str, namespace: str, name: str, tag: str) -> Response:
     p = h.principal(request)
     rid = h.repo_id_from(namespace, name)
     t = h.revision_from(tag)
     return _delete_ref(request, p, plural, rid, f"refs/tags/{t}", t)
 
 
-def _tree(request: Request, plural: str, namespace: str, name: str, revision: str, path: str):
+def _tree(request: Request, plural: str, namespace: str, name: str, revision: str, path: str) -> Response:
     p = h.principal(request)
     rid = h.repo_id_from(namespace, name)
     rev = h.revision_from(revision)
@@ -500,18 +503,18 @@ def _tree(request: Request, plural: str, namespace: str, name: str, revision: st
 
 
 @router.get(REPO + "/tree/{revision}", tags=["files"])
-def tree_root(request: Request, plural: str, namespace: str, name: str, revision: str):
+def tree_root(request: Request, plural: str, namespace: str, name: str, revision: str) -> Response:
     """List files and folders (``recursive``, ``expand``), paginated with an absolute ``Link`` URL."""
     return _tree(request, plural, namespace, name, revision, "")
 
 
 @router.get(REPO + "/tree/{revision}/{path:path}", tags=["files"])
-def tree_path(request: Request, plural: str, namespace: str, name: str, revision: str, path: str):
+def tree_path(request: Request, plural: str, namespace: str, name: str, revision: str, path: str) -> Response:
     return _tree(request, plural, namespace, name, revision, path)
 
 
 @router.post(REPO + "/paths-info/{revision}", tags=["files"])
-async def paths_info(request: Request, plural: str, namespace: str, name: str, revision: str):
+async def paths_info(request: Request, plural: str, namespace: str, name: str, revision: str) -> Response:
     """Tree entries of the given ``paths`` (form-encoded or JSON); missing paths are left out."""
     p = h.principal(request)
     rid = h.repo_id_from(namespace, name)
@@ -555,6 +558,6 @@ async def paths_info(request: Request, plural: str, namespace: str, name: str, r
 
 @router.get("/api/{plural:plural}/{namespace}/{name}/xet-read-token/{revision}", tags=["files"])
 @router.get("/api/{plural:plural}/{namespace}/{name}/xet-write-token/{revision}", tags=["files"])
-def no_xet(plural: str, namespace: str, name: str, revision: str):
+def no_xet(plural: str, namespace: str, name: str, revision: str) -> Response:
     """This hub does not speak Xet (see docs/server.md); 404 so clients keep to LFS / regular uploads."""
     raise ApiError(404, "This hub does not support Xet storage; set HF_HUB_DISABLE_XET=1.", "XetNotSupported")
