@@ -388,3 +388,17 @@ def test_init_skipping_is_confined_to_its_thread() -> None:
         worker.join()
     assert skipped_counts[0] >= 1  # the worker's Linear weight was skipped
     assert not hasattr(torch.nn.init.constant_, "__modelhub_original__")  # unwrapped after the last block
+
+
+def test_upstream_helper_load_as_pickle(tmp_path: Path) -> None:
+    """``_load_as_pickle`` (called by integrations written for huggingface_hub): weights_only, eval mode, strict."""
+    model = Net(tie=True)
+    torch.save(model.state_dict(), tmp_path / "pytorch_model.bin")
+    target = Net(tie=True).train()
+    loaded = Net._load_as_pickle(target, str(tmp_path / "pytorch_model.bin"), "cpu", True)
+    assert loaded is target and not loaded.training and _same_state(loaded, model)
+    assert loaded.head.weight is loaded.emb.weight
+
+    torch.save({"emb.weight": Evil()}, tmp_path / "evil.bin")
+    with pytest.raises(pickle.UnpicklingError):
+        Net._load_as_pickle(Net(), str(tmp_path / "evil.bin"), "cpu", False)

@@ -181,22 +181,12 @@ class PyTorchModelHubMixin(ModelHubMixin):
     @classmethod
     def _load_as_safetensor(cls, model: T, model_file: str, map_location: str, strict: bool) -> T:
         """Load a safetensors file into an existing model (upstream helper, kept for subclasses calling it)."""
-        source = _open_source("safetensors", [model_file])
-        try:
-            _load_into(_load_target(model, source.keys()), source, strict=strict)  # type: ignore[arg-type]
-        finally:
-            source.close()
-        return _finish(model, map_location)
+        return _load_file_into(model, "safetensors", model_file, map_location=map_location, strict=strict)
 
     @classmethod
     def _load_as_pickle(cls, model: T, model_file: str, map_location: str, strict: bool) -> T:
         """Load a ``pytorch_model.bin`` into an existing model (upstream helper), with ``weights_only=True``."""
-        source = _open_source("pickle", [model_file])
-        try:
-            _load_into(_load_target(model, source.keys()), source, strict=strict)  # type: ignore[arg-type]
-        finally:
-            source.close()
-        return _finish(model, map_location)
+        return _load_file_into(model, "pickle", model_file, map_location=map_location, strict=strict)
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -233,6 +223,15 @@ def _load_into(target: Any, source: Any, *, strict: bool) -> Any:
     from ..serialization._torch_load import load_into_model
 
     return load_into_model(target, source, strict=strict)
+
+
+def _load_file_into(model: Any, kind: str, model_file: str, *, map_location: Any, strict: bool) -> Any:
+    source = _open_source(kind, [model_file])
+    try:
+        _load_into(_load_target(model, source.keys()), source, strict=strict)
+    finally:
+        source.close()
+    return _finish(model, map_location)
 
 
 def _finish(model: Any, map_location: Any) -> Any:
