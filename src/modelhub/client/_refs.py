@@ -28,6 +28,39 @@ class RefsMixin:
     endpoint_url: Any
 
     # --- branches and tags --------------------------------------------------------------------------------------------
+    def _ref_write(
+        self,
+        method: str,
+        repo_id: str,
+        repo_type: str | None,
+        kind: str,
+        name: str,
+        *,
+        token: str | bool | None,
+        action: str,
+        revision: str | None = None,
+        body: dict[str, Any] | None = None,
+        exist_ok: bool = False,
+    ) -> None:
+        """``POST``/``DELETE /api/{type}s/{repo}/{kind}/{name}`` (protocol section 4); a 409 is ignored with
+        ``exist_ok``; resolutions of the repo's branches/tags remembered in this process are forgotten."""
+        validate_repo_id(repo_id)
+        repo_type = validate_repo_type(repo_type)
+        try:
+            self._call(
+                method,
+                self._api(repo_type, repo_id, kind, _q(validate_revision(name))),
+                token=token,
+                json=body,
+                ctx=self._ctx(repo_id, repo_type, revision, action=action),
+            )
+        except ConflictError:
+            if not exist_ok:
+                raise
+        from .download import forget_resolved_revisions
+
+        forget_resolved_revisions(repo_id, repo_type)
+
     def create_branch(
         self,
         repo_id: str,
@@ -38,36 +71,34 @@ class RefsMixin:
         repo_type: str | None = None,
         exist_ok: bool = False,
     ) -> None:
-        validate_repo_id(repo_id)
-        repo_type = validate_repo_type(repo_type)
-        validate_revision(branch)
+        """Create ``branch`` at ``revision`` (default: the head of the default branch)."""
         body = {"startingPoint": validate_revision(revision)} if revision is not None else {}
-        try:
-            self._call(
-                "POST",
-                self._api(repo_type, repo_id, "branch", _q(branch)),
-                token=token,
-                json=body,
-                ctx=self._ctx(repo_id, repo_type, revision, action="create branches"),
-            )
-        except ConflictError:
-            if not exist_ok:
-                raise
+        self._ref_write(
+            "POST",
+            repo_id,
+            repo_type,
+            "branch",
+            branch,
+            token=token,
+            action="create branches",
+            revision=revision,
+            body=body,
+            exist_ok=exist_ok,
+        )
 
     def delete_branch(
         self, repo_id: str, *, branch: str, token: str | bool | None = None, repo_type: str | None = None
     ) -> None:
-        validate_repo_id(repo_id)
-        repo_type = validate_repo_type(repo_type)
-        self._call(
+        self._ref_write(
             "DELETE",
-            self._api(repo_type, repo_id, "branch", _q(validate_revision(branch))),
+            repo_id,
+            repo_type,
+            "branch",
+            branch,
             token=token,
-            ctx=self._ctx(repo_id, repo_type, branch, action="delete branches"),
+            action="delete branches",
+            revision=branch,
         )
-        from .download import forget_resolved_revisions
-
-        forget_resolved_revisions(repo_id, repo_type)
 
     def create_tag(
         self,
@@ -80,39 +111,32 @@ class RefsMixin:
         repo_type: str | None = None,
         exist_ok: bool = False,
     ) -> None:
-        validate_repo_id(repo_id)
-        repo_type = validate_repo_type(repo_type)
+        """Tag ``revision`` (default: the default branch) as ``tag``."""
         validate_revision(tag)
-        rev = validate_revision(revision or constants.DEFAULT_REVISION)
         body: dict[str, Any] = {"tag": tag}
         if tag_message is not None:
             body["message"] = tag_message
-        try:
-            self._call(
-                "POST",
-                self._api(repo_type, repo_id, "tag", _q(rev)),
-                token=token,
-                json=body,
-                ctx=self._ctx(repo_id, repo_type, rev, action="create tags"),
-            )
-        except ConflictError:
-            if not exist_ok:
-                raise
+        rev = revision or constants.DEFAULT_REVISION
+        # the URL names the revision being tagged; the new tag's name travels in the body
+        self._ref_write(
+            "POST",
+            repo_id,
+            repo_type,
+            "tag",
+            rev,
+            token=token,
+            action="create tags",
+            revision=rev,
+            body=body,
+            exist_ok=exist_ok,
+        )
 
     def delete_tag(
         self, repo_id: str, *, tag: str, token: str | bool | None = None, repo_type: str | None = None
     ) -> None:
-        validate_repo_id(repo_id)
-        repo_type = validate_repo_type(repo_type)
-        self._call(
-            "DELETE",
-            self._api(repo_type, repo_id, "tag", _q(validate_revision(tag))),
-            token=token,
-            ctx=self._ctx(repo_id, repo_type, tag, action="delete tags"),
+        self._ref_write(
+            "DELETE", repo_id, repo_type, "tag", tag, token=token, action="delete tags", revision=tag
         )
-        from .download import forget_resolved_revisions
-
-        forget_resolved_revisions(repo_id, repo_type)
 
     # --- discussions and pull requests -------------------------------------------------------------------------------
     def get_repo_discussions(

@@ -100,22 +100,13 @@ class HubApi(RefsMixin):
         ctx: http.Context | None = None,
         **kwargs: Any,
     ) -> Any:
-        response = http.request(
-            method, url, headers=self.headers(token), proxies=self.proxies, ctx=ctx, **kwargs
-        )
-        return response
+        return http.request(method, url, headers=self.headers(token), proxies=self.proxies, ctx=ctx, **kwargs)
 
     def _paginate(
         self, url: str, *, token: str | bool | None, params: dict[str, Any] | None, ctx: http.Context
     ) -> Iterator[Any]:
-        """Follow ``Link: <...>; rel="next"`` pages, yielding the items of each JSON array page."""
-        response = self._call("GET", url, token=token, params=params, ctx=ctx)
-        while True:
-            yield from response.json()
-            next_url = response.links.get("next", {}).get("url")
-            if not next_url:
-                return
-            response = self._call("GET", next_url, token=token, ctx=ctx)
+        """The items of a paginated JSON-array listing (every page)."""
+        return http.paginate(url, headers=self.headers(token), params=params, proxies=self.proxies, ctx=ctx)
 
     # --- users ----------------------------------------------------------------------------------------------------
     def whoami(self, token: str | bool | None = None) -> dict[str, Any]:
@@ -565,6 +556,7 @@ class HubApi(RefsMixin):
         create_pr: bool | None = None,
         parent_commit: str | None = None,
     ) -> CommitInfo:
+        """Delete one file in a commit."""
         return self.create_commit(
             repo_id,
             [CommitOperationDelete(path_in_repo=path_in_repo, is_folder=False)],
@@ -588,6 +580,7 @@ class HubApi(RefsMixin):
         create_pr: bool | None = None,
         parent_commit: str | None = None,
     ) -> CommitInfo:
+        """Delete a folder and everything below it in a commit."""
         return self.create_commit(
             repo_id,
             [CommitOperationDelete(path_in_repo=path_in_repo, is_folder=True)],

@@ -526,24 +526,18 @@ def _fetch_tree(
     url = f"{endpoint}/api/{constants.REPO_TYPES_API_PLURAL[repo_type]}/{repo_id}/tree/{commit}"
     ctx = http.Context(repo_id=repo_id, repo_type=repo_type, revision=commit, endpoint=endpoint)
     entries: dict[str, TreeEntry] = {}
-    response = http.request(
-        "GET", url, headers=headers, params={"recursive": "true", "expand": "false"}, proxies=proxies, ctx=ctx
-    )
-    while True:
-        for item in response.json():
-            if item.get("type") != "file":
-                continue
-            lfs = item.get("lfs")
-            entries[item["path"]] = TreeEntry(
-                size=int(item["size"]),
-                blob_id=item["oid"],
-                lfs_sha256=lfs["oid"] if lfs else None,
-                lfs_size=int(lfs["size"]) if lfs else None,
-            )
-        next_url = response.links.get("next", {}).get("url")
-        if not next_url:
-            return entries
-        response = http.request("GET", next_url, headers=headers, proxies=proxies, ctx=ctx)
+    params = {"recursive": "true", "expand": "false"}
+    for item in http.paginate(url, headers=headers, params=params, proxies=proxies, ctx=ctx):
+        if item.get("type") != "file":
+            continue
+        lfs = item.get("lfs")
+        entries[item["path"]] = TreeEntry(
+            size=int(item["size"]),
+            blob_id=item["oid"],
+            lfs_sha256=lfs["oid"] if lfs else None,
+            lfs_size=int(lfs["size"]) if lfs else None,
+        )
+    return entries
 
 
 def snapshot_download(

@@ -449,6 +449,27 @@ def request(
         time.sleep(delay)
 
 
+def paginate(
+    url: str,
+    *,
+    headers: Mapping[str, str],
+    params: Any = None,
+    proxies: ProxiesT = None,
+    ctx: Context | None = None,
+) -> Iterator[Any]:
+    """Yield the items of a JSON-array listing, following ``Link: <...>; rel="next"`` pages (protocol 3.1).
+
+    The next URL is requested verbatim (it carries its own query), with the same headers.
+    """
+    response = request("GET", url, headers=headers, params=params, proxies=proxies, ctx=ctx)
+    while True:
+        yield from response.json()
+        next_url = response.links.get("next", {}).get("url")
+        if not next_url:
+            return
+        response = request("GET", next_url, headers=headers, proxies=proxies, ctx=ctx)
+
+
 @contextlib.contextmanager
 def stream(
     method: str,
