@@ -40,6 +40,8 @@ class HubServer:
         self.port = port or free_port()
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}-server.log"
         self.proc: subprocess.Popen[bytes] | None = None
+        self.alice_token = ""  # set by the hub_server fixture
+        self.alice_read_token = ""
 
     @property
     def url(self) -> str:

@@ -20,8 +20,8 @@ def hub_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubServer]:
     server = HubServer(tmp_path_factory.mktemp("hub") / "data").start()
     try:
         server.create_user("alice")
-        server.alice_token = server.create_token("alice", "write")  # type: ignore[attr-defined]
-        server.alice_read_token = server.create_token("alice", "read")  # type: ignore[attr-defined]
+        server.alice_token = server.create_token("alice", "write")
+        server.alice_read_token = server.create_token("alice", "read")
         yield server
     finally:
         server.stop()
@@ -45,4 +45,4 @@ def hub(hub_server: HubServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     ):
         monkeypatch.delenv(var, raising=False)
     point_official_client(monkeypatch, hub_server.url, home)
-    return Hub(hub_server, hub_server.alice_token, hub_server.alice_read_token, tmp_path)  # type: ignore[attr-defined]
+    return Hub(hub_server, hub_server.alice_token, hub_server.alice_read_token, tmp_path)

@@ -262,6 +262,9 @@ def test_first_run_token_and_openapi(hub) -> None:
         assert me["name"] == "admin" and me["isAdmin"] is True
         spec = c.get("/openapi.json").json()
     assert "/api/whoami-v2" in spec["paths"]
+    with hub.http(hub.token) as c:
+        assert c.get("/api/whoami-v2").status_code == 200
+    assert hub.token not in hub.log() and hub.read_token not in hub.log()  # tokens never reach the log
 
 
 def test_admin_cli_errors(hub) -> None:
