@@ -65,7 +65,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     admin = subparsers.add_parser("admin", help="manage users, organizations and tokens of a hub")
     admin_sub = admin.add_subparsers(dest="admin_command", metavar="OBJECT")
 
-    user = admin_sub.add_parser("user", help="users").add_subparsers(dest="action", metavar="ACTION")
+    user_p = admin_sub.add_parser("user", help="users")
+    user = user_p.add_subparsers(dest="action", metavar="ACTION")
     uc = user.add_parser("create", help="create a user")
     uc.add_argument("name")
     uc.add_argument("--fullname", default="")
@@ -76,7 +77,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_storage_args(ul)
     ul.set_defaults(func=cmd_user_list)
 
-    org = admin_sub.add_parser("org", help="organizations").add_subparsers(dest="action", metavar="ACTION")
+    org_p = admin_sub.add_parser("org", help="organizations")
+    org = org_p.add_subparsers(dest="action", metavar="ACTION")
     oc = org.add_parser("create", help="create an organization")
     oc.add_argument("name")
     oc.add_argument("--member", action="append", default=[], help="a member user (repeatable)")
@@ -96,15 +98,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_storage_args(gc)
     gc.set_defaults(func=cmd_gc)
 
-    token = admin_sub.add_parser("token", help="access tokens").add_subparsers(
-        dest="action", metavar="ACTION"
-    )
+    token_p = admin_sub.add_parser("token", help="access tokens")
+    token = token_p.add_subparsers(dest="action", metavar="ACTION")
     tc = token.add_parser("create", help="create a token for a user and print it (shown only once)")
     tc.add_argument("user")
     tc.add_argument("--role", choices=("read", "write"), default="read")
     tc.add_argument("--name", default=None, help="a label for the token (shown by whoami)")
     _add_storage_args(tc)
     tc.set_defaults(func=cmd_token_create)
+    # a group given without its sub-command prints that group's help
+    admin.set_defaults(func=_help(admin, {"user": user_p, "org": org_p, "token": token_p}))
+
+
+def _help(admin: argparse.ArgumentParser, groups: dict[str, argparse.ArgumentParser]):
+    """The command function of an incomplete ``admin`` command line: print the help of the group given."""
+
+    def show(args: argparse.Namespace) -> int:
+        groups.get(getattr(args, "admin_command", None) or "", admin).print_help(sys.stderr)
+        return 2
+
+    return show
 
 
 def _sessions(args: argparse.Namespace):
