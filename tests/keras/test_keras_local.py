@@ -324,3 +324,33 @@ def test_truncated_keras_archive_is_a_clear_error(keras3, tmp_path):
     archive.write_bytes(archive.read_bytes()[:-200])
     with pytest.raises(CorruptedCheckpointError, match="not a valid .keras archive"):
         from_pretrained_keras(tmp_path)
+
+
+def test_mixin_class_metadata_reaches_the_keras_card(keras3, tmp_path):
+    from modelhub.cards import ModelCard
+
+    class Licensed(
+        keras3.Model, KerasModelHubMixin, license="mit", pipeline_tag="tabular-regression", tags="t1"
+    ):
+        def __init__(self, hidden: int = 3, **kwargs):
+            super().__init__(**kwargs)
+            self.dense = keras3.layers.Dense(hidden)
+
+        def call(self, inputs):
+            return self.dense(inputs)
+
+    model = Licensed()
+    x, _ = data()
+    model(x[:1])
+    model.compile(optimizer=keras3.optimizers.Adam(learning_rate=0.25), loss="mse")
+    model.save_pretrained(tmp_path / "fresh", model_card_kwargs={"model_name": "unused by the Keras card"})
+    card = ModelCard.load(tmp_path / "fresh" / "README.md")
+    assert card.data.license == "mit" and card.data.pipeline_tag == "tabular-regression"
+    assert card.data.library_name == "keras"
+    assert {"keras", "t1", "model_hub_mixin"} <= set(card.data.tags)
+    assert "| learning_rate | 0.25 |" in card.text  # the Keras sections are still there
+
+    (tmp_path / "own").mkdir()
+    (tmp_path / "own" / "README.md").write_text("my own card\n")
+    model.save_pretrained(tmp_path / "own")
+    assert (tmp_path / "own" / "README.md").read_text() == "my own card\n"

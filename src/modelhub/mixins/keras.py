@@ -466,10 +466,21 @@ class KerasModelHubMixin(ModelHubMixin):
     """
 
     def _save_pretrained(self, save_directory: Path) -> None:
-        # The class keyword ``tags=`` of the generic mixin reach the Keras card; config.json is the mixin's.
-        info = getattr(self, "_hub_mixin_info", None)
-        tags = getattr(getattr(info, "model_card_data", None), "tags", None)
-        save_pretrained_keras(self, save_directory, tags=tags)
+        # The Keras card is written (hyper-parameters, plot); the class keyword metadata of the generic mixin
+        # (tags, license, language, pipeline_tag, library_name...) goes into its front matter. config.json is the
+        # mixin's. A README.md already in the directory is left alone.
+        card_data = self._hub_mixin_info.model_card_data
+        readme = save_directory / REPOCARD_NAME
+        had_card = readme.exists()
+        save_pretrained_keras(self, save_directory, tags=card_data.tags)
+        if not had_card and readme.is_file():
+            from modelhub.cards import ModelCard
+
+            card = ModelCard.load(readme)
+            for key, value in card_data.to_dict().items():
+                if key != "tags":  # already merged with the Keras tags
+                    card.data[key] = value
+            card.save(readme)
 
     @classmethod
     def _from_pretrained(
