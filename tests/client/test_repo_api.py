@@ -197,3 +197,26 @@ def test_module_level_functions_read_env_per_call(hub, monkeypatch):
     monkeypatch.setenv("HF_TOKEN", "hf_bogus")
     with pytest.raises(errors.UnauthorizedError):
         modelhub.whoami()
+
+
+def test_conflict_messages_say_what_to_do(hub):
+    api = HubApi(token=hub.token)
+    repo_id = hub.new_repo_id("conflict")
+    api.create_repo(repo_id)
+    with pytest.raises(
+        errors.ConflictError, match=r"already exists.*exist_ok=True.*\(server said: [^{]"
+    ) as info:
+        api.create_repo(repo_id)
+    assert info.value.status_code == 409
+    api.create_branch(repo_id, branch="dev")
+    with pytest.raises(errors.ConflictError, match="Branch 'dev' already exists .*exist_ok=True"):
+        api.create_branch(repo_id, branch="dev")
+    api.create_branch(repo_id, branch="dev", exist_ok=True)
+    api.create_tag(repo_id, tag="v1")
+    with pytest.raises(errors.ConflictError, match="Tag 'v1' already exists .*exist_ok=True") as info:
+        api.create_tag(repo_id, tag="v1", revision="dev")
+    assert info.value.status_code == 409
+    with pytest.raises(
+        errors.RemoteEntryNotFoundError, match="A path named in the request does not exist.*nope"
+    ):
+        api.delete_file("nope.txt", repo_id)

@@ -32,8 +32,7 @@ def validate_repo_id(repo_id: object, *, allow_bare_name: bool = False) -> str:
     parts = repo_id.split("/")
     if len(parts) > 2 or (len(parts) == 1 and not allow_bare_name):
         raise HFValidationError(
-            f"Invalid repo id {repo_id!r}: expected 'namespace/name', e.g. 'alice/my-model'"
-            " (a local directory of that name does not exist either)."
+            f"Invalid repo id {repo_id!r}: expected 'namespace/name', e.g. 'alice/my-model'."
         )
     for part in parts:
         _check_part(part, repo_id)

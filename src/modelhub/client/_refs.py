@@ -54,9 +54,16 @@ class RefsMixin:
                 json=body,
                 ctx=self._ctx(repo_id, repo_type, revision, action=action),
             )
-        except ConflictError:
+        except ConflictError as exc:
             if not exist_ok:
-                raise
+                label = (body or {}).get("tag", name) if kind == "tag" else name
+                raise ConflictError(
+                    f"{'Tag' if kind == 'tag' else 'Branch'} {label!r} already exists in {repo_id!r}: pass "
+                    f"exist_ok=True to keep it, or choose another name.",
+                    exc.response,
+                    server_message=exc.server_message,
+                    request_id=exc.request_id,
+                ) from None
         from .download import forget_resolved_revisions
 
         forget_resolved_revisions(repo_id, repo_type)

@@ -172,7 +172,7 @@ class HubApi(RefsMixin):
         if response.status_code == 409:
             raise ConflictError(
                 f"Repository {repo_id!r} ({repo_type}) already exists on {endpoint}: pass exist_ok=True to reuse it, "
-                f"or choose another name. (server said: {response.headers.get('x-error-message') or response.text[:200]})",
+                f"or choose another name. (server said: {http.server_message(response)})",
                 response,
             )
         http.raise_for_status(response, self._ctx(repo_id, repo_type, action="create repos"))

@@ -199,7 +199,7 @@ class Context:
     action: str | None = None
 
 
-def _server_message(response: httpx.Response) -> str | None:
+def server_message(response: httpx.Response) -> str | None:
     messages = []
     header = response.headers.get("x-error-message")
     if header:
@@ -256,7 +256,7 @@ def raise_for_status(response: httpx.Response, ctx: Context | None = None) -> No
         if not response.is_closed:
             response.read()
     code = response.headers.get("x-error-code")
-    server_msg = _server_message(response)
+    server_msg = server_message(response)
     request_id = response.headers.get("x-request-id")
     status = response.status_code
     endpoint = ctx.endpoint or f"{response.request.url.scheme}://{response.request.url.netloc.decode()}"
@@ -274,9 +274,14 @@ def raise_for_status(response: httpx.Response, ctx: Context | None = None) -> No
             **kwargs,
         )
     if code == "EntryNotFound":
+        where_in = f"{_repo_label(ctx)} at revision {ctx.revision or 'main'!r} on {endpoint}"
+        head = (  # a commit names many paths: the server's message says which one
+            f"File {ctx.filename!r} not found in {where_in}"
+            if ctx.filename
+            else f"A path named in the request does not exist in {where_in}"
+        )
         raise RemoteEntryNotFoundError(
-            f"File {ctx.filename!r} not found in {_repo_label(ctx)} at revision {ctx.revision or 'main'!r} on "
-            f"{endpoint}: check the path (list files with `list_repo_files`).{detail}",
+            f"{head}: check the path (list files with `list_repo_files`).{detail}",
             response,
             **kwargs,
         )
@@ -324,7 +329,12 @@ def raise_for_status(response: httpx.Response, ctx: Context | None = None) -> No
     if status == 400:
         raise BadRequestError(f"Bad request to {where}{detail}", response, **kwargs)
     if status in (409, 412):
-        raise ConflictError(f"Conflict on {where}{detail}", response, **kwargs)
+        what = f"{ctx.action} on {_repo_label(ctx)}" if ctx.action and ctx.repo_id else where
+        raise ConflictError(
+            f"Conflict: could not {what} (it exists already, or the branch moved since parent_commit).{detail}",
+            response,
+            **kwargs,
+        )
     if (
         status == 404
         and ctx.filename is not None
