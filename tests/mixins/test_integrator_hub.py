@@ -139,3 +139,17 @@ def test_push_options_reach_the_hub(hub: Any, tmp_path: Path) -> None:
         "name": "t",
         "size": 2,
     }
+
+
+def test_pull_request_against_a_new_branch(hub: Any) -> None:
+    repo_id = hub.new_repo_id()
+    base = Table(size=1)
+    base.push_to_hub(repo_id, token=hub.token)
+    proposal = Table(size=5)
+    pr = proposal.push_to_hub(repo_id, token=hub.token, branch="experiments", create_pr=True)
+    assert pr.pr_url and pr.pr_revision and pr.pr_revision.startswith("refs/pr/")
+    assert Table.from_pretrained(repo_id, revision=pr.pr_revision).size == 5
+    assert Table.from_pretrained(repo_id, revision="experiments").size == 1  # created from main, untouched
+    assert Table.from_pretrained(repo_id).size == 1
+    refs = HubApi(token=hub.token).list_repo_refs(repo_id)
+    assert {branch.name for branch in refs.branches} == {"main", "experiments"}
