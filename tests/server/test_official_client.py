@@ -410,3 +410,20 @@ def test_merge_makes_a_merge_commit_or_reports_conflicts(hub) -> None:
     assert exc.value.response.status_code == 409 and "c.txt" in str(exc.value)
     assert api.model_info(repo_id).sha == head
     assert api.get_discussion_details(repo_id, pr2.pr_num).status == "open"
+
+
+def test_gitignore_files_are_left_out(hub, tmp_path: Path) -> None:
+    api = _api(hub)
+    repo_id = hub.new_repo_id("gi")
+    api.create_repo(repo_id)
+    folder = tmp_path / "gi"
+    (folder / "logs").mkdir(parents=True)
+    (folder / ".gitignore").write_text("*.log\nlogs/\n")
+    (folder / "model.txt").write_text("m")
+    (folder / "train.log").write_text("noise")
+    (folder / "logs" / "x.txt").write_text("noise")
+    api.upload_folder(repo_id=repo_id, folder_path=folder)
+    assert set(api.list_repo_files(repo_id)) == {".gitattributes", ".gitignore", "model.txt"}
+    # the repo's .gitignore keeps applying to later uploads
+    api.upload_file(path_or_fileobj=b"more noise", path_in_repo="later.log", repo_id=repo_id)
+    assert "later.log" not in api.list_repo_files(repo_id)

@@ -150,3 +150,23 @@ def test_folder_ids_in_one_pass_match_the_definition() -> None:
     assert all(oids[d] == dir_oid(tree, d) for d in oids)
     changed = dict(tree, **{"d1/s2/f1000.txt": e})
     assert dir_oids(changed)["d1"] != oids["d1"] and dir_oids(changed)["d2"] == oids["d2"]
+
+
+def test_gitignore_matcher() -> None:
+    from modelhub.server.gitignore import matcher
+
+    ignored = matcher("# logs\n*.log\n!keep.log\nbuild/\n/top.txt\ndocs/**/*.tmp\n")
+    expected = {
+        "a.log": True,
+        "x/y/a.log": True,
+        "keep.log": False,
+        "build/x.txt": True,
+        "src/build/y.o": True,
+        "build": False,  # "build/" only matches folders
+        "top.txt": True,
+        "sub/top.txt": False,  # anchored at the root
+        "docs/a/b/c.tmp": True,
+        "docs/c.tmp": True,
+        "b.txt": False,
+    }
+    assert {p: ignored(p) for p in expected} == expected

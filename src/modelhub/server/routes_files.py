@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import FileResponse, Response
 
 from . import _http as h
+from . import gitignore
 from ._aio import AsyncBlobSink
 from .blobstore import BlobVerificationError
 from .db import BlobMeta, Discussion, Ref, Repo
@@ -142,6 +143,7 @@ async def preupload(request: Request, plural: str, namespace: str, name: str, re
             tree = service.commit_tree(db, service.resolve(db, repo, rev))
         except ApiError:
             tree = {}  # a PR / branch that does not exist yet: everything is new
+        ignored = _ignore_rules(service, body.get("gitIgnore"), tree)
         out = []
         for f in files:
             if not isinstance(f, dict):
@@ -159,8 +161,19 @@ async def preupload(request: Request, plural: str, namespace: str, name: str, re
             oid = None
             if cur is not None:
                 oid = cur.sha1 if mode == "regular" else cur.sha256
-            out.append({"path": path, "uploadMode": mode, "shouldIgnore": False, "oid": oid})
+            skip = path != ".gitignore" and ignored(path)
+            out.append({"path": path, "uploadMode": mode, "shouldIgnore": skip, "oid": oid})
     return h.json_response({"files": out, "commitOid": None})
+
+
+def _ignore_rules(service: HubService, uploaded: Any, tree: dict[str, Entry]) -> Callable[[str], bool]:
+    """The .gitignore being uploaded if any, else the one at the revision (when small), as a matcher."""
+    text = uploaded if isinstance(uploaded, str) else None
+    entry = tree.get(".gitignore")
+    if text is None and entry is not None and entry.size <= 100_000:
+        with service.blobs.open(entry.sha256) as fh:
+            text = fh.read().decode("utf-8", errors="replace")
+    return gitignore.matcher(text) if text else (lambda _path: False)
 
 
 # --- LFS -----------------------------------------------------------------------------------------------------
