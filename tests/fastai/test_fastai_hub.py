@@ -236,3 +236,23 @@ def test_cache_dir_and_force_download_reach_the_download(hub: Any, learner: Any,
         from_pretrained_fastai(repo_id, cache_dir=cache, local_files_only=True, trust_pickle=True)
     repaired = from_pretrained_fastai(repo_id, cache_dir=cache, force_download=True, trust_pickle=True)
     assert torch.equal(predictions(repaired), predictions(learner))
+
+
+def test_private_push_patterns_endpoint_and_token(hub: Any, learner: Any) -> None:
+    repo_id = hub.new_repo_id()
+    commit = push_to_hub_fastai(
+        learner,
+        repo_id=repo_id,
+        token=hub.token,
+        private=True,
+        config={"not": "uploaded"},
+        ignore_patterns="config.json",
+        api_endpoint=hub.url,
+    )
+    assert commit.startswith(hub.url)
+    files = _files(hub, repo_id) - {".gitattributes"}  # (the hub's own file, if it writes one)
+    assert files == {"model.pkl", "pyproject.toml", "README.md"}
+    with pytest.raises(RepositoryNotFoundError):  # private: invisible without a token
+        from_pretrained_fastai(repo_id, token=False, trust_pickle=True)
+    loaded = from_pretrained_fastai(repo_id, token=hub.read_token, trust_pickle=True)
+    assert torch.equal(predictions(loaded), predictions(learner))
