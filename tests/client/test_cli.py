@@ -26,7 +26,10 @@ def test_help_lists_client_commands():
     assert out.returncode == 0
     for cmd in ("login", "logout", "whoami", "repo", "upload", "download", "ls", "cache", "env"):
         assert cmd in out.stdout
-    assert "HF_ENDPOINT" in run("download", "--help").stdout
+    download_help = run("download", "--help").stdout
+    assert "HF_ENDPOINT" in download_help and "modelhub download alice/my-model config.json" in download_help
+    assert "namespace/name" in download_help and "files (or glob patterns)" in download_help
+    assert "modelhub upload alice/my-model ./model" in run("upload", "--help").stdout
     assert run("repo").returncode == 2  # usage error: missing action
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 EPILOG_ENV = (
-    "Environment: HF_ENDPOINT (hub URL), HF_TOKEN (token), HF_HOME / HF_HUB_CACHE (cache), HF_HUB_OFFLINE=1 (no "
+    "Environment: HF_ENDPOINT (hub URL), HF_TOKEN (token), HF_HOME / HF_HUB_CACHE (cache),\nHF_HUB_OFFLINE=1 (no "
     "network), HF_HUB_DISABLE_PROGRESS_BARS=1."
 )
 
@@ -78,14 +78,14 @@ def register(subparsers: Any) -> None:
     _add_common(p)
     p.set_defaults(func=cmd_repo_create)
     p = repo_sub.add_parser("delete", help="delete a repo (irreversible)")
-    p.add_argument("repo_id")
+    p.add_argument("repo_id", help="the repo, as namespace/name (e.g. alice/my-model)")
     p.add_argument("--missing-ok", action="store_true", help="do not fail if it does not exist")
     p.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
     _add_common(p)
     p.set_defaults(func=cmd_repo_delete)
     p = repo_sub.add_parser("info", help="show a repo's metadata as JSON")
-    p.add_argument("repo_id")
-    p.add_argument("--revision", default=None)
+    p.add_argument("repo_id", help="the repo, as namespace/name (e.g. alice/my-model)")
+    p.add_argument("--revision", default=None, help="branch, tag, commit or refs/pr/N (default: main)")
     _add_common(p)
     p.set_defaults(func=cmd_repo_info)
 
@@ -94,11 +94,20 @@ def register(subparsers: Any) -> None:
         help="upload a file or folder in one commit",
         description="Upload LOCAL_PATH (a file or a folder) to REPO_ID at PATH_IN_REPO (default: the file's name, "
         "or the repo root for a folder). The repo is created if missing.",
-        epilog=EPILOG_ENV,
+        epilog="examples:\n  modelhub upload alice/my-model ./model\n"
+        "  modelhub upload alice/my-model weights.safetensors --revision dev\n"
+        "  modelhub upload alice/my-model ./model --include '*.json' '*.safetensors' --delete '*.bin' --create-pr\n\n"
+        + EPILOG_ENV,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("repo_id")
-    p.add_argument("local_path")
-    p.add_argument("path_in_repo", nargs="?", default=None)
+    p.add_argument("repo_id", help="the repo, as namespace/name (e.g. alice/my-model)")
+    p.add_argument("local_path", help="the file or folder to upload")
+    p.add_argument(
+        "path_in_repo",
+        nargs="?",
+        default=None,
+        help="where it goes in the repo (default: the file's name, or the root for a folder)",
+    )
     p.add_argument("--revision", default=None, help="branch to commit to (or refs/pr/N)")
     p.add_argument("--private", action="store_true", help="create the repo private if it does not exist")
     p.add_argument("--include", nargs="*", default=None, help="glob patterns of files to upload (folders)")
@@ -106,8 +115,8 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--delete", nargs="*", default=None, help="glob patterns of remote files to delete (folders)"
     )
-    p.add_argument("--commit-message", default=None)
-    p.add_argument("--commit-description", default=None)
+    p.add_argument("--commit-message", default=None, help="summary line of the commit")
+    p.add_argument("--commit-description", default=None, help="longer description of the commit")
     p.add_argument("--create-pr", action="store_true", help="open a pull request instead of committing")
     _add_common(p)
     p.set_defaults(func=cmd_upload)
@@ -116,24 +125,29 @@ def register(subparsers: Any) -> None:
         "download",
         help="download files or a whole repo into the cache (or a folder)",
         description="Download FILES of REPO_ID (all files when none are named) and print the local path.",
-        epilog=EPILOG_ENV,
+        epilog="examples:\n  modelhub download alice/my-model config.json\n"
+        "  modelhub download alice/my-model --revision v1 --local-dir ./my-model\n"
+        "  modelhub download alice/my-model --include '*.safetensors' --exclude 'old/*'\n\n" + EPILOG_ENV,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("repo_id")
-    p.add_argument("files", nargs="*")
+    p.add_argument("repo_id", help="the repo, as namespace/name (e.g. alice/my-model)")
+    p.add_argument("files", nargs="*", help="files (or glob patterns) to download; none: the whole repo")
     p.add_argument("--revision", default=None, help="branch, tag, commit or refs/pr/N")
     p.add_argument("--local-dir", default=None, help="download into this folder instead of the cache")
-    p.add_argument("--cache-dir", default=None)
+    p.add_argument(
+        "--cache-dir", default=None, help="cache folder (default: HF_HUB_CACHE, else $HF_HOME/hub)"
+    )
     p.add_argument("--include", nargs="*", default=None, help="glob patterns (whole-repo downloads)")
     p.add_argument("--exclude", nargs="*", default=None, help="glob patterns (whole-repo downloads)")
-    p.add_argument("--force-download", action="store_true")
-    p.add_argument("--max-workers", type=int, default=8)
+    p.add_argument("--force-download", action="store_true", help="download again even if cached")
+    p.add_argument("--max-workers", type=int, default=8, help="parallel downloads (default: 8)")
     _add_common(p)
     p.set_defaults(func=cmd_download)
 
     p = subparsers.add_parser("ls", help="list the files of a repo")
-    p.add_argument("repo_id")
+    p.add_argument("repo_id", help="the repo, as namespace/name (e.g. alice/my-model)")
     p.add_argument("path", nargs="?", default=None, help="folder inside the repo")
-    p.add_argument("--revision", default=None)
+    p.add_argument("--revision", default=None, help="branch, tag, commit or refs/pr/N (default: main)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     _add_common(p)
     p.set_defaults(func=cmd_ls)
@@ -141,13 +155,17 @@ def register(subparsers: Any) -> None:
     cache = subparsers.add_parser("cache", help="inspect or clean the local cache")
     cache_sub = cache.add_subparsers(dest="cache_command", metavar="ACTION", required=True)
     p = cache_sub.add_parser("ls", help="list cached repos with size and refs")
-    p.add_argument("--cache-dir", default=None)
+    p.add_argument(
+        "--cache-dir", default=None, help="cache folder (default: HF_HUB_CACHE, else $HF_HOME/hub)"
+    )
     p.set_defaults(func=cmd_cache_ls)
     p = cache_sub.add_parser(
         "prune",
         help="delete partial downloads, snapshots no ref points to and unused blobs",
     )
-    p.add_argument("--cache-dir", default=None)
+    p.add_argument(
+        "--cache-dir", default=None, help="cache folder (default: HF_HUB_CACHE, else $HF_HOME/hub)"
+    )
     p.add_argument("--dry-run", action="store_true", help="only print what would be deleted")
     p.add_argument(
         "--keep-unreferenced", action="store_true", help="keep snapshots that no branch/tag points to"
@@ -155,7 +173,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--verify", action="store_true", help="also re-hash blobs and delete corrupted ones")
     p.set_defaults(func=cmd_cache_prune)
     p = cache_sub.add_parser("verify", help="re-hash every cached file; exit 1 if one is corrupted")
-    p.add_argument("--cache-dir", default=None)
+    p.add_argument(
+        "--cache-dir", default=None, help="cache folder (default: HF_HUB_CACHE, else $HF_HOME/hub)"
+    )
     p.set_defaults(func=cmd_cache_verify)
 
     p = subparsers.add_parser("env", help="print the configuration modelhub sees (paths, endpoint, token...)")
