@@ -167,7 +167,7 @@ def test_missing_revision_and_repo_errors(keras3, hub):
         from_pretrained_keras(f"{repo_id}@no-such-branch", token=hub.token)
     with pytest.raises(RepositoryNotFoundError):
         from_pretrained_keras(hub.new_repo_id("absent"), token=hub.token)
-    with pytest.raises(ValueError, match="Two revisions"):
+    with pytest.raises(ValueError, match="Two different revisions"):
         from_pretrained_keras(f"{repo_id}@main", revision="dev", token=hub.token)
 
 

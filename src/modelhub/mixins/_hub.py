@@ -36,6 +36,25 @@ def check_model_id(model_id: str) -> None:
         ) from None
 
 
+def split_revision(name: str, revision: str | None) -> tuple[str, str | None]:
+    """``'alice/model@v1'`` -> (``'alice/model'``, ``'v1'``), the seed pages' ``repo_id@revision`` form.
+
+    A ``revision`` argument that disagrees with the suffix is an error, as is a bare trailing ``@``.
+    """
+    repo_id, sep, suffix = name.partition("@")
+    if not sep:
+        return name, revision
+    if not suffix:
+        raise ValueError(
+            f"{name!r} ends with '@' but names no revision: use 'namespace/name@branch-tag-or-commit'."
+        )
+    if revision is not None and revision != suffix:
+        raise ValueError(
+            f"Two different revisions given: {suffix!r} in {name!r} and revision={revision!r}; give only one."
+        )
+    return repo_id, suffix
+
+
 def hub_file(
     repo_id: str,
     filename: str,

@@ -33,7 +33,7 @@ from ._fastai_versions import (
     installed_version,
     pyproject_text,
 )
-from ._hub import push_folder
+from ._hub import push_folder, split_revision
 
 if TYPE_CHECKING:
     from ..client import CommitInfo, HubApi
@@ -245,22 +245,6 @@ def _refuse_untrusted(repo_id: str, revision: str | None, trust_pickle: bool | N
     )
 
 
-def _split_revision(repo_id: str, revision: str | None) -> tuple[str, str | None]:
-    """``'ns/name@rev'`` -> (``'ns/name'``, ``'rev'``); a conflicting ``revision`` argument is an error."""
-    if "@" not in repo_id:
-        return repo_id, revision
-    name, _, at_revision = repo_id.partition("@")
-    if not at_revision:
-        raise ValueError(
-            f"{repo_id!r} ends with '@' but names no revision: use 'namespace/name@branch-tag-or-commit'."
-        )
-    if revision is not None and revision != at_revision:
-        raise ValueError(
-            f"Two different revisions given: {at_revision!r} in {repo_id!r} and revision={revision!r}; give one."
-        )
-    return name, at_revision
-
-
 def _looks_like_path(text: str) -> bool:
     return text.startswith((".", "/", "~")) or "\\" in text or text.count("/") > 1
 
@@ -345,7 +329,7 @@ def from_pretrained_fastai(
             raise ValueError(
                 f"{repo_id!r} is a file; pass the directory that holds {MODEL_FILE} and pyproject.toml instead."
             )
-        name, revision = _split_revision(repo_id, revision)
+        name, revision = split_revision(repo_id, revision)
         if _looks_like_path(name) and not os.path.exists(name):
             raise FileNotFoundError(f"{name!r} looks like a path, but there is no such directory.")
         validate_repo_id(name, allow_bare_name=True)

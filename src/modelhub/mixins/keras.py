@@ -251,20 +251,6 @@ def _config_json(config: Any) -> str | None:
 
 
 # --- load -----------------------------------------------------------------------------------------------------
-def _split_revision(name: str, revision: str | None) -> tuple[str, str | None]:
-    """``"user/model@v1"`` -> ("user/model", "v1"); an explicit ``revision`` must agree with the suffix."""
-    repo_id, sep, suffix = name.partition("@")
-    if not sep:
-        return name, revision
-    if not suffix:
-        raise ValueError(f"{name!r} ends with '@' but names no revision; write 'repo_id@revision'")
-    if revision is not None and revision != suffix:
-        raise ValueError(
-            f"Two revisions given: {suffix!r} in {name!r} and revision={revision!r}; pass only one of them"
-        )
-    return repo_id, suffix
-
-
 def _resolve_folder(
     name_or_path: str | os.PathLike[str],
     *,
@@ -279,7 +265,7 @@ def _resolve_folder(
     path = Path(name_or_path)
     if path.is_dir():
         return path
-    repo_id, revision = _split_revision(str(name_or_path), revision)
+    repo_id, revision = _hub.split_revision(str(name_or_path), revision)
     _hub.check_model_id(repo_id)  # a missing directory or a malformed id: a clear error before any request
     from modelhub.client import snapshot_download
 
