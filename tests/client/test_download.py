@@ -474,3 +474,16 @@ def test_revision_scope_reads_files_not_yet_cached_at_the_scope_commit(hub, api,
     assert repo["second"] in config and repo["second"] in deep
     assert Path(deep).read_bytes() == b"deep"
     assert Path(hub_download(rid, "sub/deep.txt", token=hub.token)).read_bytes() == b"moved"
+
+
+def test_bad_partial_file_from_an_earlier_run_is_replaced(hub, repo):
+    """A kept .incomplete whose bytes are wrong fails the hash after the resume: the file is fetched again whole."""
+    rc = _cache(repo["id"])
+    etag = hashlib.sha256(BIG).hexdigest()
+    partial = rc.incomplete_path(etag)
+    partial.parent.mkdir(parents=True)
+    partial.write_bytes(b"\xff" * 1_000_000)  # not the first MB of BIG
+    http.stats.reset()
+    path = Path(hub_download(repo["id"], "weights.bin", token=hub.token))
+    assert path.read_bytes() == BIG and not partial.exists()
+    assert http.stats.by_method["GET"] == 2  # the resumed range, then the whole file

@@ -148,6 +148,7 @@ def fetch_to(
         incomplete.unlink()
         offset = 0
     hasher = _new_hasher(etag, expected_size) if expected_size is not None else None
+    resumed_from = offset if hasher is not None else 0
     if offset and hasher is not None:
         _hash_existing(hasher, incomplete, offset)
         logger.info("resuming %s from byte %d", label, offset)
@@ -160,7 +161,9 @@ def fetch_to(
                 break
             req_headers = dict(headers)
             if offset:
+                # offsets count decoded bytes: ask for the plain encoding so the range means the same bytes
                 req_headers["range"] = f"bytes={offset}-"
+                req_headers["accept-encoding"] = "identity"
             progressed = False
             try:
                 with http.stream(
@@ -233,6 +236,22 @@ def fetch_to(
         )
     if hasher is not None and hasher.hexdigest() != etag:
         incomplete.unlink(missing_ok=True)
+        if resumed_from:
+            # the bytes kept from an earlier attempt were bad (another writer, a changed file): start over once
+            logger.warning(
+                "%s resumed from byte %d did not match its hash; downloading it again", label, resumed_from
+            )
+            return fetch_to(
+                url,
+                dest=dest,
+                incomplete=incomplete,
+                expected_size=expected_size,
+                etag=etag,
+                headers=headers,
+                proxies=proxies,
+                endpoint=endpoint,
+                label=label,
+            )
         raise CorruptedFileError(
             f"Downloaded {label} does not match its hash (expected {etag}, got {hasher.hexdigest()}); nothing was "
             "cached. Retry; if it persists the hub's copy is damaged."
