@@ -145,7 +145,9 @@ def test_offline_env_uses_cache(hub: Any, monkeypatch: pytest.MonkeyPatch) -> No
     assert _same(HubNet.from_pretrained(repo_id), model)
 
 
-def test_warm_cache_load_costs_one_request_and_offline_none(hub: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_warm_cache_load_costs_one_request_and_offline_none(
+    hub: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from modelhub.client import http
 
     repo_id = hub.new_repo_id()
