@@ -400,6 +400,9 @@ def test_proxies_argument_routes_requests(hub, repo):
         assert any(
             path_.startswith(hub.url) and "config.json" in path_ for _, path_, _ in forward.stats.requests
         )
+        # a HubApi's proxies apply to its downloads too
+        HubApi(token=hub.token, proxies={"http": forward.url}).hf_hub_download(repo["id"], "sub/deep.txt")
+        assert any("sub/deep.txt" in path_ for _, path_, _ in forward.stats.requests)
     finally:
         forward.close()
         http.close_clients()

@@ -218,3 +218,38 @@ def test_public_hub_urls_in_answers_follow_the_endpoint():
     )
     assert info.commit_url.startswith(mirror) and info.pr_url == f"{mirror}/alice/m1/discussions/3"
     assert info.repo_url.repo_id == "alice/m1" and info.pr_revision == "refs/pr/3"
+
+
+class _Gated(stdlib_http.BaseHTTPRequestHandler):
+    """A hub front for a gated repo (our server has no gating): every repo call answers 403 GatedRepo."""
+
+    def _answer(self):
+        body = b'{"error": "Access to this model is restricted"}'
+        self.send_response(403)
+        self.send_header("x-error-code", "GatedRepo")
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", "0" if self.command == "HEAD" else str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    do_GET = do_HEAD = _answer
+
+    def log_message(self, *args):
+        pass
+
+
+def test_gated_repo_exists_but_its_files_need_access(monkeypatch):
+    from modelhub.client import HubApi
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    srv = stdlib_http.ThreadingHTTPServer(("127.0.0.1", 0), _Gated)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        api = HubApi(endpoint=f"http://127.0.0.1:{srv.server_address[1]}", token="hf_x")
+        assert api.repo_exists("alice/gated")  # gated: it exists, access is another matter
+        with pytest.raises(errors.GatedRepoError, match="request access"):
+            api.file_exists("alice/gated", "config.json")
+    finally:
+        srv.shutdown()
+        srv.server_close()

@@ -71,6 +71,11 @@ def test_private_repo_visibility(hub, api):
     bob = HubApi(token=hub.create_token(bob_name, "write"))
     with pytest.raises(errors.RepositoryNotFoundError, match="your token cannot see it"):
         bob.repo_info(repo_id)
+    api.upload_file(path_or_fileobj=b"x", path_in_repo="x.txt", repo_id=repo_id)
+    anonymous = HubApi(token=False)
+    # the *_exists helpers answer False for what the caller cannot see, like upstream
+    assert not anonymous.repo_exists(repo_id) and not anonymous.file_exists(repo_id, "x.txt")
+    assert not anonymous.revision_exists(repo_id, "main") and api.file_exists(repo_id, "x.txt")
     api.update_repo_settings(repo_id, private=False)
     assert HubApi(token=False).repo_info(repo_id).private is False
 

@@ -16,6 +16,7 @@ from .._common.validation import validate_repo_id, validate_repo_type, validate_
 from ..constants import REPO_TYPES_API_PLURAL
 from ..errors import (
     ConflictError,
+    GatedRepoError,
     HubError,
     RemoteEntryNotFoundError,
     RepositoryNotFoundError,
@@ -289,8 +290,11 @@ class HubApi(RefsMixin):
     def repo_exists(
         self, repo_id: str, *, repo_type: str | None = None, token: str | bool | None = None
     ) -> bool:
+        """True if the repo exists (a gated repo exists even when the token has no access to it)."""
         try:
             self.repo_info(repo_id, repo_type=repo_type, token=token)
+        except GatedRepoError:
+            return True
         except RepositoryNotFoundError:
             return False
         return True
@@ -298,9 +302,10 @@ class HubApi(RefsMixin):
     def revision_exists(
         self, repo_id: str, revision: str, *, repo_type: str | None = None, token: str | bool | None = None
     ) -> bool:
+        """True if ``revision`` exists in the repo (False also when the repo does not exist or is not visible)."""
         try:
             self.repo_info(repo_id, revision=revision, repo_type=repo_type, token=token)
-        except RevisionNotFoundError:
+        except (RevisionNotFoundError, RepositoryNotFoundError):
             return False
         return True
 
@@ -325,7 +330,9 @@ class HubApi(RefsMixin):
                 follow_redirects=False,
                 ctx=self._ctx(repo_id, repo_type, rev, filename=filename),
             )
-        except RemoteEntryNotFoundError:
+        except GatedRepoError:  # it may well exist: say the repo needs access rather than "no"
+            raise
+        except (RemoteEntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError):
             return False
         return True
 
@@ -596,8 +603,8 @@ class HubApi(RefsMixin):
     def hf_hub_download(self, repo_id: str, filename: str, **kwargs: Any) -> str:
         from .download import hub_download
 
-        kwargs.setdefault("endpoint", self.endpoint)
-        kwargs.setdefault("token", self.token)
+        for key, value in self._download_defaults().items():
+            kwargs.setdefault(key, value)
         return hub_download(repo_id, filename, **kwargs)
 
     hub_download = hf_hub_download
@@ -605,9 +612,21 @@ class HubApi(RefsMixin):
     def snapshot_download(self, repo_id: str, **kwargs: Any) -> str:
         from .download import snapshot_download
 
-        kwargs.setdefault("endpoint", self.endpoint)
-        kwargs.setdefault("token", self.token)
+        for key, value in self._download_defaults().items():
+            kwargs.setdefault(key, value)
         return snapshot_download(repo_id, **kwargs)
+
+    def _download_defaults(self) -> dict[str, Any]:
+        """What this HubApi was configured with, as download keyword arguments."""
+        return {
+            "endpoint": self.endpoint,
+            "token": self.token,
+            "proxies": self.proxies,
+            "headers": self.extra_headers,
+            "library_name": self.library_name,
+            "library_version": self.library_version,
+            "user_agent": self.user_agent,
+        }
 
 
 HfApi = HubApi
