@@ -61,6 +61,25 @@ def test_refs_roundtrip_no_newline(tmp_path):
     assert not rc.ref_path("c" * 40).exists()
 
 
+def test_metadata_files_follow_the_umask_for_shared_caches(tmp_path, monkeypatch):
+    """refs, trees and copies are readable by others as the umask allows (mkstemp's 0600 would lock them out)."""
+    old = os.umask(0o022)
+    try:
+        rc = cl.RepoCache(tmp_path, "alice/m1")
+        rc.write_ref("main", COMMIT)
+        rc.write_tree(COMMIT, {"a.txt": cl.TreeEntry(size=1, blob_id="b" * 40)})
+        blob = rc.blob_path("b" * 40)
+        blob.parent.mkdir(parents=True)
+        blob.write_bytes(b"x")
+        monkeypatch.setenv("HF_HUB_DISABLE_SYMLINKS", "1")
+        copy = rc.link_snapshot(COMMIT, "a.txt", "b" * 40)
+    finally:
+        os.umask(old)
+    for path in (rc.ref_path("main"), rc.tree_path(COMMIT), copy):
+        assert path.stat().st_mode & 0o777 == 0o644, path
+    assert not [p for p in rc.folder.rglob("*.tmp")]
+
+
 def test_relative_symlink_and_no_exist(tmp_path):
     rc = cl.RepoCache(tmp_path, "alice/m1")
     rc.blob_path("e1").parent.mkdir(parents=True)

@@ -12,11 +12,11 @@ from __future__ import annotations
 import configparser
 import logging
 import os
-import tempfile
 from pathlib import Path
 
 from .. import constants
 from ..errors import HubError, UnauthorizedError
+from ._files import atomic_write_text
 
 logger = logging.getLogger(__name__)
 
@@ -37,15 +37,7 @@ def _write_secret(path: Path, value: str) -> None:
             os.chmod(path.parent, 0o700)
         except OSError:
             pass
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(value)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, value, mode=0o600)
 
 
 def get_token() -> str | None:

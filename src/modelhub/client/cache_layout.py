@@ -23,7 +23,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +30,7 @@ from typing import Any
 
 from .. import constants
 from .._common.validation import is_commit_hash
+from ._files import atomic_copy, atomic_write_text
 
 logger = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ class RepoCache:
             if path.is_file() and path.read_text() == commit:
                 return
             path.parent.mkdir(parents=True, exist_ok=True)
-            _atomic_write_text(path, commit)
+            atomic_write_text(path, commit)
         except OSError as exc:  # a read-only cache still serves files
             logger.debug("could not write ref %s: %s", path, exc)
 
@@ -184,7 +184,7 @@ class RepoCache:
                 return pointer
             pointer.unlink()
         if constants.env_flag("HF_HUB_DISABLE_SYMLINKS"):
-            _copy_atomic(blob, pointer)
+            atomic_copy(blob, pointer)
             return pointer
         target = os.path.relpath(blob, pointer.parent)
         try:
@@ -192,7 +192,7 @@ class RepoCache:
         except FileExistsError:  # another process linked it meanwhile
             pass
         except OSError:  # filesystem without symlinks: a real copy, like upstream on Windows without dev mode
-            _copy_atomic(blob, pointer)
+            atomic_copy(blob, pointer)
         return pointer
 
     def ensure_cachedir_tag(self) -> None:
@@ -201,7 +201,7 @@ class RepoCache:
             return
         try:
             self.cache_dir.mkdir(parents=True, exist_ok=True)
-            _atomic_write_text(tag, CACHEDIR_TAG_CONTENT)
+            atomic_write_text(tag, CACHEDIR_TAG_CONTENT)
         except OSError as exc:
             logger.debug("could not write %s: %s", tag, exc)
 
@@ -239,7 +239,7 @@ def write_tree_file(path: Path, entries: dict[str, TreeEntry]) -> None:
     }
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        _atomic_write_text(path, json.dumps(data, indent=1))
+        atomic_write_text(path, json.dumps(data, indent=1))
     except OSError as exc:
         logger.debug("could not write tree cache %s: %s", path, exc)
 
@@ -287,30 +287,7 @@ def write_local_dir_metadata(
 ) -> None:
     _, metadata_path, _ = local_dir_paths(local_dir, path_in_repo)
     metadata_path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write_text(metadata_path, f"{commit}\n{etag}\n{time.time()}\n")
-
-
-# --- small atomic file helpers ------------------------------------------------------------------------------------
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _copy_atomic(src: Path, dst: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        shutil.copyfile(src, tmp)
-        os.replace(tmp, dst)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(metadata_path, f"{commit}\n{etag}\n{time.time()}\n")
 
 
 # --- inspecting, verifying and pruning a cache ---------------------------------------------------------------------
