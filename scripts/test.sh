@@ -11,12 +11,17 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 step() { printf '\n== %s (%s)\n' "$1" "$(date +%T)"; }
 
 step "system packages"
-if ! command -v dot >/dev/null 2>&1; then
+# graphviz renders Keras model plots; postgresql backs the PostgreSQL metadata test. Tests skip (saying why)
+# where either is missing.
+need=""
+command -v dot >/dev/null 2>&1 || need="$need graphviz"
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need="$need postgresql"
+if [ -n "$need" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz) >/dev/null 2>&1 \
-      || echo "notice: graphviz could not be installed; model plot tests will be skipped"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need) >/dev/null 2>&1 \
+      || echo "notice: could not install$need; the tests that need them will be skipped"
   else
-    echo "notice: graphviz missing and not root; model plot tests will be skipped"
+    echo "notice:$need missing and not root; the tests that need them will be skipped"
   fi
 fi
 
@@ -26,7 +31,7 @@ VPY=.venv/bin/python
 $VPY -m pip install $PIP_QUIET --upgrade pip 2>&1 | grep -v 'is ignored' || true
 # The CPU build of torch is pinned here (a bare requirement would pull a multi-GB CUDA build).
 $VPY -m pip install $PIP_QUIET torch==2.13.0 2>&1 | grep -v 'is ignored' || true
-$VPY -m pip install $PIP_QUIET -e '.[torch,keras,server,dev]' pydot pytest-xdist 2>&1 | grep -v 'is ignored' || true
+$VPY -m pip install $PIP_QUIET -e '.[torch,keras,server,postgres,dev]' pydot pytest-xdist 2>&1 | grep -v 'is ignored' || true
 # fastai in its own --no-deps step: resolving its requirements would replace torch with a CUDA build.
 $VPY -m pip install $PIP_QUIET --no-deps fastai==2.8.12 2>&1 | grep -v 'is ignored' || true
 $VPY -m pip install $PIP_QUIET fastcore fastdownload fasttransform fastprogress 'plum-dispatch<2.10' matplotlib \
