@@ -28,14 +28,16 @@ fi
 step "main environment (.venv)"
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 VPY=.venv/bin/python
-$VPY -m pip install $PIP_QUIET --upgrade pip 2>&1 | grep -v 'is ignored' || true
+# pip's own failure still fails the script (pipefail); only the machine's noisy "is ignored" lines are dropped.
+pipi() { "$VPY" -m pip install $PIP_QUIET "$@" 2>&1 | { grep -v 'is ignored' || true; }; }
+pipi --upgrade pip
 # The CPU build of torch is pinned here (a bare requirement would pull a multi-GB CUDA build).
-$VPY -m pip install $PIP_QUIET torch==2.13.0 2>&1 | grep -v 'is ignored' || true
-$VPY -m pip install $PIP_QUIET -e '.[torch,keras,server,postgres,dev]' pydot pytest-xdist 2>&1 | grep -v 'is ignored' || true
+pipi torch==2.13.0
+pipi -e '.[torch,keras,server,postgres,dev]' pydot pytest-xdist
 # fastai in its own --no-deps step: resolving its requirements would replace torch with a CUDA build.
-$VPY -m pip install $PIP_QUIET --no-deps fastai==2.8.12 2>&1 | grep -v 'is ignored' || true
-$VPY -m pip install $PIP_QUIET fastcore fastdownload fasttransform fastprogress 'plum-dispatch<2.10' matplotlib \
-  pandas requests pyyaml pillow scikit-learn scipy packaging cloudpickle 2>&1 | grep -v 'is ignored' || true
+pipi --no-deps fastai==2.8.12
+pipi fastcore fastdownload fasttransform fastprogress 'plum-dispatch<2.10' matplotlib pandas requests pyyaml \
+  pillow scikit-learn scipy packaging cloudpickle
 $VPY -c "import torch, sys; assert '+cpu' in torch.__version__ or not torch.cuda.is_available(), torch.__version__"
 
 step "lint"
