@@ -402,3 +402,47 @@ def test_upstream_helper_load_as_pickle(tmp_path: Path) -> None:
     torch.save({"emb.weight": Evil()}, tmp_path / "evil.bin")
     with pytest.raises(pickle.UnpicklingError):
         Net._load_as_pickle(Net(), str(tmp_path / "evil.bin"), "cpu", False)
+
+
+def _derived_buffer_init(self: Any) -> None:
+    nn.Module.__init__(self)
+    self.lin = nn.Linear(16, 16)
+    # non-persistent state computed from freshly initialised weights: a reference copy, a norm (a Python float)
+    self.register_buffer("w0", self.lin.weight.detach().clone(), persistent=False)
+    self.norm0 = float(self.lin.weight.data.norm())
+
+
+def _random_buffer_init(self: Any) -> None:
+    nn.Module.__init__(self)
+    self.lin = nn.Linear(16, 16)
+    self.register_buffer("projection", torch.randn(16, 4), persistent=False)  # fixed random features
+
+
+@pytest.mark.parametrize("init", [_derived_buffer_init, _random_buffer_init])
+def test_construction_state_matches_a_plain_construction(tmp_path: Path, init: Any) -> None:
+    """Lean loading must not leak uninitialised memory or a shifted RNG stream into what __init__ computes."""
+
+    class Model(nn.Module, PyTorchModelHubMixin):
+        __init__ = init
+
+    torch.manual_seed(0)
+    saved = Model()
+    saved.save_pretrained(tmp_path)
+    torch.manual_seed(1)
+    plain = Model()
+    torch.manual_seed(1)
+    loaded = Model.from_pretrained(tmp_path)
+    assert torch.equal(loaded.lin.weight, saved.lin.weight)
+    for name, buffer in plain.named_buffers():
+        assert torch.equal(dict(loaded.named_buffers())[name], buffer), name
+    if hasattr(plain, "norm0"):
+        assert loaded.norm0 == plain.norm0
+
+
+def test_lean_load_still_skips_init_for_plain_models() -> None:
+    from modelhub.mixins._torch_init import skip_parameter_init
+
+    with skip_parameter_init() as skipped:
+        model = Net(extra=True)
+    assert all(param in skipped for param in model.parameters())
+    assert skipped.read == []  # shapes and sizes are looked at, never the values

@@ -36,6 +36,59 @@ _INIT_FUNCTIONS = (
     "sparse_",
 )
 
+# Tensor methods that look at a tensor's metadata, not its values.
+_METADATA_OPS = frozenset(
+    {
+        "shape.__get__",
+        "ndim.__get__",
+        "dtype.__get__",
+        "device.__get__",
+        "layout.__get__",
+        "requires_grad.__get__",
+        "requires_grad.__set__",
+        "requires_grad_",
+        "is_leaf.__get__",
+        "grad.__get__",
+        "grad_fn.__get__",
+        "data.__set__",
+        "names.__get__",
+        "is_cuda.__get__",
+        "is_meta.__get__",
+        "is_sparse.__get__",
+        "dim",
+        "size",
+        "numel",
+        "nelement",
+        "stride",
+        "element_size",
+        "is_floating_point",
+        "is_complex",
+        "is_contiguous",
+        "data_ptr",
+        "storage_offset",
+        "untyped_storage",
+        "__hash__",
+        "__len__",
+        "_has_compatible_shallow_copy_type",
+    }
+)
+# Methods whose result shares (or converts) the parameter's values: reading the result is reading the parameter.
+_ALIAS_OPS = frozenset({"data.__get__", "detach", "to", "cpu", "cuda", "half", "float", "double", "bfloat16"})
+# In-place methods that overwrite every value: afterwards the parameter is initialised.
+_OVERWRITE_OPS = frozenset(
+    {
+        "normal_",
+        "uniform_",
+        "zero_",
+        "fill_",
+        "random_",
+        "bernoulli_",
+        "exponential_",
+        "cauchy_",
+        "log_normal_",
+    }
+)
+
 _state = threading.local()
 _install_lock = threading.Lock()
 _active_blocks = 0  # how many skip blocks (any thread) are open; wrappers are installed while > 0
@@ -51,9 +104,47 @@ class SkippedInit:
 
     def __init__(self) -> None:
         self._refs: dict[int, weakref.ref[Any]] = {}
+        # tensors that alias a skipped parameter (``param.data``, ``param.detach()``...): id -> (alias, param id)
+        self._aliases: dict[int, tuple[weakref.ref[Any], int]] = {}
+        #: descriptions of skipped parameters whose uninitialised values were read while the model was built
+        #: (e.g. a buffer computed from a weight): the model must then be built normally.
+        self.read: list[str] = []
 
     def add(self, param: Any) -> None:
         self._refs[id(param)] = weakref.ref(param)
+
+    def _param_id(self, tensor: Any) -> int | None:
+        """The id of the skipped parameter ``tensor`` is or aliases, else None."""
+        key = id(tensor)
+        ref = self._refs.get(key)
+        if ref is not None and ref() is tensor:
+            return key
+        alias = self._aliases.get(key)
+        if alias is not None and alias[0]() is tensor and alias[1] in self._refs:
+            return alias[1]
+        return None
+
+    def observe(self, name: str, args: tuple, kwargs: dict, result: Any) -> None:
+        """Classify a torch call made while the model is built (see :class:`_ReadWatch`)."""
+        if not self._refs:
+            return
+        tracked = [
+            (i, pid)
+            for i, arg in enumerate((*args, *kwargs.values()))
+            if (pid := self._param_id(arg)) is not None
+        ]
+        if not tracked:
+            return
+        if name in _METADATA_OPS:
+            return
+        if name in _ALIAS_OPS and len(tracked) == 1 and tracked[0][0] == 0:
+            if hasattr(result, "data_ptr"):
+                self._aliases[id(result)] = (weakref.ref(result), tracked[0][1])
+            return
+        if name in _OVERWRITE_OPS and tracked == [(0, tracked[0][1])]:
+            self._refs.pop(tracked[0][1], None)  # fully written by the model itself: no longer uninitialised
+            return
+        self.read.append(name)
 
     def __contains__(self, tensor: object) -> bool:
         ref = self._refs.get(id(tensor))
@@ -76,6 +167,7 @@ class SkippedInit:
 
     def clear(self) -> None:
         self._refs.clear()
+        self._aliases.clear()
 
 
 def _wrap(original: Any) -> Any:
@@ -124,15 +216,35 @@ def _uninstall() -> None:
                 setattr(init, name, original)
 
 
+def _read_watch(recorder: SkippedInit) -> Any:
+    """A torch function mode (thread-local, like every torch mode) reporting each call to ``recorder.observe``,
+    so that a construction reading a skipped parameter's values is noticed."""
+    from torch.overrides import TorchFunctionMode, resolve_name
+
+    class _ReadWatch(TorchFunctionMode):
+        def __torch_function__(
+            self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None
+        ) -> Any:
+            kwargs = kwargs or {}
+            result = func(*args, **kwargs)
+            name = resolve_name(func) or getattr(func, "__name__", repr(func))
+            recorder.observe(name.removeprefix("torch.Tensor."), args, kwargs, result)
+            return result
+
+    return _ReadWatch()
+
+
 @contextlib.contextmanager
 def skip_parameter_init() -> Iterator[SkippedInit]:
-    """Within the block (this thread only), ``torch.nn.init`` skips ``nn.Parameter`` tensors and records them."""
+    """Within the block (this thread only), ``torch.nn.init`` skips ``nn.Parameter`` tensors and records them;
+    reads of their (uninitialised) values during the block are recorded in ``SkippedInit.read``."""
     _install()
     recorder = SkippedInit()
     previous = getattr(_state, "recorder", None)
     _state.recorder = recorder
     try:
-        yield recorder
+        with _read_watch(recorder):
+            yield recorder
     finally:
         _state.recorder = previous
         _uninstall()

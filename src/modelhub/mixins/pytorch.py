@@ -140,7 +140,7 @@ class PyTorchModelHubMixin(ModelHubMixin):
             with skip_parameter_init() as skipped:
                 model = cls(**model_kwargs)
             target = _load_target(model, keys)
-            _, _, covered = plan_load(target, keys)
+            missing, _, covered = plan_load(target, keys)
             uncovered = [
                 name
                 for name, param in target.named_parameters(remove_duplicate=False)
@@ -151,6 +151,13 @@ class PyTorchModelHubMixin(ModelHubMixin):
             rebuild += [
                 f"<parameter of shape {tuple(p.shape)} held outside the model>" for p in skipped.stray(model)
             ]
+            rebuild += [f"<a skipped parameter's values read by {op} in __init__>" for op in skipped.read]
+            # If __init__ drew random numbers besides the skipped initialisations, it drew them from another point
+            # of the stream than a plain construction does: what survives the load (non-persistent buffers, keys
+            # missing from the checkpoint) would differ from a plain construction's values.
+            drew_random = len(skipped) > 0 and not torch.equal(torch.random.get_rng_state(), rng_state)
+            if drew_random and ((missing and not strict) or _has_non_persistent_buffers(model)):
+                rebuild.append("<random values drawn in __init__ besides parameter initialisation>")
             skipped.clear()
             if rebuild:
                 # Some parameters get no value from the checkpoint: build the model the normal way (same RNG
@@ -223,6 +230,10 @@ def _load_into(target: Any, source: Any, *, strict: bool) -> Any:
     from ..serialization._torch_load import load_into_model
 
     return load_into_model(target, source, strict=strict)
+
+
+def _has_non_persistent_buffers(model: Any) -> bool:
+    return any(module._non_persistent_buffers_set for module in model.modules())
 
 
 def _load_file_into(model: Any, kind: str, model_file: str, *, map_location: Any, strict: bool) -> Any:
