@@ -127,6 +127,17 @@ def test_retries_5xx_and_429_then_succeeds(local_server):
     assert r.json() == {"ok": True} and len(_Handler.seen) == 4
 
 
+def test_streamed_get_retries_5xx_but_not_4xx(local_server):
+    _Handler.script = [503, 500, 200]
+    with http.stream("GET", local_server + "/blob") as response:
+        assert response.read() == b'{"ok": true}'
+    assert len(_Handler.seen) == 3
+    _Handler.script, _Handler.seen = [403, 200], []
+    with pytest.raises(errors.ForbiddenError), http.stream("GET", local_server + "/blob"):
+        pass
+    assert len(_Handler.seen) == 1
+
+
 def test_never_retries_4xx(local_server):
     _Handler.script = [404, 200]
     with pytest.raises(errors.HfHubHTTPError):

@@ -19,7 +19,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -407,54 +407,53 @@ def request(
     client = get_client(proxies)
     if idempotent is None:
         idempotent = method.upper() in ("GET", "HEAD", "PUT", "DELETE", "OPTIONS")
-    if callable(content):
-        make_content = content
-    else:
 
-        def make_content() -> Any:
-            return content
+    def send() -> httpx.Response:  # a callable content makes a fresh body (a new stream) for every attempt
+        return client.request(
+            method,
+            url,
+            headers=dict(headers or {}),
+            params=params,
+            json=json,
+            content=content() if callable(content) else content,
+            data=data,
+            timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+            follow_redirects=follow_redirects,
+        )
 
+    response = _send_with_retries(method, url, send, idempotent=idempotent, max_retries=max_retries)
+    if raise_errors:
+        raise_for_status(response, ctx)
+    return response
+
+
+def _send_with_retries(
+    method: str,
+    url: str,
+    send: Callable[[], httpx.Response],
+    *,
+    idempotent: bool,
+    max_retries: int | None,
+) -> httpx.Response:
+    """Call ``send`` until it gives a final answer: connection errors and RETRY_STATUSES are retried with backoff
+    (a request that may have had an effect only when the connection could not even be opened)."""
+    limit = _max_retries() if max_retries is None else max_retries
     attempt = 0
-    max_retries = _max_retries() if max_retries is None else max_retries
     while True:
-        response: httpx.Response | None = None
         try:
             stats.add(method.upper())
-            response = client.request(
-                method,
-                url,
-                headers=dict(headers or {}),
-                params=params,
-                json=json,
-                content=make_content(),
-                data=data,
-                timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
-                follow_redirects=follow_redirects,
-            )
+            response = send()
         except httpx.TransportError as exc:
             retryable = idempotent or isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
-            if not retryable or attempt >= max_retries:
+            if not retryable or attempt >= limit:
                 raise _connection_error(exc, method, url) from exc
-            delay = _retry_delay(attempt, None)
-            logger.warning(
-                "%s %s failed (%s); retry %d/%d in %.1fs", method, url, exc, attempt + 1, max_retries, delay
-            )
+            delay, what = _retry_delay(attempt, None), f"failed ({exc})"
         else:
-            if response.status_code in RETRY_STATUSES and idempotent and attempt < max_retries:
-                delay = _retry_delay(attempt, response)
-                logger.warning(
-                    "%s %s answered %d; retry %d/%d in %.1fs",
-                    method,
-                    url,
-                    response.status_code,
-                    attempt + 1,
-                    max_retries,
-                    delay,
-                )
-            else:
-                if raise_errors:
-                    raise_for_status(response, ctx)
+            if response.status_code not in RETRY_STATUSES or not idempotent or attempt >= limit:
                 return response
+            delay, what = _retry_delay(attempt, response), f"answered {response.status_code}"
+            response.close()
+        logger.warning("%s %s %s; retry %d/%d in %.1fs", method, url, what, attempt + 1, limit, delay)
         attempt += 1
         time.sleep(delay)
 
@@ -497,36 +496,19 @@ def stream(
     """
     _check_online(url)
     client = get_client(proxies)
-    attempt = 0
-    max_retries = _max_retries()
-    while True:
-        try:
-            stats.add(method.upper())
-            req = client.build_request(
-                method,
-                url,
-                headers=dict(headers or {}),
-                timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
-            )
-            response = client.send(req, stream=True, follow_redirects=follow_redirects)
-        except httpx.TransportError as exc:
-            if attempt >= max_retries:
-                raise _connection_error(exc, method, url) from exc
-            delay = _retry_delay(attempt, None)
-            logger.warning("%s %s failed (%s); retry in %.1fs", method, url, exc, delay)
-            attempt += 1
-            time.sleep(delay)
-            continue
-        if response.status_code in RETRY_STATUSES and attempt < max_retries:
-            delay = _retry_delay(attempt, response)
-            response.close()
-            logger.warning("%s %s answered %d; retry in %.1fs", method, url, response.status_code, delay)
-            attempt += 1
-            time.sleep(delay)
-            continue
-        try:
-            raise_for_status(response, ctx)
-            yield response
-        finally:
-            response.close()
-        return
+
+    def send() -> httpx.Response:
+        req = client.build_request(
+            method,
+            url,
+            headers=dict(headers or {}),
+            timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+        )
+        return client.send(req, stream=True, follow_redirects=follow_redirects)
+
+    response = _send_with_retries(method, url, send, idempotent=True, max_retries=None)
+    try:
+        raise_for_status(response, ctx)
+        yield response
+    finally:
+        response.close()
