@@ -354,3 +354,22 @@ def test_mixin_class_metadata_reaches_the_keras_card(keras3, tmp_path):
     (tmp_path / "own" / "README.md").write_text("my own card\n")
     model.save_pretrained(tmp_path / "own")
     assert (tmp_path / "own" / "README.md").read_text() == "my own card\n"
+
+
+def test_mixin_records_passed_arguments_and_warns_about_unjsonable_ones(keras3, tmp_path, caplog):
+    class Scaled(keras3.Model, KerasModelHubMixin):
+        def __init__(self, hidden: int = 3, activation=None, **kwargs):
+            super().__init__(**kwargs)
+            self.dense = keras3.layers.Dense(hidden, activation=activation)
+
+        def call(self, inputs):
+            return self.dense(inputs)
+
+    model = Scaled(6, activation=keras3.activations.relu)  # positional and keyword, one not JSON-able
+    assert model._hub_mixin_config == {"hidden": 6, "activation": None}
+    x, _ = data()
+    model(x[:1])
+    with caplog.at_level(logging.WARNING, logger="modelhub"):
+        model.save_pretrained(tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text()) == {"activation": None, "hidden": 6}
+    assert any("'activation'" in r.getMessage() and "coder" in r.getMessage() for r in caplog.records)
