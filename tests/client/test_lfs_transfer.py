@@ -230,3 +230,75 @@ def test_download_redirected_to_another_origin_drops_the_token(tmp_path, monkeyp
     assert Resolver.seen[0][0] == "HEAD" and Resolver.seen[0][2] == "Bearer hf_secret"
     assert len(Cdn.seen) == 1 and not any(k.lower() == "authorization" for k in Cdn.seen[0])
     assert f"snapshots/{Resolver.commit}/w.bin" in path
+
+
+class Hostile(stdlib_http.BaseHTTPRequestHandler):
+    """A hub answering with names that would escape the cache or a local_dir if used as paths."""
+
+    commit = "e" * 40
+    commit_header = "e" * 40
+    etag = '"' + "1" * 40 + '"'
+    tree = [{"type": "file", "path": "../../escape.txt", "oid": "2" * 40, "size": 1}]
+
+    def log_message(self, *args):
+        pass
+
+    def _send(self, status, body=b"", headers=()):
+        self.send_response(status)
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def do_GET(self):
+        if "/revision/" in self.path:
+            self._send(200, json.dumps({"id": "alice/m", "sha": Hostile.commit}).encode())
+        elif "/tree/" in self.path:
+            self._send(200, json.dumps(Hostile.tree).encode())
+        else:
+            self._send(200, b"x", [("x-repo-commit", Hostile.commit_header), ("etag", Hostile.etag)])
+
+    do_HEAD = do_GET
+
+
+GOOD_ETAG = hashlib.sha1(b"blob 1\0x").hexdigest()  # the git blob id of the b"x" the hostile hub serves
+
+
+@pytest.mark.parametrize(
+    ("commit_header", "etag", "tree_path"),
+    [
+        ("../../../outside", GOOD_ETAG, "ok.txt"),  # X-Repo-Commit used as a snapshot folder name
+        ("e" * 40, "../../outside", "ok.txt"),  # ETag used as a blob name
+        ("e" * 40, GOOD_ETAG, "../../escape.txt"),  # a tree path used under snapshots/ or local_dir
+    ],
+)
+def test_a_hostile_hub_cannot_write_outside_the_cache(tmp_path, monkeypatch, commit_header, etag, tree_path):
+    from modelhub.client import hub_download, snapshot_download
+
+    monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    Hostile.commit_header, Hostile.etag = commit_header, f'"{etag}"'
+    Hostile.tree = [{"type": "file", "path": tree_path, "oid": etag, "size": 1}]
+    srv = stdlib_http.ThreadingHTTPServer(("127.0.0.1", 0), Hostile)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    endpoint = f"http://127.0.0.1:{srv.server_address[1]}"
+    cache, local = tmp_path / "a" / "b" / "cache", tmp_path / "a" / "b" / "local"
+    refused = (errors.FileMetadataError, errors.LocalEntryNotFoundError)
+    try:
+        if tree_path == "ok.txt":
+            with pytest.raises(refused, match="unusable ETag|as a commit id"):
+                hub_download("alice/m", "ok.txt", endpoint=endpoint, cache_dir=cache)
+            with pytest.raises(refused, match="unusable ETag|as a commit id"):
+                hub_download("alice/m", "ok.txt", endpoint=endpoint, local_dir=local)
+        else:
+            with pytest.raises(errors.FileMetadataError, match="Refusing the path '../../escape.txt'"):
+                snapshot_download("alice/m", endpoint=endpoint, cache_dir=cache)
+            with pytest.raises(errors.FileMetadataError, match="Refusing the path"):
+                snapshot_download("alice/m", endpoint=endpoint, cache_dir=tmp_path / "c2", local_dir=local)
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    written = [p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()]
+    assert not [p for p in written if not p.startswith(("a/b/cache/", "a/b/local/", "c2/"))], written

@@ -31,7 +31,7 @@ from ..errors import (
 )
 from . import http
 from ._progress import progress_bar
-from .cache_layout import is_sha256, normalize_etag
+from .cache_layout import is_sha256, normalize_etag, safe_blob_name, safe_commit
 from .operations import git_blob_sha1
 
 logger = logging.getLogger(__name__)
@@ -319,6 +319,8 @@ def _metadata_from(response: httpx.Response, *, location: str, ctx: http.Context
             f"The hub's answer for {ctx.filename!r} in {ctx.repo_id!r} lacks "
             f"{'X-Repo-Commit' if not commit else 'an ETag'}: cannot cache it safely. Is HF_ENDPOINT a hub?"
         )
+    safe_commit(commit)
+    safe_blob_name(etag)
     size_header = response.headers.get("x-linked-size") or (
         None if response.is_redirect else response.headers.get("content-length")
     )

@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import constants
-from .._common.validation import is_commit_hash
+from .._common.validation import is_commit_hash, validate_path_in_repo
+from ..errors import FileMetadataError, HFValidationError
 from ._files import atomic_copy, atomic_write_text
 
 logger = logging.getLogger(__name__)
@@ -68,6 +69,36 @@ def is_sha256(value: str | None) -> bool:
     return value is not None and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
 
 
+# Names below come from the hub (ETags, X-Repo-Commit, tree listings): a hub must not be able to make the client
+# write outside the cache or a local_dir, so every one is checked where it becomes a path.
+def safe_blob_name(etag: str) -> str:
+    if not etag or etag in (".", "..") or any(c in etag for c in "/\\\0"):
+        raise FileMetadataError(
+            f"The hub gave an unusable ETag {etag!r}: it cannot name a file in the cache."
+        )
+    return etag
+
+
+def safe_commit(commit: str) -> str:
+    if not is_commit_hash(commit):
+        raise FileMetadataError(
+            f"The hub gave {commit!r} as a commit id; expected 40 lowercase hex characters."
+        )
+    return commit
+
+
+def safe_repo_path(path_in_repo: str) -> str:
+    try:
+        ok = validate_path_in_repo(path_in_repo) == path_in_repo
+    except HFValidationError:
+        ok = False
+    if not ok:
+        raise FileMetadataError(
+            f"Refusing the path {path_in_repo!r} from the hub: it is not a plain relative path inside the repo."
+        )
+    return path_in_repo
+
+
 @dataclass(frozen=True)
 class TreeEntry:
     """One file of a commit, as the tree listing gives it (and as ``trees/<commit>.json`` stores it)."""
@@ -103,28 +134,30 @@ class RepoCache:
 
     # --- paths ------------------------------------------------------------------------------------------------
     def blob_path(self, etag: str) -> Path:
-        return self.folder / "blobs" / etag
+        return self.folder / "blobs" / safe_blob_name(etag)
 
     def incomplete_path(self, etag: str) -> Path:
-        return self.folder / "blobs" / f"{etag}{INCOMPLETE_SUFFIX}"
+        return self.folder / "blobs" / f"{safe_blob_name(etag)}{INCOMPLETE_SUFFIX}"
 
     def snapshot_dir(self, commit: str) -> Path:
-        return self.folder / "snapshots" / commit
+        return self.folder / "snapshots" / safe_commit(commit)
 
     def snapshot_path(self, commit: str, path_in_repo: str) -> Path:
-        return self.snapshot_dir(commit).joinpath(*path_in_repo.split("/"))
+        return self.snapshot_dir(commit).joinpath(*safe_repo_path(path_in_repo).split("/"))
 
     def ref_path(self, revision: str) -> Path:
         return self.folder.joinpath("refs", *revision.split("/"))
 
     def no_exist_path(self, commit: str, path_in_repo: str) -> Path:
-        return self.folder.joinpath(".no_exist", commit, *path_in_repo.split("/"))
+        return self.folder.joinpath(
+            ".no_exist", safe_commit(commit), *safe_repo_path(path_in_repo).split("/")
+        )
 
     def tree_path(self, commit: str) -> Path:
-        return self.folder / "trees" / f"{commit}.json"
+        return self.folder / "trees" / f"{safe_commit(commit)}.json"
 
     def lock_path(self, etag: str) -> Path:
-        return self.cache_dir / ".locks" / self.folder.name / f"{etag}.lock"
+        return self.cache_dir / ".locks" / self.folder.name / f"{safe_blob_name(etag)}.lock"
 
     # --- refs ---------------------------------------------------------------------------------------------------
     def read_ref(self, revision: str) -> str | None:
@@ -255,7 +288,7 @@ class LocalDirMetadata:
 def local_dir_paths(local_dir: str | os.PathLike[str], path_in_repo: str) -> tuple[Path, Path, Path]:
     """(file, metadata, lock) for ``path_in_repo`` downloaded into ``local_dir``."""
     root = Path(local_dir)
-    file_path = root.joinpath(*path_in_repo.split("/"))
+    file_path = root.joinpath(*safe_repo_path(path_in_repo).split("/"))
     meta = root.joinpath(".cache", "huggingface", "download", *path_in_repo.split("/"))
     metadata_path = meta.with_name(meta.name + ".metadata")
     lock_path = meta.with_name(meta.name + ".lock")

@@ -60,6 +60,7 @@ from .cache_layout import (
     is_sha256,
     local_dir_paths,
     read_local_dir_metadata,
+    safe_commit,
     write_local_dir_metadata,
 )
 from .patterns import filter_paths
@@ -592,6 +593,7 @@ def snapshot_download(
                     raise FileMetadataError(
                         f"The hub's info for {repo_id!r}@{revision!r} has no commit 'sha'."
                     )
+                safe_commit(commit)
             except (RepositoryNotFoundError, RevisionNotFoundError, UnauthorizedError):
                 raise
             except (HubConnectionError, HfHubHTTPError, FileMetadataError) as exc:
