@@ -288,3 +288,25 @@ def test_official_client_and_mixin_against_our_server(hub: Any) -> None:
     ours = HubNet.from_pretrained(theirs_repo)
     assert ours.emb.embedding_dim == 7
     assert _same(ours, Theirs.from_pretrained(theirs_repo))
+
+
+def test_push_replaces_the_weight_layout(hub: Any) -> None:
+    """Single file -> shards -> single file: no stale weights file of the other layout survives to win a load."""
+    repo_id = hub.new_repo_id()
+    HubNet(width=32).push_to_hub(repo_id, token=hub.token)
+    sharded = HubNet(width=32)
+    sharded.push_to_hub(repo_id, token=hub.token, max_shard_size=4096)
+    files = _files(hub, repo_id)
+    assert "model.safetensors" not in files and "model.safetensors.index.json" in files
+    assert len([f for f in files if f.startswith("model-0")]) > 1
+    assert _same(HubNet.from_pretrained(repo_id), sharded)
+
+    single = HubNet(width=32)
+    single.push_to_hub(repo_id, token=hub.token, delete_patterns="nothing-matches")
+    files = _files(hub, repo_id)
+    assert "model.safetensors" in files and not [f for f in files if f.startswith("model-0") or "index" in f]
+    assert _same(HubNet.from_pretrained(repo_id), single)
+
+    # Only the card: the weights on the hub stay as they are.
+    single.push_to_hub(repo_id, token=hub.token, allow_patterns=["README.md"], max_shard_size=4096)
+    assert "model.safetensors" in _files(hub, repo_id)

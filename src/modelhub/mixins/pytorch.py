@@ -32,6 +32,13 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T", bound="PyTorchModelHubMixin")
 
+# The files of a safetensors save (single file, shards, index): replaced as a whole by each push.
+_SAFETENSORS_WEIGHT_PATTERNS = (
+    SAFETENSORS_SINGLE_FILE,
+    "model-*-of-*.safetensors",
+    SAFETENSORS_INDEX_FILE,
+)
+
 # Options of the save in progress (set by save_pretrained / push_to_hub, read by _save_pretrained, whose
 # signature stays the upstream one so that subclasses overriding it keep working).
 _SAVE_OPTIONS: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
@@ -66,7 +73,16 @@ class PyTorchModelHubMixin(ModelHubMixin):
             _SAVE_OPTIONS.reset(token)
 
     def push_to_hub(self, repo_id: str, *, max_shard_size: int | str | None = None, **kwargs: Any) -> Any:
-        """Like ``ModelHubMixin.push_to_hub``; ``max_shard_size`` as in ``save_pretrained``."""
+        """Like ``ModelHubMixin.push_to_hub``; ``max_shard_size`` as in ``save_pretrained``.
+
+        The commit replaces the repo's safetensors weights: a single file or shards of an earlier push that this
+        save does not write again are deleted in the same commit (else a stale ``model.safetensors`` would win
+        over new shards on load). Not when ``allow_patterns`` / ``ignore_patterns`` select what is uploaded.
+        """
+        if kwargs.get("allow_patterns") is None and kwargs.get("ignore_patterns") is None:
+            requested = kwargs.get("delete_patterns")
+            requested = [requested] if isinstance(requested, str) else list(requested or [])
+            kwargs["delete_patterns"] = requested + list(_SAFETENSORS_WEIGHT_PATTERNS)
         token = _SAVE_OPTIONS.set(_merged_options(max_shard_size))
         try:
             return super().push_to_hub(repo_id, **kwargs)
