@@ -264,3 +264,49 @@ def test_gated_repo_exists_but_its_files_need_access(monkeypatch):
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+class _Busy(stdlib_http.BaseHTTPRequestHandler):
+    """huggingface.co's answer while another operation on the repo runs: 409 "conflicting operation", then OK."""
+
+    busy_left = 0
+    calls = 0
+
+    def do_POST(self):
+        type(self).calls += 1
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        if type(self).busy_left > 0:
+            type(self).busy_left -= 1
+            status, body = 409, {"error": "Cannot create repo: another conflicting operation is in progress"}
+        else:
+            status, body = 200, {"url": "https://huggingface.co/alice/busy"}
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_create_repo_waits_out_a_busy_hub(monkeypatch):
+    from modelhub.client import HubApi
+
+    monkeypatch.setenv("MODELHUB_RETRY_BACKOFF", "0.01")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    srv = stdlib_http.ThreadingHTTPServer(("127.0.0.1", 0), _Busy)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    endpoint = f"http://127.0.0.1:{srv.server_address[1]}"
+    try:
+        _Busy.busy_left, _Busy.calls = 2, 0
+        url = HubApi(endpoint=endpoint, token="hf_x").create_repo("alice/busy")
+        assert _Busy.calls == 3 and url == f"{endpoint}/alice/busy" and url.repo_id == "alice/busy"
+        _Busy.busy_left, _Busy.calls = 100, 0
+        with pytest.raises(errors.ConflictError):
+            HubApi(endpoint=endpoint, token="hf_x").create_repo("alice/busy")
+        assert _Busy.calls == 6  # bounded, unlike upstream's endless loop
+    finally:
+        srv.shutdown()
+        srv.server_close()

@@ -8,6 +8,7 @@ constructor or to the call.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterable, Iterator
 from typing import Any, BinaryIO
 
@@ -38,6 +39,9 @@ from .types import (
     parse_datetime,
     repo_web_url,
 )
+
+BUSY_MESSAGE = "Cannot create repo: another conflicting operation is in progress"
+BUSY_RETRIES = 5
 
 
 def _q(value: str) -> str:
@@ -149,15 +153,20 @@ class HubApi(RefsMixin):
         if repo_type == "space":
             body["sdk"] = space_sdk or "static"
         endpoint = self.endpoint_url()
-        response = http.request(
-            "POST",
-            f"{endpoint}/api/repos/create",
-            headers=self.headers(token),
-            json=body,
-            proxies=self.proxies,
-            ctx=self._ctx(repo_id, repo_type, action="create repos"),
-            raise_errors=False,
-        )
+        for attempt in range(BUSY_RETRIES + 1):
+            response = http.request(
+                "POST",
+                f"{endpoint}/api/repos/create",
+                headers=self.headers(token),
+                json=body,
+                proxies=self.proxies,
+                ctx=self._ctx(repo_id, repo_type, action="create repos"),
+                raise_errors=False,
+            )
+            # the Hub answers 409 "another conflicting operation is in progress" while it is busy with the repo
+            if response.status_code != 409 or BUSY_MESSAGE not in response.text or attempt == BUSY_RETRIES:
+                break
+            time.sleep(http.retry_delay(attempt, response))
         if response.status_code == 409 and exist_ok:
             try:
                 url = response.json()["url"]

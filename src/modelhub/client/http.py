@@ -357,7 +357,7 @@ def raise_for_status(response: httpx.Response, ctx: Context | None = None) -> No
 
 
 # --- requests -------------------------------------------------------------------------------------------------------
-def _retry_delay(attempt: int, response: httpx.Response | None) -> float:
+def retry_delay(attempt: int, response: httpx.Response | None) -> float:
     if response is not None:
         retry_after = response.headers.get("retry-after")
         if retry_after and retry_after.strip().isdigit():
@@ -447,11 +447,11 @@ def _send_with_retries(
             retryable = idempotent or isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
             if not retryable or attempt >= limit:
                 raise _connection_error(exc, method, url) from exc
-            delay, what = _retry_delay(attempt, None), f"failed ({exc})"
+            delay, what = retry_delay(attempt, None), f"failed ({exc})"
         else:
             if response.status_code not in RETRY_STATUSES or not idempotent or attempt >= limit:
                 return response
-            delay, what = _retry_delay(attempt, response), f"answered {response.status_code}"
+            delay, what = retry_delay(attempt, response), f"answered {response.status_code}"
             response.close()
         logger.warning("%s %s %s; retry %d/%d in %.1fs", method, url, what, attempt + 1, limit, delay)
         attempt += 1
