@@ -96,6 +96,10 @@ def test_branches_tags_refs_commits(hub, api):
     )
     api.create_branch(repo_id, branch="dev")
     api.create_branch(repo_id, branch="dev", exist_ok=True)
+    reader = HubApi(token=hub.read_token)
+    reader.create_branch(repo_id, branch="dev", exist_ok=True)  # there already: a read token is enough
+    with pytest.raises(errors.ForbiddenError, match="write access"):
+        reader.create_branch(repo_id, branch="feature", exist_ok=True)
     with pytest.raises(errors.ConflictError):
         api.create_branch(repo_id, branch="dev")
     api.create_branch(repo_id, branch="feat/x", revision=first.oid)
@@ -217,6 +221,10 @@ def test_conflict_messages_say_what_to_do(hub):
     with pytest.raises(errors.ConflictError, match="Branch 'dev' already exists .*exist_ok=True"):
         api.create_branch(repo_id, branch="dev")
     api.create_branch(repo_id, branch="dev", exist_ok=True)
+    reader = HubApi(token=hub.read_token)
+    reader.create_branch(repo_id, branch="dev", exist_ok=True)  # there already: a read token is enough
+    with pytest.raises(errors.ForbiddenError, match="write access"):
+        reader.create_branch(repo_id, branch="feature", exist_ok=True)
     api.create_tag(repo_id, tag="v1")
     with pytest.raises(errors.ConflictError, match="Tag 'v1' already exists .*exist_ok=True") as info:
         api.create_tag(repo_id, tag="v1", revision="dev")
