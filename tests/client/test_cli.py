@@ -83,6 +83,16 @@ def test_repo_upload_download_ls(hub, tmp_path):
     )
     snap = run("download", rid, "--include", "*.json", env=env)
     assert (Path(snap.stdout.strip()) / "copies" / "config.json").is_file()
+    both = run(
+        "download", rid, "config.json", "--include", "sub/*", "--local-dir", str(tmp_path / "both"), env=env
+    )
+    assert both.returncode == 0, both.stderr
+    got = {
+        p.relative_to(tmp_path / "both").as_posix()
+        for p in (tmp_path / "both").rglob("*")
+        if ".cache" not in p.parts
+    }
+    assert {"config.json", "sub/w.bin"} <= got and "copies/config.json" not in got
     local = run("download", rid, "--local-dir", str(tmp_path / "out"), "--revision", "refs/pr/1", env=env)
     assert local.returncode == 0 and (tmp_path / "out" / "pr.json").read_text() == '{"a": 1}'
 

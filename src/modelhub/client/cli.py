@@ -309,7 +309,7 @@ def cmd_download(args: argparse.Namespace) -> int:
     if len(args.files) == 1 and not (args.include or args.exclude):
         print(hub_download(args.repo_id, args.files[0], **common))
         return 0
-    allow = list(args.files) if args.files else args.include
+    allow = [*args.files, *(args.include or [])] or None  # named files and --include patterns together
     print(
         snapshot_download(
             args.repo_id,
