@@ -89,6 +89,17 @@ _OVERWRITE_OPS = frozenset(
     }
 )
 
+
+def _op_name(func: Any) -> str:
+    """``"size"``, ``"shape.__get__"``, ``"clone"``... for a function seen by a torch function mode."""
+    name = getattr(func, "__name__", "")
+    if name in ("__get__", "__set__") or not name:
+        from torch.overrides import resolve_name
+
+        name = resolve_name(func) or repr(func)
+    return name.removeprefix("torch.Tensor.")
+
+
 _state = threading.local()
 _install_lock = threading.Lock()
 _active_blocks = 0  # how many skip blocks (any thread) are open; wrappers are installed while > 0
@@ -124,8 +135,8 @@ class SkippedInit:
             return alias[1]
         return None
 
-    def observe(self, name: str, args: tuple, kwargs: dict, result: Any) -> None:
-        """Classify a torch call made while the model is built (see :class:`_ReadWatch`)."""
+    def observe(self, func: Any, args: tuple, kwargs: dict, result: Any) -> None:
+        """Classify a torch call made while the model is built (see :func:`_read_watch`)."""
         if not self._refs:
             return
         tracked = [
@@ -133,15 +144,16 @@ class SkippedInit:
             for i, arg in enumerate((*args, *kwargs.values()))
             if (pid := self._param_id(arg)) is not None
         ]
-        if not tracked:
+        if not tracked:  # the common case, kept cheap: no skipped parameter involved
             return
+        name = _op_name(func)
         if name in _METADATA_OPS:
             return
         if name in _ALIAS_OPS and len(tracked) == 1 and tracked[0][0] == 0:
             if hasattr(result, "data_ptr"):
                 self._aliases[id(result)] = (weakref.ref(result), tracked[0][1])
             return
-        if name in _OVERWRITE_OPS and tracked == [(0, tracked[0][1])]:
+        if name in _OVERWRITE_OPS and len(tracked) == 1 and tracked[0][0] == 0:
             self._refs.pop(tracked[0][1], None)  # fully written by the model itself: no longer uninitialised
             return
         self.read.append(name)
@@ -219,7 +231,7 @@ def _uninstall() -> None:
 def _read_watch(recorder: SkippedInit) -> Any:
     """A torch function mode (thread-local, like every torch mode) reporting each call to ``recorder.observe``,
     so that a construction reading a skipped parameter's values is noticed."""
-    from torch.overrides import TorchFunctionMode, resolve_name
+    from torch.overrides import TorchFunctionMode
 
     class _ReadWatch(TorchFunctionMode):
         def __torch_function__(
@@ -227,8 +239,7 @@ def _read_watch(recorder: SkippedInit) -> Any:
         ) -> Any:
             kwargs = kwargs or {}
             result = func(*args, **kwargs)
-            name = resolve_name(func) or getattr(func, "__name__", repr(func))
-            recorder.observe(name.removeprefix("torch.Tensor."), args, kwargs, result)
+            recorder.observe(func, args, kwargs, result)
             return result
 
     return _ReadWatch()
