@@ -138,6 +138,17 @@ def test_streamed_get_retries_5xx_but_not_4xx(local_server):
     assert len(_Handler.seen) == 1
 
 
+def test_each_request_gets_its_own_trace_id(local_server):
+    headers = http.build_headers(False)  # built once, reused for several calls (pages, files)
+    ids = {
+        http.request("GET", local_server + "/x", headers=headers).request.headers["x-amzn-trace-id"]
+        for _ in "ab"
+    }
+    with http.stream("GET", local_server + "/y", headers=headers) as response:
+        ids.add(response.request.headers["x-amzn-trace-id"])
+    assert len(ids) == 3 and "x-amzn-trace-id" not in headers
+
+
 def test_never_retries_4xx(local_server):
     _Handler.script = [404, 200]
     with pytest.raises(errors.HfHubHTTPError):

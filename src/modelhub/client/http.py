@@ -149,11 +149,11 @@ def build_headers(
     user_agent_extra: Mapping[str, str] | str | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """Headers of a hub call: user agent, trace id and (unless ``token=False``) ``Authorization``."""
-    result = {
-        "user-agent": user_agent(library_name, library_version, user_agent_extra),
-        "x-amzn-trace-id": str(uuid.uuid4()),
-    }
+    """Headers of a hub call: user agent and (unless ``token=False``) ``Authorization``.
+
+    The per-request ``X-Amzn-Trace-Id`` is added when each request is sent (headers are reused across calls).
+    """
+    result = {"user-agent": user_agent(library_name, library_version, user_agent_extra)}
     secret = token_to_send(token)
     if secret:
         result["authorization"] = f"Bearer {secret}"
@@ -408,11 +408,13 @@ def request(
     if idempotent is None:
         idempotent = method.upper() in ("GET", "HEAD", "PUT", "DELETE", "OPTIONS")
 
+    sent_headers = _with_trace_id(headers)
+
     def send() -> httpx.Response:  # a callable content makes a fresh body (a new stream) for every attempt
         return client.request(
             method,
             url,
-            headers=dict(headers or {}),
+            headers=sent_headers,
             params=params,
             json=json,
             content=content() if callable(content) else content,
@@ -425,6 +427,12 @@ def request(
     if raise_errors:
         raise_for_status(response, ctx)
     return response
+
+
+def _with_trace_id(headers: Mapping[str, str] | None) -> dict[str, str]:
+    """The headers plus a fresh ``X-Amzn-Trace-Id``: one id per call (kept across its retries), which a hub may
+    echo as ``X-Request-Id`` so an error can be found in its logs."""
+    return {**(headers or {}), "x-amzn-trace-id": str(uuid.uuid4())}
 
 
 def _send_with_retries(
@@ -496,12 +504,13 @@ def stream(
     """
     _check_online(url)
     client = get_client(proxies)
+    sent_headers = _with_trace_id(headers)
 
     def send() -> httpx.Response:
         req = client.build_request(
             method,
             url,
-            headers=dict(headers or {}),
+            headers=sent_headers,
             timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
         )
         return client.send(req, stream=True, follow_redirects=follow_redirects)
