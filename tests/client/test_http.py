@@ -321,3 +321,33 @@ def test_create_repo_waits_out_a_busy_hub(monkeypatch):
     finally:
         srv.shutdown()
         srv.server_close()
+
+
+class _Pages(stdlib_http.BaseHTTPRequestHandler):
+    """Two pages; the first links to the second with a relative URL (our server sends absolute ones)."""
+
+    def do_GET(self):
+        last = self.path.endswith("cursor=2")
+        data = json.dumps([3, 4] if last else [1, 2]).encode()
+        self.send_response(200)
+        if not last:
+            self.send_header("link", '</api/list?cursor=2>; rel="next"')
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_paginate_resolves_a_relative_next_link(monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    srv = stdlib_http.ThreadingHTTPServer(("127.0.0.1", 0), _Pages)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        items = list(http.paginate(f"http://127.0.0.1:{srv.server_address[1]}/api/list", headers={}))
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    assert items == [1, 2, 3, 4]

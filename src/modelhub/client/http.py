@@ -484,6 +484,8 @@ def paginate(
         next_url = response.links.get("next", {}).get("url")
         if not next_url:
             return
+        # absolute per the protocol; a relative one (which the official client rejects) is resolved, not fatal
+        next_url = str(response.url.join(next_url))
         response = request("GET", next_url, headers=headers, proxies=proxies, ctx=ctx)
 
 
