@@ -153,6 +153,21 @@ def test_warm_cache_costs_one_request_then_none(hub, repo, monkeypatch):
     assert http.stats.count == 0
 
 
+def test_arguments_of_older_upstream_releases_are_accepted(hub, repo, tmp_path):
+    """Integrations written from the seed-era docs pass resume_download / local_dir_use_symlinks."""
+    path = hub_download(repo["id"], "config.json", token=hub.token, resume_download=True)
+    assert Path(path).read_bytes() == b'{"v": 2}'
+    folder = snapshot_download(
+        repo["id"],
+        token=hub.token,
+        local_dir=tmp_path / "out",
+        resume_download=False,
+        local_dir_use_symlinks=False,
+        allow_patterns="*.json",
+    )
+    assert (Path(folder) / "config.json").read_bytes() == b'{"v": 2}'
+
+
 def test_new_commit_seen_after_our_own_push(hub, api, repo):
     rid = repo["id"]
     hub_download(rid, "config.json", token=hub.token)

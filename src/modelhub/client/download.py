@@ -273,6 +273,10 @@ def hub_download(
     library_name: str | None = None,
     library_version: str | None = None,
     user_agent: dict[str, str] | str | None = None,
+    # Accepted so that code written for older huggingface_hub releases runs unchanged; both are no-ops here
+    # (downloads always resume; local_dir always receives real files).
+    resume_download: bool | None = None,
+    local_dir_use_symlinks: bool | str | None = None,
 ) -> str:
     """Download one file of a repo (or find it in the cache) and return its local path."""
     validate_repo_id(repo_id)
@@ -561,6 +565,10 @@ def snapshot_download(
     library_name: str | None = None,
     library_version: str | None = None,
     user_agent: dict[str, str] | str | None = None,
+    # Accepted so that code written for older huggingface_hub releases runs unchanged; both are no-ops here
+    # (downloads always resume; local_dir always receives real files).
+    resume_download: bool | None = None,
+    local_dir_use_symlinks: bool | str | None = None,
 ) -> str:
     """Download the files of a repo at a revision (filtered by patterns); return the snapshot folder."""
     validate_repo_id(repo_id)
