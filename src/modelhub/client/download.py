@@ -26,7 +26,6 @@ import os
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +52,7 @@ from ..errors import (
     UnauthorizedError,
 )
 from . import http
+from ._parallel import map_in_threads
 from ._transfer import FileMetadata, fetch_to, head_metadata
 from .cache_layout import (
     RepoCache,
@@ -659,13 +659,7 @@ def snapshot_download(
                 force_download=force_download,
             )
 
-    if max_workers <= 1 or len(paths) <= 1:
-        for p in paths:
-            one(p)
-    else:
-        with ThreadPoolExecutor(max_workers=min(max_workers, len(paths))) as pool:
-            for future in [pool.submit(one, p) for p in paths]:
-                future.result()
+    map_in_threads(one, paths, max_workers)
     if local_dir is not None:
         return str(Path(local_dir).resolve())
     rc.write_ref(revision, commit)

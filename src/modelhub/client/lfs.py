@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..constants import REPO_TYPES_URL_PREFIXES
 from ..errors import HfHubHTTPError, HubError
 from . import http
+from ._parallel import map_in_threads
 from ._progress import progress_bar
 from .operations import CommitOperationAdd
 from .types import on_endpoint
@@ -147,13 +147,7 @@ def upload_lfs_files(
             op._is_uploaded = True
             logger.debug("uploaded LFS object %s (%s)", op.upload_info.sha256, op.path_in_repo)
 
-        if len(todo) == 1 or num_threads <= 1:
-            for item in todo:
-                run(item)
-        else:
-            with ThreadPoolExecutor(max_workers=min(num_threads, len(todo))) as pool:
-                for future in [pool.submit(run, item) for item in todo]:
-                    future.result()
+        map_in_threads(run, todo, num_threads)
     return {"uploaded": len(todo), "skipped": skipped, "bytes": total}
 
 

@@ -21,6 +21,7 @@ from .._common.validation import is_commit_hash, validate_repo_id, validate_repo
 from ..constants import DEFAULT_REVISION, REPO_TYPES_API_PLURAL
 from ..errors import HFValidationError, HubError, RemoteEntryNotFoundError, RevisionNotFoundError
 from . import http
+from ._parallel import map_in_threads
 from .lfs import upload_lfs_files
 from .operations import CommitOperation, CommitOperationAdd, CommitOperationCopy, CommitOperationDelete
 from .patterns import filter_paths, normalize_patterns
@@ -349,16 +350,14 @@ def upload_folder_operations(
     files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
     ignore = (normalize_patterns(ignore_patterns) or []) + FOLDER_ALWAYS_IGNORED
     selected = filter_paths(files, allow_patterns=allow_patterns, ignore_patterns=ignore)
-    # hashing releases the GIL: hash several files at once (the official client hashes one after the other)
-    from concurrent.futures import ThreadPoolExecutor
 
+    # hashing releases the GIL: hash several files at once (the official client hashes one after the other)
     def make(rel: str) -> CommitOperation:
         return CommitOperationAdd(
             path_in_repo=f"{prefix}/{rel}" if prefix else rel, path_or_fileobj=folder / rel
         )
 
-    with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1, len(selected)))) as pool:
-        additions: list[CommitOperation] = list(pool.map(make, selected))
+    additions: list[CommitOperation] = map_in_threads(make, selected, min(4, os.cpu_count() or 1))
     if delete_patterns is None:
         return additions
     added = {op.path_in_repo for op in additions}
