@@ -7,7 +7,12 @@
    checkpoint, the shard index, every shard, a missing generation config): HTTP requests counted by a loopback
    proxy in front of the server, for both clients; then the same with ``HF_HUB_OFFLINE=1``.
 
-Usage: python benchmarks/download.py [--files 4] [--size-mb 500] [--rounds 2] [--keep]
+Run from the repository root with the venv ``scripts/test.sh`` builds (``.venv/`` beside the checkout; the
+official client comes from the ``dev`` extra):
+
+    .venv/bin/python benchmarks/download.py [--files 4] [--size-mb 500] [--rounds 2] [--keep]
+
+(quick check that it works: ``--files 1 --size-mb 1 --rounds 1``).
 Targets: ours at least as fast as the official client cold; at most 1 request warm, 0 offline.
 """
 

@@ -1,6 +1,9 @@
 """Save and load of a Keras 3 model with ~200 MB of weights: modelhub vs Keras called directly, same run.
 
-    KERAS_BACKEND=torch python benchmarks/keras_roundtrip.py [--repeats 5] [--mb 200]
+Run from the repository root with the venv ``scripts/test.sh`` builds (``.venv/`` beside the checkout; the
+backend defaults to torch, the one installed there):
+
+    .venv/bin/python benchmarks/keras_roundtrip.py [--repeats 5] [--mb 200] [--no-plot]
 
 Ours: ``save_pretrained_keras(model, dir)`` (model.keras + README card + model plot when Graphviz is installed)
 and ``from_pretrained_keras(dir)``. Baseline: ``model.save(dir / "model.keras")`` and

@@ -8,14 +8,27 @@
 # `python -m http.server` too). The server answers HEAD and GET from the same handler, so GET of a 19-byte file
 # measures the HEAD work (auth, repo + revision lookup, tree entry, headers) plus a tiny body.
 #
-# Usage: benchmarks/server_load.sh [DURATION_S=30] [CONNECTIONS=64] [THREADS=2]
+# Run from the repository root (the script finds the checkout from its own path, so any directory works), with the
+# venv scripts/test.sh builds (.venv/ beside the checkout); needs wrk and curl:
+#
+#     benchmarks/server_load.sh [DURATION_S=30] [CONNECTIONS=64] [THREADS=2]
+#
+# PYTHON=/path/to/python overrides the interpreter (default: .venv/bin/python of this checkout).
 set -euo pipefail
 
+if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
+  sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"
+  exit 0
+fi
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DURATION=${1:-30}
 CONNS=${2:-64}
 THREADS=${3:-2}
-PY=${PYTHON:-/work/venv/bin/python}
+PY=${PYTHON:-$ROOT/.venv/bin/python}
+[[ -x "$PY" ]] || { echo "no Python at $PY: run scripts/test.sh once (it builds .venv), or set PYTHON" >&2; exit 2; }
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 2; }
+command -v curl >/dev/null || { echo "curl is not installed (apt-get install curl)" >&2; exit 2; }
 
 WORK=$(mktemp -d)
 PORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

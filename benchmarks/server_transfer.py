@@ -7,7 +7,10 @@ of copy, upload >= 40%) and the server's peak RSS (target < 300 MB), sampled eve
 
 The copy baseline fsyncs its output, as the server does before an uploaded object becomes visible.
 
-    python benchmarks/server_transfer.py [--size-mb 2048] [--keep]
+Run from the repository root with the venv ``scripts/test.sh`` builds (``.venv/`` beside the checkout; the
+official client comes from the ``dev`` extra, curl is used when installed):
+
+    .venv/bin/python benchmarks/server_transfer.py [--size-mb 2048] [--keep]
 """
 
 from __future__ import annotations

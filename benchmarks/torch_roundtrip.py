@@ -1,6 +1,9 @@
 """Save / load round trip of a ~1 GB float32 model: modelhub's PyTorchModelHubMixin against the official one.
 
-    python benchmarks/torch_roundtrip.py [--size-mb 1024] [--reps 3]
+Run from the repository root with the venv ``scripts/test.sh`` builds (``.venv/`` beside the checkout; the
+official mixin comes from the ``dev`` extra):
+
+    .venv/bin/python benchmarks/torch_roundtrip.py [--size-mb 1024] [--reps 3]
 
 Both classes have the same architecture (a few large Linear layers) and the same weights. Saves run in this
 process; every load runs in a fresh subprocess (so its peak RSS is its own), alternating ours and theirs, after a

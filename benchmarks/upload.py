@@ -7,7 +7,12 @@
 2. Re-push of the unchanged folder by each client: bytes sent to the server (counted by a loopback proxy) must be
    about 0 (only the small preupload/batch requests), and no new commit may appear.
 
-Usage: python benchmarks/upload.py [--files 4] [--size-mb 500] [--rounds 2] [--keep]
+Run from the repository root with the venv ``scripts/test.sh`` builds (``.venv/`` beside the checkout; the
+official client comes from the ``dev`` extra):
+
+    .venv/bin/python benchmarks/upload.py [--files 4] [--size-mb 500] [--rounds 2] [--keep]
+
+(quick check that it works: ``--files 1 --size-mb 1 --rounds 1``).
 """
 
 from __future__ import annotations

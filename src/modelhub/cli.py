@@ -10,7 +10,7 @@ import argparse
 import logging
 import sys
 
-from . import __version__
+from ._version import __version__
 
 
 def build_parser() -> argparse.ArgumentParser:

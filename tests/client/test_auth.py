@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from modelhub import constants
-from modelhub.client import auth
+from modelhub.client import auth, login, logout
 from modelhub.errors import HubError, UnauthorizedError
 
 
@@ -80,17 +80,17 @@ def test_token_file_whitespace_and_path_env(home, monkeypatch, tmp_path):
 def test_logout(home):
     auth.save_token("hf_one", "first")
     auth.save_token("hf_two", "second")
-    auth.logout("second")  # the active one: file removed, the other stays stored
+    logout("second")  # the active one: file removed, the other stays stored
     assert not (home / "token").exists()
     assert auth.read_stored_tokens() == {"first": "hf_one"}
     with pytest.raises(HubError, match="No stored token named 'nope'"):
-        auth.logout("nope")
-    auth.logout()
+        logout("nope")
+    logout()
     assert not (home / "stored_tokens").exists()
 
 
 def test_login_rejects_org_tokens_without_network(home):
     with pytest.raises(HubError, match="api_org"):
-        auth.login("api_org_xyz", verify=False)
-    auth.login("hf_unverified", verify=False)
+        login("api_org_xyz", verify=False)
+    login("hf_unverified", verify=False)
     assert auth.get_token() == "hf_unverified"

@@ -59,14 +59,14 @@ _EXPORTS: dict[str, str] = {
     "hub_download": ".download",
     "hf_hub_download": ".download",
     "snapshot_download": ".download",
-    "revision_scope": ".download",
+    "revision_scope": "._revisions",
     "scan_cache": ".cache_layout",
     "verify_cache": ".cache_layout",
     # patterns
     "filter_paths": ".patterns",
     # auth
-    "login": ".auth",
-    "logout": ".auth",
+    "login": "._login",
+    "logout": "._login",
     "get_token": ".auth",
 }
 

@@ -12,6 +12,7 @@ from .. import constants
 from .._common.validation import validate_repo_id, validate_repo_type, validate_revision
 from ..errors import ConflictError, ForbiddenError, HFValidationError
 from . import http
+from ._revisions import forget_resolved_revisions
 from .types import Discussion, parse_datetime
 
 
@@ -64,8 +65,6 @@ class RefsMixin:
                     server_message=exc.server_message,
                     request_id=exc.request_id,
                 ) from None
-        from .download import forget_resolved_revisions
-
         forget_resolved_revisions(repo_id, repo_type)
 
     def _has_branch(self, repo_id: str, repo_type: str | None, branch: str, token: str | bool | None) -> bool:
@@ -240,8 +239,6 @@ class RefsMixin:
             json={"comment": comment} if comment else None,
             ctx=self._ctx(repo_id, repo_type, action="merge pull requests"),
         )
-        from .download import forget_resolved_revisions
-
         forget_resolved_revisions(repo_id, repo_type)
 
     def change_discussion_status(

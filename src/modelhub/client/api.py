@@ -26,6 +26,7 @@ from ..errors import (
 )
 from . import http
 from ._refs import RefsMixin
+from ._revisions import forget_resolved_revisions
 from .operations import CommitOperation, CommitOperationAdd, CommitOperationDelete
 from .types import (
     CommitInfo,
@@ -213,8 +214,6 @@ class HubApi(RefsMixin):
         except RepositoryNotFoundError:
             if not missing_ok:
                 raise
-        from .download import forget_resolved_revisions
-
         forget_resolved_revisions(repo_id, repo_type)
 
     def update_repo_settings(

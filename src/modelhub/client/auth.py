@@ -1,5 +1,8 @@
 """Tokens: where they come from, and the standard token files ``modelhub login`` writes.
 
+``login`` and ``logout`` themselves live in ``_login`` (``login`` checks the token with ``whoami``, which needs the
+HTTP layer, and the HTTP layer needs this module for the ``Authorization`` header).
+
 Order (first hit wins): the ``token`` argument, ``HF_TOKEN``, ``HUGGING_FACE_HUB_TOKEN`` (legacy), the token file
 ``$HF_HOME/token`` (``HF_TOKEN_PATH``). ``token=False`` sends nothing; ``HF_HUB_DISABLE_IMPLICIT_TOKEN`` stops the
 environment / file token from being sent unless the caller passes ``token=True`` or a string.
@@ -40,13 +43,18 @@ def _write_secret(path: Path, value: str) -> None:
     atomic_write_text(path, value, mode=0o600)
 
 
+def read_token_file() -> str | None:
+    """The active token saved in the token file (``HF_TOKEN_PATH``), ignoring the environment, or None."""
+    return _read_secret(constants.token_path())
+
+
 def get_token() -> str | None:
     """The token the environment provides (``HF_TOKEN``, legacy variable, then the token file), or None."""
     for var in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"):
         value = os.environ.get(var)
         if value and value.strip():
             return value.strip()
-    return _read_secret(constants.token_path())
+    return read_token_file()
 
 
 def token_to_send(token: str | bool | None) -> str | None:
@@ -83,7 +91,7 @@ def read_stored_tokens() -> dict[str, str]:
     return {name: parser[name].get("hf_token", "") for name in parser.sections()}
 
 
-def _write_stored_tokens(tokens: dict[str, str]) -> None:
+def write_stored_tokens(tokens: dict[str, str]) -> None:
     parser = configparser.ConfigParser(interpolation=None)
     for name in sorted(tokens):
         parser[name] = {"hf_token": tokens[name]}
@@ -101,64 +109,6 @@ def save_token(token: str, token_name: str, *, make_active: bool = True) -> None
         raise HubError("Refusing to store an empty token or one containing whitespace.")
     tokens = read_stored_tokens()
     tokens[token_name] = token
-    _write_stored_tokens(tokens)
+    write_stored_tokens(tokens)
     if make_active:
         _write_secret(constants.token_path(), token)
-
-
-def login(
-    token: str | None = None,
-    *,
-    add_to_git_credential: bool = False,
-    endpoint: str | None = None,
-    verify: bool = True,
-) -> dict[str, object] | None:
-    """Check ``token`` with ``whoami`` (unless ``verify=False``) and save it as the active token.
-
-    Returns the whoami answer when verified. ``add_to_git_credential`` is accepted for compatibility and ignored
-    (modelhub never runs git).
-    """
-    if token is None:
-        import getpass
-
-        token = getpass.getpass("Token (input hidden): ").strip()
-    if not token:
-        raise HubError(
-            "No token given: create one in your hub settings, then run `modelhub login --token hf_...`."
-        )
-    if token.startswith("api_org"):
-        raise HubError("Organization API tokens (api_org...) cannot log in: use a personal access token.")
-    info = None
-    name = "default"
-    if verify:
-        from .api import HubApi
-
-        info = HubApi(endpoint=endpoint).whoami(token=token)
-        access = (info.get("auth") or {}).get("accessToken") or {}
-        name = str(access.get("displayName") or f"token-{info.get('name', 'user')}")
-    save_token(token, name)
-    if add_to_git_credential:
-        logger.info("add_to_git_credential is ignored: modelhub does not use git.")
-    if os.environ.get("HF_TOKEN"):
-        logger.warning("HF_TOKEN is set in the environment: it takes precedence over the token just saved.")
-    return info
-
-
-def logout(token_name: str | None = None) -> None:
-    """Forget the active token (and, with ``token_name``, only that stored token; with None, all of them)."""
-    tokens = read_stored_tokens()
-    active = _read_secret(constants.token_path())
-    if token_name is not None:
-        if token_name not in tokens:
-            raise HubError(
-                f"No stored token named {token_name!r}; stored names: {', '.join(tokens) or 'none'}."
-            )
-        removed = tokens.pop(token_name)
-        _write_stored_tokens(tokens)
-        if removed == active:
-            constants.token_path().unlink(missing_ok=True)
-        return
-    constants.token_path().unlink(missing_ok=True)
-    constants.stored_tokens_path().unlink(missing_ok=True)
-    if os.environ.get("HF_TOKEN"):
-        logger.warning("HF_TOKEN is set in the environment: unset it to be fully logged out.")

@@ -191,7 +191,7 @@ def _api(args: argparse.Namespace) -> Any:
 # --- commands ----------------------------------------------------------------------------------------------------------
 @_fail_cleanly
 def cmd_login(args: argparse.Namespace) -> int:
-    from .auth import login
+    from ._login import login
 
     info = login(args.token, verify=not args.no_verify)
     who = f" as {info.get('name')}" if info else ""
@@ -201,7 +201,7 @@ def cmd_login(args: argparse.Namespace) -> int:
 
 @_fail_cleanly
 def cmd_logout(args: argparse.Namespace) -> int:
-    from .auth import logout
+    from ._login import logout
 
     logout(args.token_name)
     print("Logged out." if args.token_name is None else f"Forgot token {args.token_name!r}.")
@@ -410,7 +410,8 @@ def cmd_cache_verify(args: argparse.Namespace) -> int:
 def cmd_env(args: argparse.Namespace) -> int:
     import platform
 
-    from .. import __version__, constants
+    from .. import constants
+    from .._version import __version__
     from .auth import get_token
 
     token = get_token()

@@ -12,20 +12,15 @@ Guarantees:
   A branch or tag is resolved to a commit once per ``revision_scope()`` block (the mixins' ``from_pretrained``
   opens one, so a warm-cache load costs one request and reads one consistent commit); outside a block it can be
   remembered for ``MODELHUB_REVISION_CACHE_TTL`` seconds (default 0: always ask, never a stale read); our own
-  commits to a repo forget its resolutions. ``trees/<commit>.json`` tells which
-  files a commit has, so known-missing files raise without a request. ``HF_HUB_OFFLINE=1``: no request at all.
+  commits to a repo forget its resolutions (that memory lives in ``_revisions``). ``trees/<commit>.json`` tells
+  which files a commit has, so known-missing files raise without a request. ``HF_HUB_OFFLINE=1``: no request at all.
 """
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
-import hashlib
 import logging
 import os
-import threading
-import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +48,9 @@ from ..errors import (
 )
 from . import http
 from ._parallel import map_in_threads
+from ._revisions import forget_resolved_revisions as forget_resolved_revisions  # re-exported
+from ._revisions import resolved_get, resolved_key, resolved_put
+from ._revisions import revision_scope as revision_scope  # re-exported
 from ._transfer import FileMetadata, fetch_to, head_metadata
 from .cache_layout import (
     RepoCache,
@@ -69,82 +67,6 @@ from .types import repo_web_url
 logger = logging.getLogger(__name__)
 
 
-# --- in-process memory of branch/tag -> commit ------------------------------------------------------------------
-# Two layers: an explicit scope (``revision_scope()``: inside it a branch is resolved at most once, whatever the
-# time) and a short time-to-live memory for callers that make a sequence of calls without a scope (a
-# ``from_pretrained`` takes well under a second on a warm cache). Our own writes to a repo clear both.
-_resolved: dict[tuple[str, ...], tuple[str, float]] = {}
-_resolved_lock = threading.Lock()
-_scope: contextvars.ContextVar[dict[tuple[str, ...], str] | None] = contextvars.ContextVar(
-    "modelhub_revision_scope", default=None
-)
-
-
-def _ttl() -> float:
-    return float(os.environ.get("MODELHUB_REVISION_CACHE_TTL", "0"))
-
-
-@contextlib.contextmanager
-def revision_scope() -> Iterator[None]:
-    """Within this block each branch or tag is resolved to a commit at most once (then every file is read at that
-    commit): a loader wrapping its sequence of downloads in it sees one consistent commit and costs one request on
-    a warm cache. Scopes nest (the outermost one is used)."""
-    if _scope.get() is not None:
-        yield
-        return
-    token = _scope.set({})
-    try:
-        yield
-    finally:
-        _scope.reset(token)
-
-
-def _resolved_key(
-    endpoint: str, repo_type: str, repo_id: str, revision: str, auth: str | None
-) -> tuple[str, ...]:
-    fingerprint = hashlib.sha256(auth.encode()).hexdigest()[:16] if auth else ""
-    return (endpoint, repo_type, repo_id, revision, fingerprint)
-
-
-def _resolved_get(key: tuple[str, ...]) -> str | None:
-    scoped = _scope.get()
-    if scoped is not None and key in scoped:
-        return scoped[key]
-    ttl = _ttl()
-    if ttl <= 0:
-        return None
-    with _resolved_lock:
-        item = _resolved.get(key)
-    if item and time.monotonic() - item[1] < ttl:
-        return item[0]
-    return None
-
-
-def _resolved_put(key: tuple[str, ...], commit: str) -> None:
-    if is_commit_hash(key[3]):
-        return
-    scoped = _scope.get()
-    if scoped is not None:
-        scoped[key] = commit
-    if _ttl() > 0:
-        with _resolved_lock:
-            _resolved[key] = (commit, time.monotonic())
-
-
-def forget_resolved_revisions(repo_id: str | None = None, repo_type: str | None = None) -> None:
-    """Forget remembered branch/tag resolutions (of one repo, or all): called after our own writes."""
-    stores: list[dict[tuple[str, ...], Any]] = [_resolved]
-    scoped = _scope.get()
-    if scoped is not None:
-        stores.append(scoped)
-    with _resolved_lock:
-        for store in stores:
-            for key in list(store):
-                if repo_id is None or (key[2] == repo_id and key[1] == (repo_type or "model")):
-                    del store[key]
-
-
-# --- public API ------------------------------------------------------------------------------------------------------
 def _headers(
     token: str | bool | None,
     headers: dict[str, str] | None,
@@ -303,11 +225,11 @@ def hub_download(
         )
     rc = RepoCache(cache_dir, repo_id, repo_type)
     req_headers = None if offline else _headers(token, headers, library_name, library_version, user_agent)
-    key = _resolved_key(endpoint, repo_type, repo_id, revision, (req_headers or {}).get("authorization"))
+    key = resolved_key(endpoint, repo_type, repo_id, revision, (req_headers or {}).get("authorization"))
 
     # 1. no request when the commit is known and the cache has (or knows the absence of) the file
     commit = (
-        rc.read_ref(revision) if offline else (revision if is_commit_hash(revision) else _resolved_get(key))
+        rc.read_ref(revision) if offline else (revision if is_commit_hash(revision) else resolved_get(key))
     )
     if commit is not None:
         tree = rc.read_tree(commit)
@@ -360,7 +282,7 @@ def hub_download(
         if missing_commit and is_commit_hash(missing_commit):
             rc.mark_missing(missing_commit, path)
             rc.write_ref(revision, missing_commit)
-            _resolved_put(key, missing_commit)
+            resolved_put(key, missing_commit)
         raise
     except (
         RepositoryNotFoundError,
@@ -381,7 +303,7 @@ def hub_download(
             repo_id, path, revision, f"the hub could not be reached or failed ({exc})", exc
         ) from exc
 
-    _resolved_put(key, meta.commit)
+    resolved_put(key, meta.commit)
     rc.write_ref(revision, meta.commit)
     if meta.size is None:
         return str(_ensure_unsized(rc, meta, path, req_headers or {}, proxies, endpoint, force_download))
@@ -578,12 +500,12 @@ def snapshot_download(
     offline = local_files_only or constants.is_offline()
     rc = RepoCache(cache_dir, repo_id, repo_type)
     req_headers = None if offline else _headers(token, headers, library_name, library_version, user_agent)
-    key = _resolved_key(endpoint, repo_type, repo_id, revision, (req_headers or {}).get("authorization"))
+    key = resolved_key(endpoint, repo_type, repo_id, revision, (req_headers or {}).get("authorization"))
 
     commit: str | None = None
     error: Exception | None = None
     if not offline:
-        commit = revision if is_commit_hash(revision) else _resolved_get(key)
+        commit = revision if is_commit_hash(revision) else resolved_get(key)
         if commit is None:
             plural = constants.REPO_TYPES_API_PLURAL[repo_type]
             try:
@@ -621,7 +543,7 @@ def snapshot_download(
             else f"the hub failed ({error})",
             error,
         )
-    _resolved_put(key, commit)
+    resolved_put(key, commit)
     tree = rc.read_tree(commit) if not force_download else None
     if tree is None:
         tree = _fetch_tree(endpoint, repo_id, repo_type, commit, req_headers or {}, proxies)

@@ -26,7 +26,8 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from .. import __version__, constants
+from .. import constants
+from .._version import __version__
 from ..errors import (
     BadRequestError,
     ConflictError,

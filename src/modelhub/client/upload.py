@@ -15,20 +15,18 @@ import logging
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from .._common.validation import is_commit_hash, validate_repo_id, validate_repo_type, validate_revision
 from ..constants import DEFAULT_REVISION, REPO_TYPES_API_PLURAL
 from ..errors import HFValidationError, HubError, RemoteEntryNotFoundError, RevisionNotFoundError
 from . import http
 from ._parallel import map_in_threads
+from ._revisions import forget_resolved_revisions
 from .lfs import upload_lfs_files
 from .operations import CommitOperation, CommitOperationAdd, CommitOperationCopy, CommitOperationDelete
 from .patterns import filter_paths, normalize_patterns
-from .types import CommitInfo, repo_web_url
-
-if TYPE_CHECKING:
-    from .api import HubApi
+from .types import CommitInfo, RepoInfo, repo_web_url
 
 logger = logging.getLogger(__name__)
 
@@ -38,12 +36,43 @@ B64_READ = 3 * 256 * 1024
 FOLDER_ALWAYS_IGNORED = [".git/*", "*/.git/*", ".cache/huggingface/*", "*/.cache/huggingface/*"]
 
 
+class ApiLike(Protocol):
+    """What these functions need of the ``api.HubApi`` they are called with (``HubApi`` calls them with itself).
+
+    Spelled out here rather than imported because ``api`` imports this module: ``upload`` must not import ``api``,
+    not even for type checking, so that the client's modules stay acyclic (see docs/architecture.md)."""
+
+    proxies: dict[str, str] | None
+
+    def endpoint_url(self) -> str: ...
+
+    def headers(self, token: str | bool | None = None) -> dict[str, str]: ...
+
+    def repo_info(
+        self,
+        repo_id: str,
+        *,
+        revision: str | None = None,
+        repo_type: str | None = None,
+        token: str | bool | None = None,
+    ) -> RepoInfo: ...
+
+    def list_repo_files(
+        self,
+        repo_id: str,
+        *,
+        revision: str | None = None,
+        repo_type: str | None = None,
+        token: str | bool | None = None,
+    ) -> list[str]: ...
+
+
 def _q(value: str) -> str:
     return http.quote_segment(value)
 
 
 def _preupload(
-    api: HubApi,
+    api: ApiLike,
     additions: list[CommitOperationAdd],
     *,
     repo_id: str,
@@ -139,7 +168,7 @@ def _commit_lines(
 
 
 def _resolve_copies(
-    api: HubApi,
+    api: ApiLike,
     copies: list[CommitOperationCopy],
     *,
     repo_id: str,
@@ -208,7 +237,7 @@ def _resolve_copies(
 
 
 def create_commit(
-    api: HubApi,
+    api: ApiLike,
     repo_id: str,
     operations: Iterable[CommitOperation],
     *,
@@ -310,8 +339,6 @@ def create_commit(
             ),
         )
     finally:
-        from .download import forget_resolved_revisions
-
         forget_resolved_revisions(repo_id, repo_type)
     data = response.json()
     return CommitInfo(
@@ -325,7 +352,7 @@ def create_commit(
 
 
 def upload_folder_operations(
-    api: HubApi,
+    api: ApiLike,
     *,
     repo_id: str,
     folder_path: str | os.PathLike[str],
