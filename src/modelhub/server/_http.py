@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import unquote
 
+import anyio.to_thread
+from fastapi import Depends
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import Response
 
 from .._common.validation import validate_path_in_repo, validate_repo_id, validate_revision
 from ..errors import HFValidationError
-from .accounts import Principal, TokenCache
-from .errors import ApiError, bad_request, invalid_credentials
+from . import limits
+from .accounts import Principal, TokenCache, TokenExpired
+from .db import iso
+from .errors import INVALID_CREDENTIALS, ApiError, bad_request, invalid_credentials
 from .service import HubService
 
+T = TypeVar("T")
 PLURAL_TO_TYPE = {"models": "model", "datasets": "dataset", "spaces": "space"}
 TYPE_TO_PREFIX = {"model": "", "dataset": "datasets/", "space": "spaces/"}
 TYPE_TO_PLURAL = {v: k for k, v in PLURAL_TO_TYPE.items()}
@@ -58,8 +65,11 @@ class ServerSettings:
     upload_mode: str = "auto"  # auto | lfs | regular: what preupload answers (see docs/server.md)
     large_file_threshold: int = 10 * 1024 * 1024
     max_json_body: int = 16 * 1024 * 1024
-    max_object_size: int = 50 * 10**9
-    max_commit_body: int = 100 * 10**9
+    max_object_size: int = 50 * 2**30
+    # a commit body may carry one largest-possible file inline (base64: 4/3 of its size) plus its other lines
+    max_commit_body: int = 50 * 2**30 * 4 // 3 + 128 * 2**20
+    max_commit_operations: int = 100_000
+    max_commit_metadata: int = 64 * 2**20  # the NDJSON lines of a commit, inline contents aside
     page_size: int = 1000
     lfs_url_ttl: int = 3600
     extra: dict[str, Any] = field(default_factory=dict)
@@ -74,7 +84,12 @@ def settings(request: Request) -> ServerSettings:
 
 
 def principal(request: Request) -> Principal | None:
-    """The caller from ``Authorization: Bearer <token>``; None when anonymous; 401 for an unknown token."""
+    """The caller from ``Authorization: Bearer <token>``; None when anonymous; 401 for an unknown (or revoked) or
+    expired token.
+
+    The token is checked against the database once per request (then remembered in the request's scope), so a
+    revocation takes effect from the next request on. Safe to call from worker threads as well as the event loop
+    (a session per lookup, no shared mutable state besides the request's own scope)."""
     cached = request.scope.get("modelhub.principal", ...)
     if cached is not ...:
         return cached
@@ -85,8 +100,19 @@ def principal(request: Request) -> Principal | None:
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             raise invalid_credentials()
-        cache: TokenCache = request.app.state.tokens
-        result = cache.lookup(token)
+        tokens: TokenCache = request.app.state.tokens
+        try:
+            result = tokens.lookup(token)
+        except TokenExpired as exc:
+            # X-Error-Message stays the exact invalid-credentials text: both clients compare it to tell a rejected
+            # token from a hidden repo; they show the body's explanation after it.
+            raise ApiError(
+                401,
+                f"This access token ({exc.token_name!r}) expired at {iso(exc.expired_at)}: ask a hub"
+                " administrator for a new one (`modelhub admin token create USER [--expires-in DAYS]`).",
+                "InvalidCredentials",
+                headers={"X-Error-Message": INVALID_CREDENTIALS},
+            ) from None
         if result is None:
             raise invalid_credentials()
     request.scope["modelhub.principal"] = result
@@ -171,7 +197,8 @@ def _header_safe(text: str) -> str:
 
 
 async def read_json(request: Request) -> Any:
-    """The JSON body (None when empty), bounded by ``max_json_body``; 400 if it is not JSON."""
+    """The JSON body (None when empty), bounded by ``max_json_body`` and ``limits.MAX_JSON_DEPTH``; 400 if it is
+    not JSON. A large body is parsed on a worker thread."""
     limit = settings(request).max_json_body
     body = bytearray()
     async for chunk in request.stream():
@@ -180,10 +207,30 @@ async def read_json(request: Request) -> Any:
             raise ApiError(413, f"Request body larger than {limit} bytes.", "TooLarge")
     if not body.strip():
         return None
-    try:
-        return json.loads(body)
-    except ValueError as exc:
-        raise bad_request(f"The request body is not valid JSON: {exc}.") from exc
+    if len(body) > 64 * 1024:
+        return await run(limits.loads, bytes(body))
+    return limits.loads(body)
+
+
+async def run(fn: Callable[..., T], *args: Any) -> T:
+    """Run blocking work (database, disk, parsing) on the thread pool, off the event loop."""
+    return await anyio.to_thread.run_sync(functools.partial(fn, *args))
+
+
+is_int = limits.is_int
+
+
+def check_commit_path(path: Any) -> str:
+    """A path a commit may write: ``check_path`` plus no ``.git`` folder and no blank segment."""
+    checked = check_path(path)
+    for part in checked.split("/"):
+        if part.lower() == ".git":
+            raise bad_request(
+                f"Invalid path {checked!r}: a '.git' folder cannot be part of a repo.", "InvalidPath"
+            )
+        if not part.strip():
+            raise bad_request(f"Invalid path {checked!r}: a path segment may not be blank.", "InvalidPath")
+    return checked
 
 
 async def read_json_object(request: Request) -> dict[str, Any]:
@@ -193,3 +240,13 @@ async def read_json_object(request: Request) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise bad_request("The request body must be a JSON object.")
     return data
+
+
+async def _json_object_dependency(request: Request) -> dict[str, Any]:
+    return await read_json_object(request)
+
+
+# A handler parameter that receives the request's JSON object body, read (bounded) on the event loop before the
+# handler runs; with it, handlers are plain ``def`` functions and so run on the thread pool (see the rule in
+# docs/architecture.md: no database or disk work on the event loop).
+JsonObject = Annotated[dict[str, Any], Depends(_json_object_dependency)]

@@ -8,15 +8,18 @@ import time
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import HTMLResponse, Response
 
-from .. import __version__
+from .._version import __version__
 from ..errors import HFValidationError
 from . import _http as h
+from . import objects
 from .accounts import TokenCache
 from .blobstore import LocalBlobStore
 from .db import Repo, Setting, open_database
@@ -135,10 +138,11 @@ class ResolveFastPath:
     files); routing through ~50 FastAPI routes costs more than the work itself. The same handler
     (``routes_files.resolve_response``) backs the documented route.
 
-    Small answers (HEAD, errors, GET bodies up to 4 KiB) are also kept in the service's ``HotCache``, keyed by
-    method, raw path and the exact ``Authorization`` value, so the access decision is the one made for that very
-    token. Like the other hot-path entries they are dropped on every committed write of this process and live at
-    most the cache TTL (2 s) otherwise."""
+    The work (token check, database, small-file read) runs on a worker thread, never on the event loop. Small
+    answers (HEAD, errors, GET bodies up to 4 KiB) are also kept in the service's ``HotCache``, keyed by method,
+    raw path and the caller (user and token role, after the token was checked), so the access decision is the one
+    made for that caller. Like the other hot-path entries they are dropped on every committed write of this
+    process and live at most the cache TTL (2 s) otherwise."""
 
     MAX_CACHED_BODY = 4096
 
@@ -163,41 +167,45 @@ class ResolveFastPath:
     async def _resolve(self, scope: dict, receive: Any, send: Any, target: tuple[str, ...]) -> None:
         from starlette.requests import Request as StarletteRequest
 
+        scope["app"] = self.app
+        request = StarletteRequest(scope, receive)
+        ranged = any(k in (b"range", b"if-range") for k, _ in scope["headers"])
+        response = await anyio.to_thread.run_sync(self._answer, request, target, ranged)
+        await response(scope, receive, send)
+
+    def _answer(self, request: Any, target: tuple[str, ...], ranged: bool) -> Response:
+        """The answer, on a worker thread: the token and the database are looked up here, never on the loop."""
         from .routes_files import resolve_response
         from .service import _MISS
 
+        head = request.method == "HEAD"
+        try:
+            p = h.principal(request)  # checked on every request: a revoked token stops at once
+        except ApiError as exc:
+            return h.error_response(exc, head=head)
         hot = self.app.state.hub.hot
-        auth = b""
-        cacheable = True
-        for k, v in scope["headers"]:
-            if k == b"authorization":
-                auth = v
-            elif k in (b"range", b"if-range"):
-                cacheable = False
-        key = ("resolve", scope["method"], scope["path"], auth)
-        if cacheable:
+        key = ("resolve", request.method, request.scope["path"], None if p is None else (p.user_id, p.role))
+        if not ranged:
             hit = hot.get(key)
             if hit is not _MISS:
                 status, headers, body = hit
-                await send({"type": "http.response.start", "status": status, "headers": headers})
-                await send({"type": "http.response.body", "body": body})
-                return
+                cached = Response(body, status_code=status)
+                cached.raw_headers = list(headers)
+                return cached
         gen = hot.gen
-        scope["app"] = self.app
-        request = StarletteRequest(scope, receive)
         try:
             response = resolve_response(request, *target)
         except ApiError as exc:
-            response = h.error_response(exc, head=scope["method"] == "HEAD")
+            response = h.error_response(exc, head=head)
         body = getattr(response, "body", None)
         if (
-            cacheable
+            not ranged
             and body is not None
             and len(body) <= self.MAX_CACHED_BODY
             and response.status_code < 500
         ):
             hot.put(key, (response.status_code, response.raw_headers, body), gen)
-        await response(scope, receive, send)
+        return response
 
 
 def _secret(sessions) -> bytes:
@@ -224,9 +232,10 @@ def create_app(settings: h.ServerSettings) -> Any:
     data_dir.mkdir(parents=True, exist_ok=True)
     sessions = open_database(settings.database_url)
     blobs = LocalBlobStore(data_dir / "blobs")
-    removed = blobs.cleanup_tmp()
+    removed, removed_bytes = blobs.cleanup_tmp()  # whatever their age: their processes are gone
     if removed:
-        logger.info("removed %d stale partial uploads", removed)
+        logger.info("removed %d partial uploads (%d bytes) of earlier runs", removed, removed_bytes)
+    objects.backfill(sessions)
 
     app = FastAPI(
         title="modelhub",
@@ -255,7 +264,20 @@ def create_app(settings: h.ServerSettings) -> Any:
     @app.exception_handler(StarletteHTTPException)
     async def _http_exc(request: Request, exc: StarletteHTTPException) -> Response:
         msg = f"{request.method} {request.url.path}: {exc.detail}"
-        return h.error_response(ApiError(exc.status_code, msg, None), head=request.method == "HEAD")
+        err = ApiError(exc.status_code, msg, None, headers=dict(exc.headers or {}))  # 405 keeps its Allow
+        return h.error_response(err, head=request.method == "HEAD")
+
+    @app.exception_handler(OperationalError)
+    async def _db_busy(request: Request, exc: OperationalError) -> Response:
+        # SQLite's write lock held past the busy timeout (e.g. by the admin CLI), or a database connection lost
+        logger.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc.orig)
+        busy = ApiError(
+            503,
+            "The hub's database is busy or unavailable; retry in a moment.",
+            "Unavailable",
+            headers={"Retry-After": "1"},
+        )
+        return h.error_response(busy, head=request.method == "HEAD")
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
@@ -282,7 +304,7 @@ def create_app(settings: h.ServerSettings) -> Any:
         )
 
     @app.get("/api/health", tags=["misc"])
-    def health() -> dict[str, str]:
+    async def health() -> dict[str, str]:  # on the loop on purpose: it measures that the loop is free
         return {"status": "ok", "version": __version__}
 
     @app.get("/api/agent-harnesses", tags=["misc"])

@@ -2,7 +2,7 @@
 
 ``BlobStore`` is the small interface the rest of the server uses; ``LocalBlobStore`` keeps blobs on local disk.
 The interface is shaped so that an S3-compatible store can implement it too: writes go through a ``BlobWriter``
-(stream in, verify, then publish), reads through ``open_range`` / ``size`` / ``exists``; ``local_path`` is an
+(stream in, verify, then publish), reads through ``open`` / ``iter_range`` / ``size`` / ``exists``; ``local_path`` is an
 optional fast path (``None`` for remote stores) that lets the HTTP layer serve a file with sendfile-like streaming.
 """
 
@@ -12,11 +12,19 @@ import abc
 import hashlib
 import os
 import re
+import shutil
 import tempfile
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
 
 
 class BlobVerificationError(ValueError):
@@ -90,6 +98,10 @@ class BlobStore(abc.ABC):
     def touch(self, sha256: str) -> None:
         """Mark a blob as just used (an upload found it already stored), so garbage collection spares it."""
 
+    def cleanup_tmp(self) -> tuple[int, int]:
+        """Remove what interrupted uploads of processes no longer running left behind; (files, bytes) removed."""
+        return 0, 0
+
     def iter_range(
         self, sha256: str, start: int = 0, end: int | None = None, chunk: int = 1 << 20
     ) -> Iterator[bytes]:
@@ -127,8 +139,7 @@ class _LocalWriter(BlobWriter):
     def __init__(self, store: LocalBlobStore) -> None:
         super().__init__()
         self._store = store
-        store.tmp_dir.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=store.tmp_dir, prefix="up-", suffix=f"-{uuid.uuid4().hex[:8]}")
+        fd, name = tempfile.mkstemp(dir=store.session_dir(), prefix="up-", suffix=f"-{uuid.uuid4().hex[:8]}")
         self._tmp = Path(name)
         self._fh = os.fdopen(fd, "wb", buffering=0)
         self._done = False
@@ -184,13 +195,16 @@ def _fsync_dir(path: Path) -> None:
 
 
 class LocalBlobStore(BlobStore):
-    """Blobs under ``root/ab/cd/<sha256>``; uploads go to ``root/tmp`` first, are fsync'd and renamed."""
+    """Blobs under ``root/ab/cd/<sha256>``; uploads go to ``root/tmp/<process>/`` first, are fsync'd and renamed."""
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
         self.tmp_dir = self.root / "tmp"
         self.root.mkdir(parents=True, exist_ok=True)
         self._root_str = str(self.root)
+        self._session: Path | None = None
+        self._session_fh: BinaryIO | None = None
+        self._session_lock = threading.Lock()
 
     def _path(self, sha256: str) -> Path:
         return Path(self._spath(sha256))
@@ -234,19 +248,63 @@ class LocalBlobStore(BlobStore):
         except FileNotFoundError:
             pass
 
-    def cleanup_tmp(self, max_age: float = 86400.0) -> int:
-        """Remove leftovers of interrupted uploads older than ``max_age`` seconds (called at startup; younger
-        files may belong to another server process sharing the directory). Returns how many were removed."""
-        import time
+    def session_dir(self) -> Path:
+        """This process's folder for uploads in progress, ``tmp/<pid>-<random>/``, created on first use and
+        locked (``flock`` on its ``.lock``) for as long as the process lives: a folder whose lock nobody holds
+        belongs to a process that ended, however recently, and ``cleanup_tmp`` removes it."""
+        with self._session_lock:
+            if self._session is None:
+                path = self.tmp_dir / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+                path.mkdir(parents=True)
+                fh = open(path / ".lock", "wb")  # noqa: SIM115 - held open for the life of the process
+                if fcntl is not None:
+                    fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                self._session, self._session_fh = path, fh
+            return self._session
 
-        n = 0
-        if self.tmp_dir.is_dir():
-            cutoff = time.time() - max_age
-            for p in self.tmp_dir.iterdir():
-                try:
-                    if p.stat().st_mtime < cutoff:
-                        p.unlink()
-                        n += 1
-                except FileNotFoundError:
-                    pass
-        return n
+    def cleanup_tmp(self) -> tuple[int, int]:
+        """Remove the upload folders of processes that are gone (their lock is free) and loose files left by
+        versions before per-process folders. Called at start-up and by ``modelhub admin gc``."""
+        count = size = 0
+        if not self.tmp_dir.is_dir():
+            return 0, 0
+        for p in self.tmp_dir.iterdir():
+            if p == self._session:
+                continue
+            try:
+                if p.is_dir():
+                    if not _abandoned(p):
+                        continue
+                    for f in p.iterdir():
+                        if f.name != ".lock":
+                            count += 1
+                            size += f.stat().st_size
+                    shutil.rmtree(p, ignore_errors=True)
+                else:
+                    size += p.stat().st_size
+                    p.unlink()
+                    count += 1
+            except FileNotFoundError:
+                continue
+        return count, size
+
+
+def _abandoned(folder: Path) -> bool:
+    """Whether no live process holds the lock of an upload folder (young folders without a lock are spared:
+    their process may be between creating the folder and locking it)."""
+    try:
+        fh = open(folder / ".lock", "rb")  # noqa: SIM115
+    except FileNotFoundError:
+        try:
+            return time.time() - folder.stat().st_mtime > 60
+        except FileNotFoundError:
+            return False
+    with fh:
+        if fcntl is None:  # no flock (Windows): fall back to age
+            return time.time() - folder.stat().st_mtime > 86400
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return False
+        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        return True

@@ -104,8 +104,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     tc.add_argument("user")
     tc.add_argument("--role", choices=("read", "write"), default="read")
     tc.add_argument("--name", default=None, help="a label for the token (shown by whoami)")
+    tc.add_argument(
+        "--expires-in",
+        default=None,
+        metavar="DAYS",
+        help="the token stops working after this long: days (30, 0.5) or with a unit (30d, 12h, 90m);"
+        " default: never",
+    )
     _add_storage_args(tc)
     tc.set_defaults(func=cmd_token_create)
+    tl = token.add_parser(
+        "list", help="list a user's tokens: id, name, role, created, last used, expires (never the secret)"
+    )
+    tl.add_argument("user")
+    _add_storage_args(tl)
+    tl.set_defaults(func=cmd_token_list)
+    tr = token.add_parser("revoke", help="delete a token (effective at once, also for running servers)")
+    tr.add_argument(
+        "token", metavar="TOKEN_OR_ID", help="the clear-text token (hf_...) or its id from `token list`"
+    )
+    _add_storage_args(tr)
+    tr.set_defaults(func=cmd_token_revoke)
     # a group given without its sub-command prints that group's help
     admin.set_defaults(func=_help(admin, {"user": user_p, "org": org_p, "token": token_p}))
 
@@ -189,17 +208,59 @@ def cmd_gc(args: argparse.Namespace) -> int:
     from .service import HubService
 
     service = HubService(_sessions(args), LocalBlobStore(Path(args.data_dir) / "blobs"))
-    count, size = service.collect_garbage(args.min_age_hours * 3600, dry_run=args.dry_run)
+    r = service.collect_garbage(args.min_age_hours * 3600, dry_run=args.dry_run)
     verb = "would delete" if args.dry_run else "deleted"
-    print(f"{verb} {count} unreferenced files ({size / 1e6:.1f} MB)")
+    print(f"{verb} {r.blobs} unreferenced files ({r.blob_bytes / 1e6:.1f} MB)")
+    if not args.dry_run:
+        print(
+            f"removed {r.partial_uploads} partial uploads of stopped server processes"
+            f" ({r.partial_bytes / 1e6:.1f} MB) and {r.grants} expired upload grants"
+        )
     return 0
 
 
 def cmd_token_create(args: argparse.Namespace) -> int:
     """Print the new token alone on stdout (scripts capture it); it is stored hashed and never shown again."""
-    from .accounts import create_token
+    from .accounts import create_token, parse_duration
 
-    return _run_admin(args, lambda db: create_token(db, args.user, role=args.role, name=args.name))
+    def fn(db):
+        expires_in = parse_duration(args.expires_in) if args.expires_in is not None else None
+        return create_token(db, args.user, role=args.role, name=args.name, expires_in=expires_in)
+
+    return _run_admin(args, fn)
+
+
+def cmd_token_list(args: argparse.Namespace) -> int:
+    """One tab-separated line per token after a header line; the secret (and its hash) are never printed."""
+    from .accounts import list_tokens
+    from .db import utcnow
+
+    def when(ts) -> str:
+        return ts.strftime("%Y-%m-%dT%H:%M:%SZ") if ts is not None else "never"
+
+    def fn(db):
+        now = utcnow()
+        lines = ["id\tname\trole\tcreated\tlast_used\texpires"]
+        for t in list_tokens(db, args.user):
+            expires = when(t.expires_at)
+            if t.expires_at is not None and t.expires_at <= now:
+                expires += " (expired)"
+            lines.append(
+                f"{t.id}\t{t.name}\t{t.role}\t{when(t.created_at)}\t{when(t.last_used_at)}\t{expires}"
+            )
+        return "\n".join(lines)
+
+    return _run_admin(args, fn)
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    from .accounts import revoke_token
+
+    def fn(db):
+        row, owner = revoke_token(db, args.token)
+        print(f"revoked token {row.id} ({row.name!r}) of user {owner!r}", file=sys.stderr)
+
+    return _run_admin(args, fn)
 
 
 def _first_run(sessions, user: str, url: str) -> None:

@@ -22,6 +22,8 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    inspect,
+    text,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
@@ -72,6 +74,10 @@ class Token(Base):
     role: Mapped[str] = mapped_column(String(8), nullable=False)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    # Both nullable: databases of earlier versions gain them through _add_missing_columns. No expiry: None.
+    # last_used_at is refreshed at most about once a minute (see accounts.TokenCache).
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class Repo(Base):
@@ -132,6 +138,27 @@ class BlobMeta(Base):
     sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
     size: Mapped[int] = mapped_column(BigInteger, nullable=False)
     git_sha1: Mapped[str | None] = mapped_column(String(40), nullable=True)
+
+
+class RepoObject(Base):
+    """A content object (by SHA-256) that some commit of a repo references.
+
+    Blobs are stored once for the whole server, so this table is what makes an object *belong* to a repo: the LFS
+    API hands out an object only through a repo that references it, and a commit may reference an object without
+    sending its bytes only if the committer can read a repo that references it (see docs/security.md)."""
+
+    __tablename__ = "repo_objects"
+    repo_pk: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+
+
+class UploadGrant(Base):
+    """An object whose bytes a writer of the repo uploaded (verified) and may now commit without sending again."""
+
+    __tablename__ = "upload_grants"
+    repo_pk: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
 
 
 class Discussion(Base):
@@ -200,4 +227,39 @@ def open_database(url: str) -> sessionmaker:
     """Engine + tables (created if missing) + a session factory."""
     engine = make_engine(url)
     Base.metadata.create_all(engine)
+    _add_missing_columns(engine)
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Add the nullable columns that a database created by an earlier version lacks (``create_all`` creates missing
+    tables, never missing columns), with ``ALTER TABLE ... ADD COLUMN`` (SQLite and PostgreSQL).
+
+    Deliberately minimal: no renames, type changes or NOT NULL columns (those raise); a real migration tool
+    (Alembic) replaces this when the schema needs more. Safe when several processes start at once."""
+    existing_tables = set(inspect(engine).get_table_names())
+    quote = engine.dialect.identifier_preparer.quote
+    for table in Base.metadata.sorted_tables:
+        if table.name not in existing_tables:
+            continue
+        have = {c["name"] for c in inspect(engine).get_columns(table.name)}
+        for column in table.columns:
+            if column.name in have:
+                continue
+            if not column.nullable:
+                raise RuntimeError(
+                    f"The database's table {table.name!r} lacks the NOT NULL column {column.name!r}, which cannot"
+                    " be added automatically: migrate the database by hand (or start from an empty one)."
+                )
+            if_not_exists = "IF NOT EXISTS " if engine.dialect.name == "postgresql" else ""
+            ddl = (
+                f"ALTER TABLE {quote(table.name)} ADD COLUMN {if_not_exists}{quote(column.name)}"
+                f" {column.type.compile(dialect=engine.dialect)}"
+            )
+            try:
+                with engine.begin() as conn:
+                    conn.execute(text(ddl))
+            except Exception:
+                # another process may have added it in the meantime (SQLite has no IF NOT EXISTS here)
+                if column.name not in {c["name"] for c in inspect(engine).get_columns(table.name)}:
+                    raise

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import anyio.to_thread
 from fastapi import APIRouter, Request
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from . import _http as h
+from . import limits
 from .accounts import Principal
 from .db import Discussion, DiscussionEvent, Ref, Repo, iso
 from .errors import ApiError, bad_request
@@ -88,9 +88,8 @@ def discussion_json(disc: Discussion, repo: Repo) -> dict[str, Any]:
 
 
 def _get(db: Session, repo: Repo, num: str) -> Discussion:
-    if not num.isdigit():
-        raise bad_request(f"Invalid discussion number {num!r}.")
-    disc = db.scalar(select(Discussion).where(Discussion.repo_pk == repo.id, Discussion.num == int(num)))
+    n = limits.int_param(num, "discussion number", 0, 0, limits.MAX_DB_INT)
+    disc = db.scalar(select(Discussion).where(Discussion.repo_pk == repo.id, Discussion.num == n))
     if disc is None:
         raise ApiError(404, f"Discussion #{num} not found in {repo.repo_id!r}.", "DiscussionNotFound")
     return disc
@@ -102,7 +101,7 @@ def list_discussions(request: Request, plural: str, namespace: str, name: str) -
     p = h.principal(request)
     rid = h.repo_id_from(namespace, name)
     q = request.query_params
-    page = int(q.get("p") or 0) if (q.get("p") or "0").isdigit() else 0
+    page = limits.int_param(q.get("p"), "page number p", 0, 0, limits.MAX_DB_INT // 50)
     service = h.hub(request)
     with service.sessions() as db:
         repo = service.readable_repo(db, p, h.PLURAL_TO_TYPE[plural], rid)
@@ -128,10 +127,11 @@ def list_discussions(request: Request, plural: str, namespace: str, name: str) -
 
 
 @router.post(REPO + "/discussions", tags=["discussions"])
-async def create_discussion(request: Request, plural: str, namespace: str, name: str) -> Response:
+def create_discussion(
+    request: Request, body: h.JsonObject, plural: str, namespace: str, name: str
+) -> Response:
     """Open a discussion, or a (draft) PR with ``pullRequest: true`` whose ``refs/pr/N`` starts at ``main``."""
     p = h.principal(request)
-    body = await h.read_json_object(request)
     rid = h.repo_id_from(namespace, name)
     title = body.get("title")
     if not isinstance(title, str) or not title.strip():
@@ -162,7 +162,7 @@ async def create_discussion(request: Request, plural: str, namespace: str, name:
             db.commit()
             return discussion_json(disc, repo)
 
-    return h.json_response(await anyio.to_thread.run_sync(work))
+    return h.json_response(work())
 
 
 @router.get(REPO + "/discussions/{num}", tags=["discussions"])
@@ -205,9 +205,10 @@ def _diff_summary(service: HubService, db: Session, repo: Repo, disc: Discussion
 
 
 @router.post(REPO + "/discussions/{num}/comment", tags=["discussions"])
-async def comment(request: Request, plural: str, namespace: str, name: str, num: str) -> Response:
+def comment(
+    request: Request, body: h.JsonObject, plural: str, namespace: str, name: str, num: str
+) -> Response:
     p = h.principal(request)
-    body = await h.read_json_object(request)
     rid = h.repo_id_from(namespace, name)
     text = body.get("comment")
     if not isinstance(text, str) or not text:
@@ -226,9 +227,10 @@ async def comment(request: Request, plural: str, namespace: str, name: str, num:
 
 
 @router.post(REPO + "/discussions/{num}/status", tags=["discussions"])
-async def change_status(request: Request, plural: str, namespace: str, name: str, num: str) -> Response:
+def change_status(
+    request: Request, body: h.JsonObject, plural: str, namespace: str, name: str, num: str
+) -> Response:
     p = h.principal(request)
-    body = await h.read_json_object(request)
     rid = h.repo_id_from(namespace, name)
     new = body.get("status")
     if new not in ("open", "closed"):
@@ -260,10 +262,9 @@ def _can_write(p: Principal, repo: Repo) -> bool:
 
 
 @router.post(REPO + "/discussions/{num}/merge", tags=["discussions"])
-async def merge(request: Request, plural: str, namespace: str, name: str, num: str) -> Response:
+def merge(request: Request, body: h.JsonObject, plural: str, namespace: str, name: str, num: str) -> Response:
     """Merge ``refs/pr/N`` into its base branch (fast-forward, or a merge commit when both changed)."""
     p = h.principal(request)
-    body = await h.read_json_object(request)
     rid = h.repo_id_from(namespace, name)
     service = h.hub(request)
     with service.sessions() as db:
@@ -273,7 +274,7 @@ async def merge(request: Request, plural: str, namespace: str, name: str, num: s
             raise bad_request(f"#{num} is a discussion, not a pull request.")
         if disc.status not in ("open", "draft"):
             raise bad_request(f"PR #{num} is {disc.status}; only open PRs can be merged.")
-    cid = await anyio.to_thread.run_sync(lambda: merge_pr(service, repo, disc, p.name, body.get("comment")))
+    cid = merge_pr(service, repo, disc, p.name, body.get("comment"))
     return h.json_response({"mergeCommitId": cid})
 
 

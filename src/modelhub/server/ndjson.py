@@ -8,14 +8,14 @@ parsed as JSON with ``content`` replaced by a reference to the stored blob.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import anyio.to_thread
+
+from . import b64, limits
 from ._aio import AsyncBlobSink
 from .blobstore import BlobStore, BlobWriter
 from .errors import ApiError, bad_request
@@ -34,31 +34,29 @@ class StreamedBlob:
 
 
 class _Base64Sink:
-    """Decodes base64 text arriving in arbitrary pieces into a blob writer (writes overlap receiving)."""
+    """Decodes the raw JSON text of a base64 string arriving in pieces into a blob writer, strictly (see b64.py);
+    writes overlap receiving."""
 
     def __init__(self, writer: BlobWriter) -> None:
         self.writer = writer
         self._sink = AsyncBlobSink(writer)
-        self._carry = b""
+        self._decoder = b64.JsonBase64()
 
     async def feed(self, text: bytes) -> None:
-        if b"\\" in text:
-            text = text.replace(b"\\", b"")  # JSON may escape "/" as a backslash + "/"
-        data = self._carry + text
-        cut = len(data) - len(data) % 4
-        self._carry = data[cut:]
-        if cut:
-            try:
-                await self._sink.write(binascii.a2b_base64(data[:cut]))
-            except binascii.Error as exc:
-                raise bad_request(f"Invalid base64 in an inline file content: {exc}.") from exc
+        try:
+            data = self._decoder.feed(text)
+        except b64.Base64Error as exc:
+            raise bad_request(f"Invalid base64 in an inline file content: {exc}.") from exc
+        if data:
+            await self._sink.write(data)
 
     async def close(self) -> StreamedBlob:
-        if self._carry:
-            try:
-                await self._sink.write(base64.b64decode(self._carry + b"=" * (-len(self._carry) % 4)))
-            except binascii.Error as exc:
-                raise bad_request(f"Invalid base64 at the end of an inline file content: {exc}.") from exc
+        try:
+            data = self._decoder.finish()
+        except b64.Base64Error as exc:
+            raise bad_request(f"Invalid base64 at the end of an inline file content: {exc}.") from exc
+        if data:
+            await self._sink.write(data)
         sha = await self._sink.finish()
         return StreamedBlob(sha, self.writer.size)
 
@@ -66,25 +64,80 @@ class _Base64Sink:
         await self._sink.abort()
 
 
-async def parse_ndjson(
-    chunks: AsyncIterator[bytes], blobs: BlobStore, on_line: Callable[[dict[str, Any]], Awaitable[None]]
-) -> None:
-    """Feed every parsed line (a dict) to ``on_line``; streamed contents appear as ``StreamedBlob`` values."""
-    buf = bytearray()
-    it = chunks.__aiter__()
+@dataclass
+class Limits:
+    """What one commit body may hold besides its inline contents (docs/security.md)."""
 
-    async def emit(raw: bytes | bytearray) -> None:
+    max_lines: int = 100_000  # header + operations
+    max_metadata_bytes: int = 64 << 20  # all lines, not counting streamed inline contents
+
+
+def _parse_lines(lines: list[bytes]) -> list[dict[str, Any]]:
+    out = []
+    for raw in lines:
+        obj = limits.loads(raw, f"NDJSON line {raw[:80]!r}")
+        if not isinstance(obj, dict):
+            raise bad_request(f"Each NDJSON line must be a JSON object, got {raw[:80]!r}.")
+        out.append(obj)
+    return out
+
+
+class _Lines:
+    """Counts and bounds the lines, and parses small ones in batches on a worker thread (never on the loop)."""
+
+    BATCH_BYTES = 256 << 10
+
+    def __init__(self, on_line: Callable[[dict[str, Any]], Awaitable[None]], bounds: Limits) -> None:
+        self.on_line = on_line
+        self.bounds = bounds
+        self.count = 0
+        self.meta_bytes = 0
+        self._batch: list[bytes] = []
+        self._batch_bytes = 0
+
+    def account(self, nbytes: int) -> None:
+        self.count += 1
+        self.meta_bytes += nbytes
+        if self.count > self.bounds.max_lines:
+            raise ApiError(
+                413,
+                f"The commit has more than {self.bounds.max_lines - 1} operations: split it into several commits.",
+                "TooManyOperations",
+            )
+        if self.meta_bytes > self.bounds.max_metadata_bytes:
+            raise ApiError(
+                413,
+                f"The commit's NDJSON lines (inline contents aside) exceed {self.bounds.max_metadata_bytes} bytes.",
+                "TooLarge",
+            )
+
+    async def add(self, raw: bytes | bytearray) -> None:
         raw = bytes(raw).strip()
         if not raw:
             return
-        try:
-            obj = json.loads(raw)
-        except ValueError as exc:
-            raise bad_request(f"Malformed NDJSON line in the commit body ({exc}): {raw[:80]!r}...") from exc
-        if not isinstance(obj, dict):
-            raise bad_request(f"Each NDJSON line must be a JSON object, got {raw[:80]!r}.")
-        await on_line(obj)
+        self.account(len(raw))
+        self._batch.append(raw)
+        self._batch_bytes += len(raw)
+        if self._batch_bytes >= self.BATCH_BYTES:
+            await self.flush()
 
+    async def flush(self) -> None:
+        batch, self._batch, self._batch_bytes = self._batch, [], 0
+        if batch:
+            for obj in await anyio.to_thread.run_sync(_parse_lines, batch):
+                await self.on_line(obj)
+
+
+async def parse_ndjson(
+    chunks: AsyncIterator[bytes],
+    blobs: BlobStore,
+    on_line: Callable[[dict[str, Any]], Awaitable[None]],
+    bounds: Limits | None = None,
+) -> None:
+    """Feed every parsed line (a dict), in order, to ``on_line``; streamed contents appear as ``StreamedBlob``."""
+    lines = _Lines(on_line, bounds or Limits())
+    buf = bytearray()
+    it = chunks.__aiter__()
     eof = False
     while True:
         start = 0
@@ -92,12 +145,13 @@ async def parse_ndjson(
             nl = buf.find(b"\n", start, start + SMALL_LINE + 1)
             if nl < 0:
                 break
-            await emit(buf[start:nl])
+            await lines.add(buf[start:nl])
             start = nl + 1
         if start:
             del buf[:start]
         if len(buf) > SMALL_LINE:  # a long line, complete or not: stream its content
-            buf = bytearray(await _stream_long_line(buf, it, blobs, emit, on_line))
+            await lines.flush()  # keep the order of operations
+            buf = bytearray(await _stream_long_line(buf, it, blobs, lines))
             continue
         if eof:
             break
@@ -105,15 +159,12 @@ async def parse_ndjson(
             buf += await it.__anext__()
         except StopAsyncIteration:
             eof = True
-    await emit(buf)
+    await lines.add(buf)
+    await lines.flush()
 
 
 async def _stream_long_line(
-    buf: bytearray,
-    it: AsyncIterator[bytes],
-    blobs: BlobStore,
-    emit: Callable[[bytes], Awaitable[None]],
-    on_line: Callable[[dict[str, Any]], Awaitable[None]],
+    buf: bytearray, it: AsyncIterator[bytes], blobs: BlobStore, lines: _Lines
 ) -> bytes:
     """Stream the base64 content of the current (long) line; return the bytes after its end-of-line."""
     line_end = buf.find(b"\n")
@@ -128,14 +179,16 @@ async def _stream_long_line(
             if nl >= 0:
                 if nl > MAX_PLAIN_LINE:
                     break
-                await emit(buf[:nl])
+                await lines.add(buf[:nl])
+                await lines.flush()
                 return bytes(buf[nl + 1 :])
             if len(buf) > MAX_PLAIN_LINE:
                 break
             try:
                 buf += await it.__anext__()
             except StopAsyncIteration:  # the body's last line, without a final newline
-                await emit(buf)
+                await lines.add(buf)
+                await lines.flush()
                 return b""
         raise ApiError(
             413, f"An NDJSON line exceeds {MAX_PLAIN_LINE} bytes without an inline file content.", "TooLarge"
@@ -173,13 +226,15 @@ async def _stream_long_line(
     nl = tail.find(b"\n")
     line, rest = (tail, b"") if nl < 0 else (tail[:nl], bytes(tail[nl + 1 :]))
     raw = prefix + bytes(line)
-    try:
-        obj = json.loads(raw)
-    except ValueError as exc:
-        raise bad_request(f"Malformed NDJSON line around an inline content: {exc}.") from exc
+    lines.account(len(raw))
+    obj = limits.loads(raw, "The NDJSON line around an inline content")
     value = obj.get("value") if isinstance(obj, dict) else None
-    if not isinstance(value, dict):
+    if not isinstance(value, dict) or obj.get("key") != "file":
         raise bad_request("Malformed NDJSON 'file' line: expected {'key': 'file', 'value': {...}}.")
+    if value.get("encoding", "base64") != "base64":
+        raise bad_request(
+            f"Inline content over {SMALL_LINE} bytes must be base64-encoded (encoding {value.get('encoding')!r})."
+        )
     value["content"] = blob
-    await on_line(obj)
+    await lines.on_line(obj)
     return rest

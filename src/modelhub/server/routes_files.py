@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
 import os
@@ -13,7 +11,6 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
-import anyio.to_thread
 from fastapi import APIRouter, Request
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -21,13 +18,14 @@ from sqlalchemy.orm import Session
 from starlette.responses import FileResponse, Response
 
 from . import _http as h
-from . import gitignore
+from . import b64, gitignore, objects
 from ._aio import AsyncBlobSink
+from .accounts import Principal
 from .blobstore import BlobVerificationError
 from .db import BlobMeta, Discussion, Ref, Repo
 from .discussions import add_event, open_discussion
 from .errors import ApiError, bad_request, entry_not_found, revision_not_found
-from .ndjson import StreamedBlob, parse_ndjson
+from .ndjson import Limits, StreamedBlob, parse_ndjson
 from .service import HubService, Op, branch_ref
 from .trees import Entry, git_blob_sha1
 
@@ -124,16 +122,27 @@ def is_large(path: str, size: int, sample: bytes, threshold: int) -> bool:
     return size >= threshold or b"\0" in sample or path.lower().endswith(tuple(LFS_EXTENSIONS))
 
 
+MAX_PREUPLOAD_FILES = 10_000
+
+
 @router.post(REPO + "/preupload/{revision}", tags=["upload"])
 async def preupload(request: Request, plural: str, namespace: str, name: str, revision: str) -> Response:
     """Tell the client, per file, whether to send it inline (``regular``) or through LFS, and its current oid."""
-    p = h.principal(request)
     body = await h.read_json_object(request)
+    return await h.run(_preupload, request, body, plural, namespace, name, revision)
+
+
+def _preupload(
+    request: Request, body: dict[str, Any], plural: str, namespace: str, name: str, revision: str
+) -> Response:
+    p = h.principal(request)
     rid = h.repo_id_from(namespace, name)
     rev = h.revision_from(revision)
     files = body.get("files")
     if not isinstance(files, list):
         raise bad_request("Missing 'files' (a list of {path, sample, size}) in the request body.")
+    if len(files) > MAX_PREUPLOAD_FILES:
+        raise bad_request(f"Preupload of {len(files)} files: at most {MAX_PREUPLOAD_FILES} per request.")
     service = h.hub(request)
     regular = client_wants_regular(request)
     threshold = h.settings(request).large_file_threshold
@@ -143,26 +152,31 @@ async def preupload(request: Request, plural: str, namespace: str, name: str, re
             tree = service.commit_tree(db, service.resolve(db, repo, rev))
         except ApiError:
             tree = {}  # a PR / branch that does not exist yet: everything is new
-        ignored = _ignore_rules(service, body.get("gitIgnore"), tree)
-        out = []
-        for f in files:
-            if not isinstance(f, dict):
-                raise bad_request("Each entry of 'files' must be an object {path, sample, size}.")
-            path = h.check_path(f.get("path"))
-            size = f.get("size")
-            if not isinstance(size, int) or size < 0:
-                raise bad_request(f"Invalid size {size!r} for {path!r}: expected a non-negative integer.")
-            try:
-                sample = base64.b64decode(f.get("sample") or "")
-            except (binascii.Error, ValueError) as exc:
-                raise bad_request(f"Invalid base64 'sample' for {path!r}.") from exc
-            mode = "regular" if regular or not is_large(path, size, sample, threshold) else "lfs"
-            cur = tree.get(path)
-            oid = None
-            if cur is not None:
-                oid = cur.sha1 if mode == "regular" else cur.sha256
-            skip = path != ".gitignore" and ignored(path)
-            out.append({"path": path, "uploadMode": mode, "shouldIgnore": skip, "oid": oid})
+    ignored = _ignore_rules(service, body.get("gitIgnore"), tree)
+    out = []
+    for f in files:
+        if not isinstance(f, dict):
+            raise bad_request("Each entry of 'files' must be an object {path, sample, size}.")
+        path = h.check_path(f.get("path"))
+        size = f.get("size")
+        if not h.is_int(size, 0, 2**63 - 1):
+            raise bad_request(
+                f"Invalid size {str(size)[:40]!r} for {path!r}: expected a non-negative integer."
+            )
+        raw_sample = f.get("sample") or ""
+        if not isinstance(raw_sample, str) or len(raw_sample) > 4096:
+            raise bad_request(f"Invalid 'sample' for {path!r}: base64 of the file's first 512 bytes.")
+        try:
+            sample = b64.decode(raw_sample)
+        except b64.Base64Error as exc:
+            raise bad_request(f"Invalid base64 'sample' for {path!r}: {exc}.") from exc
+        mode = "regular" if regular or not is_large(path, size, sample, threshold) else "lfs"
+        cur = tree.get(path)
+        oid = None
+        if cur is not None:
+            oid = cur.sha1 if mode == "regular" else cur.sha256
+        skip = path != ".gitignore" and ignored(path)
+        out.append({"path": path, "uploadMode": mode, "shouldIgnore": skip, "oid": oid})
     return h.json_response({"files": out, "commitOid": None})
 
 
@@ -179,81 +193,107 @@ def _ignore_rules(service: HubService, uploaded: Any, tree: dict[str, Entry]) ->
 # --- LFS -----------------------------------------------------------------------------------------------------
 
 
-def _sign(request: Request, oid: str, size: int, exp: int) -> str:
+def _sign(request: Request, oid: str, size: int, exp: int, repo_pk: int | None = None) -> str:
     key = request.app.state.secret
-    return hmac.new(key, f"{oid}:{size}:{exp}".encode(), hashlib.sha256).hexdigest()[:40]
+    scope = "" if repo_pk is None else f":{repo_pk}"
+    return hmac.new(key, f"{oid}:{size}:{exp}{scope}".encode(), hashlib.sha256).hexdigest()[:40]
 
 
 _OID = re.compile(r"^[0-9a-f]{64}$")
+MAX_BATCH_OBJECTS = 10_000
+
+
+def _batch_item(
+    db: Session, service: HubService, p: Any, repo: Repo, operation: str, obj: Any, max_size: int
+) -> tuple[dict[str, Any], bool]:
+    """One object of a batch answer -> (item, needs a signed action). Ownership rules: server/objects.py.
+
+    An object the caller cannot prove it holds is treated exactly as an absent one (upload it / not found),
+    whether or not the server stores it for another repo: no answer reveals a hash stored elsewhere."""
+    oid = obj.get("oid") if isinstance(obj, dict) else None
+    size = obj.get("size") if isinstance(obj, dict) else None
+    if not isinstance(oid, str) or not _OID.match(oid) or not h.is_int(size, 0, 2**63 - 1):
+        bad = {"code": 422, "message": "oid must be 64 lowercase hex chars, size an integer >= 0"}
+        return {
+            "oid": str(oid)[:64],
+            "size": size if h.is_int(size, 0, 2**63 - 1) else 0,
+            "error": bad,
+        }, False
+    item: dict[str, Any] = {"oid": oid, "size": size}
+    if operation == "upload":
+        known = objects.provable(db, p, repo.id, oid) and service.blobs.exists(oid)
+        if size > max_size:
+            item["error"] = {"code": 422, "message": f"object larger than the {max_size}-byte limit"}
+            return item, False
+    else:
+        known = objects.in_repo(db, repo.id, oid) and service.blobs.exists(oid)
+    if known and service.blobs.size(oid) != size:
+        item["error"] = {"code": 422, "message": f"object {oid} exists in this repo with another size"}
+        return item, False
+    if operation == "upload":
+        if known:
+            service.blobs.touch(oid)  # about to be committed: keep it out of garbage collection
+        return item, not known
+    if not known:
+        item["error"] = {"code": 404, "message": f"object {oid} not found"}
+        return item, False
+    return item, True
 
 
 async def _lfs_batch(request: Request, repo_type: str, namespace: str, name: str) -> Response:
-    p = h.principal(request)
     body = await h.read_json_object(request)
+    return await h.run(_lfs_batch_sync, request, body, repo_type, namespace, name)
+
+
+def _lfs_batch_sync(
+    request: Request, body: dict[str, Any], repo_type: str, namespace: str, name: str
+) -> Response:
+    p = h.principal(request)
     rid = h.repo_id_from(namespace, name.removesuffix(".git"))
     service = h.hub(request)
     operation = body.get("operation")
-    objects = body.get("objects")
-    if operation not in ("upload", "download") or not isinstance(objects, list):
+    objs = body.get("objects")
+    if operation not in ("upload", "download") or not isinstance(objs, list):
         raise bad_request("LFS batch needs 'operation' (upload or download) and a list of 'objects'.")
-    with service.sessions() as db:
-        if operation == "upload":
-            service.writable_repo(db, p, repo_type, rid)
-        else:
-            service.readable_repo(db, p, repo_type, rid)
+    if len(objs) > MAX_BATCH_OBJECTS:
+        raise bad_request(f"LFS batch of {len(objs)} objects: at most {MAX_BATCH_OBJECTS} per request.")
     base = h.base_url(request)
     exp = int(time.time()) + h.settings(request).lfs_url_ttl
+    ttl = h.settings(request).lfs_url_ttl
     max_size = h.settings(request).max_object_size
-    out: list[dict[str, Any]] = []
     prefix = h.TYPE_TO_PREFIX[repo_type]
-    for obj in objects:
-        oid = obj.get("oid") if isinstance(obj, dict) else None
-        size = obj.get("size") if isinstance(obj, dict) else None
-        if not isinstance(oid, str) or not _OID.match(oid) or not isinstance(size, int) or size < 0:
-            out.append(
-                {
-                    "oid": str(oid),
-                    "size": int(size or 0) if isinstance(size, int) else 0,
-                    "error": {
-                        "code": 422,
-                        "message": "oid must be 64 lowercase hex chars, size an integer >= 0",
-                    },
-                }
-            )
-            continue
-        item: dict[str, Any] = {"oid": oid, "size": size}
-        present = service.blobs.exists(oid)
-        if present and operation == "upload":
-            service.blobs.touch(oid)  # about to be committed: keep it out of garbage collection
-        if present and service.blobs.size(oid) != size:
-            item["error"] = {"code": 422, "message": f"object {oid} exists with another size"}
-        elif operation == "upload":
-            if size > max_size:
-                item["error"] = {"code": 422, "message": f"object larger than the {max_size}-byte limit"}
-            elif not present:
-                sig = _sign(request, oid, size, exp)
+    out: list[dict[str, Any]] = []
+    with service.sessions() as db:
+        if operation == "upload":
+            repo = service.writable_repo(db, p, repo_type, rid)
+        else:
+            repo = service.readable_repo(db, p, repo_type, rid)
+        for obj in objs:
+            item, act = _batch_item(db, service, p, repo, operation, obj, max_size)
+            if act and operation == "upload":
+                oid, size = item["oid"], item["size"]
+                sig = _sign(request, oid, size, exp, repo.id)
                 item["authenticated"] = True
                 item["actions"] = {
                     "upload": {
-                        "href": f"{base}/lfs-upload/{oid}?size={size}&exp={exp}&sig={sig}",
-                        "expires_in": 3600,
+                        "href": f"{base}/lfs-upload/{oid}?size={size}&exp={exp}&repo={repo.id}&sig={sig}",
+                        "expires_in": ttl,
                     },
                     "verify": {
                         "href": f"{base}/{prefix}{rid}.git/info/lfs/objects/verify",
-                        "expires_in": 3600,
+                        "expires_in": ttl,
                     },
                 }
-        elif not present:
-            item["error"] = {"code": 404, "message": f"object {oid} not found"}
-        else:
-            sig = _sign(request, oid, size, exp)
-            item["actions"] = {
-                "download": {
-                    "href": f"{base}/lfs-objects/{oid}?size={size}&exp={exp}&sig={sig}",
-                    "expires_in": 3600,
+            elif act:
+                oid, size = item["oid"], item["size"]
+                sig = _sign(request, oid, size, exp)
+                item["actions"] = {
+                    "download": {
+                        "href": f"{base}/lfs-objects/{oid}?size={size}&exp={exp}&sig={sig}",
+                        "expires_in": ttl,
+                    }
                 }
-            }
-        out.append(item)
+            out.append(item)
     return h.json_response({"transfer": "basic", "hash_algo": "sha256", "objects": out})
 
 
@@ -268,33 +308,38 @@ async def lfs_batch_typed(request: Request, prefix: str, namespace: str, name: s
     return await _lfs_batch(request, h.PLURAL_TO_TYPE[prefix], namespace, name)
 
 
-def _check_signature(request: Request, oid: str) -> int:
+def _check_signature(request: Request, oid: str, scoped: bool = False) -> tuple[int, int | None]:
+    """(size, repo pk) from a URL signed by the batch API; 403 when missing, forged or expired."""
     q = request.query_params
     try:
         size, exp = int(q["size"]), int(q["exp"])
+        repo_pk = int(q["repo"]) if scoped else None
+        if not (0 <= size < 2**63 and 0 <= exp < 2**63 and (repo_pk is None or 0 < repo_pk < 2**63)):
+            raise ValueError("out of range")
     except (KeyError, ValueError) as exc:
         raise ApiError(
             403, "Missing or malformed signature parameters; ask the LFS batch API for a URL.", "BadSignature"
         ) from exc
-    if not hmac.compare_digest(_sign(request, oid, size, exp), q.get("sig", "")):
+    if not hmac.compare_digest(_sign(request, oid, size, exp, repo_pk), q.get("sig", "")):
         raise ApiError(
             403, "Invalid upload signature; ask the LFS batch API for a fresh URL.", "BadSignature"
         )
     if exp < time.time():
         raise ApiError(403, "This upload URL expired; ask the LFS batch API for a fresh one.", "BadSignature")
-    return size
+    return size, repo_pk
 
 
 @router.put("/lfs-upload/{oid}", tags=["lfs"])
 async def lfs_upload(request: Request, oid: str) -> Response:
-    """Receive one object (signed URL from the batch API); it becomes visible only if its SHA-256 and size match."""
+    """Receive one object (signed URL from the batch API); it becomes visible only if its SHA-256 and size match.
+
+    The bytes are always received and verified, even when the same content is stored already (then the one
+    stored copy stays): the verified upload is what lets the repo in the URL commit the object."""
     if not _OID.match(oid):
         raise bad_request(f"Invalid object id {oid!r}: expected 64 lowercase hex characters.")
-    size = _check_signature(request, oid)
+    size, repo_pk = _check_signature(request, oid, scoped=True)
     service = h.hub(request)
-    if service.blobs.exists(oid):
-        return Response(status_code=200)
-    sink = AsyncBlobSink(await anyio.to_thread.run_sync(service.blobs.writer))
+    sink = AsyncBlobSink(await h.run(service.blobs.writer))
     try:
         async for chunk in request.stream():
             if sink.size + len(chunk) > size:
@@ -310,11 +355,21 @@ async def lfs_upload(request: Request, oid: str) -> Response:
     except BaseException:
         await sink.abort()
         raise
+    assert repo_pk is not None
+    await h.run(_grant, service, repo_pk, oid)
     return Response(status_code=200)
+
+
+def _grant(service: HubService, repo_pk: int, oid: str) -> None:
+    with service.sessions() as db:
+        if db.get(Repo, repo_pk) is not None:  # the repo may have been deleted meanwhile
+            objects.grant(db, repo_pk, oid)
+            db.commit()
 
 
 @router.get("/lfs-objects/{oid}", tags=["lfs"])
 def lfs_download(request: Request, oid: str) -> Response:
+    """Download one object through a URL signed by the batch API (given only for objects of a readable repo)."""
     if not _OID.match(oid):
         raise bad_request(f"Invalid object id {oid!r}.")
     _check_signature(request, oid)
@@ -322,20 +377,28 @@ def lfs_download(request: Request, oid: str) -> Response:
 
 
 async def _lfs_verify(request: Request, repo_type: str, namespace: str, name: str) -> Response:
-    p = h.principal(request)
     body = await h.read_json_object(request)
+    return await h.run(_lfs_verify_sync, request, body, repo_type, namespace, name)
+
+
+def _lfs_verify_sync(
+    request: Request, body: dict[str, Any], repo_type: str, namespace: str, name: str
+) -> Response:
+    p = h.principal(request)
     rid = h.repo_id_from(namespace, name.removesuffix(".git"))
     service = h.hub(request)
-    with service.sessions() as db:
-        service.writable_repo(db, p, repo_type, rid)
     oid, size = body.get("oid"), body.get("size")
     if not isinstance(oid, str) or not _OID.match(oid):
         raise bad_request(f"Invalid object id {oid!r}.")
-    if not service.blobs.exists(oid):
+    with service.sessions() as db:
+        repo = service.writable_repo(db, p, repo_type, rid)
+        known = objects.provable(db, p, repo.id, oid) and service.blobs.exists(oid)
+    if not known:
         raise ApiError(404, f"Object {oid} was not uploaded (or failed verification).", "ObjectNotFound")
-    if isinstance(size, int) and service.blobs.size(oid) != size:
-        raise ApiError(422, f"Object {oid} has {service.blobs.size(oid)} bytes, not {size}.", "SizeMismatch")
-    return h.json_response({"oid": oid, "size": service.blobs.size(oid)})
+    stored = service.blobs.size(oid)
+    if isinstance(size, int) and stored != size:
+        raise ApiError(422, f"Object {oid} has {stored} bytes, not {size}.", "SizeMismatch")
+    return h.json_response({"oid": oid, "size": stored})
 
 
 @router.post("/{namespace}/{name}.git/info/lfs/objects/verify", tags=["lfs"])
@@ -352,8 +415,13 @@ async def lfs_verify_typed(request: Request, prefix: str, namespace: str, name: 
 # --- commit ----------------------------------------------------------------------------------------------------
 
 
+_OP_KEYS = ("file", "lfsFile", "deletedFile", "deletedFolder", "copyFile")
+# what an operation line may carry into memory (anything else in its value is dropped on arrival)
+_KEPT_FIELDS = ("path", "content", "encoding", "oid", "algo", "size", "srcPath", "srcRevision")
+
+
 class _CommitBuilder:
-    """Collects the NDJSON lines of a commit: header, then operations (blobs already stored)."""
+    """Collects the NDJSON lines of a commit: header, then operations (inline contents already stored)."""
 
     def __init__(self, service: HubService, threshold: int) -> None:
         self.service = service
@@ -364,31 +432,39 @@ class _CommitBuilder:
     async def on_line(self, obj: dict[str, Any]) -> None:
         key, value = obj.get("key"), obj.get("value")
         if not isinstance(value, dict):
-            raise bad_request(f"NDJSON line {key!r} has no object 'value'.")
+            raise bad_request(f"NDJSON line {str(key)[:40]!r} has no object 'value'.")
         if key == "header":
-            self.header = value
-        elif key in ("file", "lfsFile", "deletedFile", "deletedFolder", "copyFile"):
+            if self.header is not None:
+                raise bad_request("The commit body has two 'header' lines.")
+            self.header = {k: value.get(k) for k in ("summary", "description", "parentCommit")}
+        elif key in _OP_KEYS:
+            value = {k: value[k] for k in _KEPT_FIELDS if k in value}
             if key == "file" and not isinstance(value.get("content"), StreamedBlob):
-                value["content"] = await anyio.to_thread.run_sync(self._store_inline, value)
+                value["content"] = await h.run(self._store_inline, value)
             self.lines.append((key, value))
         else:
             raise bad_request(
-                f"Unknown NDJSON line key {key!r}: expected header, file, lfsFile, deletedFile, deletedFolder."
+                f"Unknown NDJSON line key {str(key)[:40]!r}: expected header, file, lfsFile, deletedFile,"
+                " deletedFolder or copyFile."
             )
 
     def _store_inline(self, value: dict[str, Any]) -> Entry:
         content = value.get("content")
+        path = value.get("path")
         if not isinstance(content, str):
-            raise bad_request("A 'file' line needs a string 'content'.")
-        if value.get("encoding", "base64") == "base64":
+            raise bad_request(f"The 'file' line for {str(path)[:200]!r} needs a string 'content'.")
+        encoding = value.get("encoding", "base64")
+        if encoding == "base64":
             try:
-                data = base64.b64decode(content, validate=False)
-            except (binascii.Error, ValueError) as exc:
-                raise bad_request(f"Invalid base64 content for {value.get('path')!r}.") from exc
+                data = b64.decode(content)
+            except b64.Base64Error as exc:
+                raise bad_request(f"Invalid base64 content for {str(path)[:200]!r}: {exc}.") from exc
+        elif encoding in ("utf-8", "utf8"):
+            data = content.encode("utf-8", errors="surrogatepass")
         else:
-            data = content.encode()
+            raise bad_request(f"Unknown encoding {str(encoding)[:40]!r} for {str(path)[:200]!r}: use base64.")
         sha = self.service.blobs.put_bytes(data)
-        lfs = is_large(str(value.get("path", "")), len(data), data[:512], self.threshold)
+        lfs = is_large(str(path or ""), len(data), data[:512], self.threshold)
         return Entry(sha, len(data), lfs, git_blob_sha1(data))
 
 
@@ -409,13 +485,15 @@ def _remember_sha1(service: HubService, sha256: str, size: int, sha1: str) -> No
                 db.rollback()
 
 
-def _build_ops(service: HubService, builder: _CommitBuilder, repo: Repo, base_tree_at: Any) -> list[Op]:
+def _build_ops(
+    service: HubService, builder: _CommitBuilder, repo: Repo, p: Principal, base_tree_at: Any
+) -> list[Op]:
     ops: list[Op] = []
     for key, value in builder.lines:
         raw_path = value.get("path")
         if key == "deletedFolder" and isinstance(raw_path, str):
             raw_path = raw_path.rstrip("/")
-        path = h.check_path(raw_path)
+        path = h.check_commit_path(raw_path)
         if key == "file":
             content = value["content"]
             if isinstance(content, StreamedBlob):
@@ -427,28 +505,17 @@ def _build_ops(service: HubService, builder: _CommitBuilder, repo: Repo, base_tr
                 content = Entry(content.sha256, content.size, lfs, sha1)
             ops.append(("add", path, content))
         elif key == "lfsFile":
-            oid = value.get("oid")
-            if not isinstance(oid, str) or not _OID.match(oid):
-                raise bad_request(f"Invalid lfsFile oid {oid!r} for {path!r}: expected a SHA-256.")
-            if not service.blobs.exists(oid):
-                raise bad_request(
-                    f"Large file {path!r} ({oid}) was never uploaded: upload it through the LFS batch API first."
-                )
-            size = service.blobs.size(oid)
-            if value.get("size") is not None and value.get("size") != size:
-                raise bad_request(
-                    f"lfsFile {path!r}: declared size {value.get('size')} but the object has {size} bytes."
-                )
-            with service.sessions() as db:
-                meta = db.get(BlobMeta, oid)
-            ops.append(("add", path, Entry(oid, size, True, meta.git_sha1 if meta else None)))
+            ops.append(("add", path, _lfs_entry(service, repo, p, path, value)))
         elif key == "deletedFile":
             ops.append(("delete", path, None))
         elif key == "deletedFolder":
             ops.append(("delete_folder", path.rstrip("/"), None))
-        else:  # copyFile: {"path": dest, "srcPath": src, "srcRevision"?: rev}
+        else:  # copyFile: {"path": dest, "srcPath": src, "srcRevision"?: rev} within this repo
             src = h.check_path(value.get("srcPath"))
-            tree = base_tree_at(value.get("srcRevision"))
+            src_rev = value.get("srcRevision")
+            if src_rev is not None and not isinstance(src_rev, str):
+                raise bad_request(f"copyFile {path!r}: 'srcRevision' must be a string.")
+            tree = base_tree_at(h.revision_from(quote(src_rev, safe="")) if src_rev else None)
             if src not in tree:
                 raise ApiError(
                     404, f"copyFile source {src!r} not found in {repo.repo_id!r}.", "EntryNotFound"
@@ -457,32 +524,64 @@ def _build_ops(service: HubService, builder: _CommitBuilder, repo: Repo, base_tr
     return ops
 
 
+def _lfs_entry(service: HubService, repo: Repo, p: Principal, path: str, value: dict[str, Any]) -> Entry:
+    """The entry of an ``lfsFile`` line: the object must be one the committer proved it holds (objects.py);
+    a missing one and one stored only for repos the committer cannot read get the same answer."""
+    oid = value.get("oid")
+    if not isinstance(oid, str) or not _OID.match(oid):
+        raise bad_request(f"Invalid lfsFile oid {str(oid)[:80]!r} for {path!r}: expected a SHA-256.")
+    declared = value.get("size")
+    if declared is not None and not h.is_int(declared, 0, 2**63 - 1):
+        raise bad_request(f"Invalid lfsFile size {str(declared)[:40]!r} for {path!r}.")
+    with service.sessions() as db:
+        known = objects.provable(db, p, repo.id, oid) and service.blobs.exists(oid)
+        meta = db.get(BlobMeta, oid) if known else None
+    if not known:
+        raise bad_request(
+            f"Large file {path!r} ({oid}) was never uploaded to {repo.repo_id!r}: upload it through the LFS"
+            " batch API first."
+        )
+    size = service.blobs.size(oid)
+    if declared is not None and declared != size:
+        raise bad_request(f"lfsFile {path!r}: declared size {declared} but the object has {size} bytes.")
+    return Entry(oid, size, True, meta.git_sha1 if meta else None)
+
+
 @router.post(REPO + "/commit/{revision}", tags=["upload"])
 async def commit(request: Request, plural: str, namespace: str, name: str, revision: str) -> Response:
     """Apply an NDJSON commit (header + file / lfsFile / deletedFile / deletedFolder / copyFile lines) atomically."""
-    p = h.principal(request)
     rid = h.repo_id_from(namespace, name)
     rev = h.revision_from(revision)
     create_pr = request.query_params.get("create_pr") in ("1", "true", "True")
     service = h.hub(request)
-    with service.sessions() as db:
-        repo = service.writable_repo(db, p, h.PLURAL_TO_TYPE[plural], rid)
-        ref_name = _commit_target(db, repo, rev)
-    builder = _CommitBuilder(service, h.settings(request).large_file_threshold)
-    await parse_ndjson(request.stream(), service.blobs, builder.on_line)
+    settings = h.settings(request)
+
+    def target() -> tuple[Principal, Repo, str]:
+        p = h.principal(request)
+        with service.sessions() as db:
+            repo = service.writable_repo(db, p, h.PLURAL_TO_TYPE[plural], rid)
+            assert p is not None
+            return p, repo, _commit_target(db, repo, rev)
+
+    p, repo, ref_name = await h.run(target)
+    builder = _CommitBuilder(service, settings.large_file_threshold)
+    bounds = Limits(
+        max_lines=settings.max_commit_operations + 1, max_metadata_bytes=settings.max_commit_metadata
+    )
+    await parse_ndjson(request.stream(), service.blobs, builder.on_line, bounds)
     header = builder.header or {}
-    title = str(header.get("summary") or "Upload files")
-    message = str(header.get("description") or "")
+    title = str(header.get("summary") or "Upload files")[:10_000]
+    message = str(header.get("description") or "")[:1_000_000]
     parent = header.get("parentCommit")
     if parent is not None and (not isinstance(parent, str) or not re.match(r"^[0-9a-f]{40}$", parent)):
-        raise bad_request(f"Invalid parentCommit {parent!r}: expected a 40-hex commit id.")
+        raise bad_request(f"Invalid parentCommit {str(parent)[:80]!r}: expected a 40-hex commit id.")
 
     def tree_at(src_rev: str | None):
         with service.sessions() as db:
             return service.commit_tree(db, service.resolve(db, repo, src_rev or rev))
 
     def work() -> dict[str, Any]:
-        ops = _build_ops(service, builder, repo, tree_at)
+        ops = _build_ops(service, builder, repo, p, tree_at)
         base = h.repo_web_url(request, repo.type, repo.repo_id)
         if create_pr:
             opened: list[int] = []
@@ -531,14 +630,14 @@ async def commit(request: Request, plural: str, namespace: str, name: str, revis
         )
         return {"success": True, "commitOid": cid, "commitUrl": f"{base}/commit/{cid}", "hookOutput": ""}
 
-    return h.json_response(await anyio.to_thread.run_sync(work))
+    return h.json_response(await h.run(work))
 
 
 def _commit_target(db, repo: Repo, rev: str) -> str:
     """The ref a commit to ``rev`` moves: a branch or an open PR; tags and commit ids are refused."""
     if rev.startswith("refs/pr/"):
         disc_num = rev.removeprefix("refs/pr/")
-        if db.get(Ref, (repo.id, rev)) is None:
+        if db.get(Ref, (repo.id, rev)) is None or not disc_num.isdigit() or len(disc_num) > 9:
             raise revision_not_found(repo.repo_id, rev)
         disc = db.scalar(
             select(Discussion).where(Discussion.repo_pk == repo.id, Discussion.num == int(disc_num))
@@ -622,14 +721,14 @@ def resolve_response(
 
 @router.get("/{namespace}/{name}/resolve/{revision}/{path:path}", tags=["files"])
 @router.head("/{namespace}/{name}/resolve/{revision}/{path:path}", tags=["files"])
-async def resolve_model(request: Request, namespace: str, name: str, revision: str, path: str) -> Response:
+def resolve_model(request: Request, namespace: str, name: str, revision: str, path: str) -> Response:
     """Download a file at a revision (branch, tag, commit, ``refs/pr/N``) with the Hub's headers and Range."""
     return resolve_response(request, "model", namespace, name, revision, path)
 
 
 @router.get("/{prefix:typeprefix}/{namespace}/{name}/resolve/{revision}/{path:path}", tags=["files"])
 @router.head("/{prefix:typeprefix}/{namespace}/{name}/resolve/{revision}/{path:path}", tags=["files"])
-async def resolve_typed(
+def resolve_typed(
     request: Request, prefix: str, namespace: str, name: str, revision: str, path: str
 ) -> Response:
     return resolve_response(request, h.PLURAL_TO_TYPE[prefix], namespace, name, revision, path)

@@ -7,19 +7,19 @@ import json
 from typing import Any
 from urllib.parse import quote, urlencode
 
-import anyio.to_thread
 from fastapi import APIRouter, Request
 from sqlalchemy import delete, func, or_, select, update
 from starlette.responses import Response
 
-from .._common.validation import validate_repo_id
+from .._common.validation import is_commit_hash, validate_repo_id
 from ..errors import HFValidationError
 from . import _http as h
+from . import limits
 from .accounts import Principal, can_read, org_names
 from .db import Account, Ref, Repo, iso
 from .errors import ApiError, bad_request, entry_not_found, revision_not_found
 from .service import Conflict, HubService, branch_ref
-from .trees import card_tags, dir_oid, list_tree
+from .trees import card_tags, dir_oids, directories
 
 router = APIRouter()
 REPO = "/api/{plural:plural}/{namespace}/{name}"
@@ -81,47 +81,43 @@ def _visibility(body: dict[str, Any]) -> bool | None:
 
 
 @router.post("/api/repos/create", tags=["repos"])
-async def create_repo(request: Request) -> Response:
+def create_repo(request: Request, body: h.JsonObject) -> Response:
     """Create a repo (409 with its ``url`` if it exists already, which ``exist_ok`` relies on)."""
     p = h.principal(request)
-    body = await h.read_json_object(request)
     if p is None:
         raise ApiError(401, "Authentication required to create a repo: pass a write token.", "Unauthorized")
     repo_type = _body_type(body)
     rid, ns, name = _body_repo_id(body, p.name)
     url = h.repo_web_url(request, repo_type, rid)
     service = h.hub(request)
+    service.require_write(p, ns, rid)  # 403 for a read token or a foreign namespace, whether or not it exists
     with service.sessions() as db:
         existing = service.find_repo(db, repo_type, rid)
         if existing is not None and can_read(p, existing):
             return h.json_response({"error": f"You already created this {repo_type} repo", "url": url}, 409)
     try:
-        repo = await anyio.to_thread.run_sync(
-            service.create_repo, p, repo_type, ns, name, bool(_visibility(body))
-        )
+        repo = service.create_repo(p, repo_type, ns, name, bool(_visibility(body)))
     except Conflict:
         return h.json_response({"error": f"You already created this {repo_type} repo", "url": url}, 409)
     return h.json_response({"url": url, "name": rid, "id": str(repo.id)})
 
 
 @router.delete("/api/repos/delete", tags=["repos"])
-async def delete_repo(request: Request) -> Response:
+def delete_repo(request: Request, body: h.JsonObject) -> Response:
     p = h.principal(request)
-    body = await h.read_json_object(request)
     repo_type = _body_type(body)
     rid, _, _ = _body_repo_id(body, p.name if p else None)
     service = h.hub(request)
     with service.sessions() as db:
         repo = service.writable_repo(db, p, repo_type, rid)
-    await anyio.to_thread.run_sync(service.delete_repo, repo.id)
+    service.delete_repo(repo.id)
     return h.json_response({"deleted": rid})
 
 
 @router.post("/api/repos/move", tags=["repos"])
-async def move_repo(request: Request) -> Response:
+def move_repo(request: Request, body: h.JsonObject) -> Response:
     """Rename a repo or move it to another namespace the caller can write to."""
     p = h.principal(request)
-    body = await h.read_json_object(request)
     repo_type = _body_type(body)
     try:
         src = validate_repo_id(body.get("fromRepo"))
@@ -141,10 +137,9 @@ async def move_repo(request: Request) -> Response:
 
 
 @router.put(REPO + "/settings", tags=["repos"])
-async def repo_settings(request: Request, plural: str, namespace: str, name: str) -> Response:
+def repo_settings(request: Request, body: h.JsonObject, plural: str, namespace: str, name: str) -> Response:
     """Change visibility (``visibility`` or legacy ``private``) and ``gated``."""
     p = h.principal(request)
-    body = await h.read_json_object(request)
     rid = h.repo_id_from(namespace, name)
     service = h.hub(request)
     values: dict[str, Any] = {}
@@ -225,8 +220,7 @@ def list_repos(request: Request, plural: str) -> Response:
     q = request.query_params
     service = h.hub(request)
     limit = h.settings(request).page_size
-    if (q.get("limit") or "").isdigit():
-        limit = max(1, min(int(q["limit"]), 1000))
+    limit = max(1, min(limits.int_param(q.get("limit"), "limit", limit, 0, limits.MAX_OFFSET), 1000))
     offset = _decode_cursor(q.get("cursor"))
     sort = q.get("sort") or "lastModified"
     direction = q.get("direction")
@@ -309,7 +303,10 @@ def _decode_cursor_full(cursor: str | None) -> tuple[int, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         off, _, commit = raw.partition(":")
-        return max(int(off), 0), commit
+        offset = int(off)
+        if not 0 <= offset <= limits.MAX_OFFSET:
+            raise ValueError(off)
+        return offset, commit
     except (ValueError, UnicodeDecodeError) as exc:
         raise bad_request(f"Invalid pagination cursor {cursor!r}: use the Link header as given.") from exc
 
@@ -359,8 +356,7 @@ def list_commits(request: Request, plural: str, namespace: str, name: str, revis
     q = request.query_params
     offset = _decode_cursor(q.get("cursor"))
     limit = h.settings(request).page_size
-    if (q.get("limit") or "").isdigit():
-        limit = max(1, min(int(q["limit"]), limit))
+    limit = max(1, min(limits.int_param(q.get("limit"), "limit", limit, 0, limits.MAX_OFFSET), limit))
     with service.sessions() as db:
         repo = service.readable_repo(db, p, h.PLURAL_TO_TYPE[plural], rid)
         head = service.resolve(db, repo, rev)
@@ -390,10 +386,11 @@ def list_commits(request: Request, plural: str, namespace: str, name: str, revis
 
 
 @router.post(REPO + "/branch/{branch}", tags=["refs"])
-async def create_branch(request: Request, plural: str, namespace: str, name: str, branch: str) -> Response:
+def create_branch(
+    request: Request, body: h.JsonObject, plural: str, namespace: str, name: str, branch: str
+) -> Response:
     """Create a branch at ``startingPoint`` (default: head of ``main``); 409 if it exists."""
     p = h.principal(request)
-    body = await h.read_json_object(request)
     rid = h.repo_id_from(namespace, name)
     bname = h.revision_from(branch)
     if bname.startswith("refs/") or len(bname) == 40 and all(c in "0123456789abcdef" for c in bname):
@@ -436,16 +433,21 @@ def _delete_ref(
 
 
 @router.post(REPO + "/tag/{revision}", tags=["refs"])
-async def create_tag(request: Request, plural: str, namespace: str, name: str, revision: str) -> Response:
+def create_tag(
+    request: Request, body: h.JsonObject, plural: str, namespace: str, name: str, revision: str
+) -> Response:
     """Tag ``revision`` with ``{"tag": ..., "message"?: ...}``; 409 if the tag exists."""
     p = h.principal(request)
-    body = await h.read_json_object(request)
     rid = h.repo_id_from(namespace, name)
     rev = h.revision_from(revision)
     tag = body.get("tag")
     if not isinstance(tag, str) or not tag:
         raise bad_request("Missing 'tag' in the request body.")
     tag = h.revision_from(quote(tag, safe=""))
+    if tag.startswith("refs/") or is_commit_hash(tag):
+        raise bad_request(
+            f"Invalid tag name {tag!r}: it may not start with 'refs/' or look like a commit id."
+        )
     service = h.hub(request)
     with service.sessions() as db:
         repo = service.writable_repo(db, p, h.PLURAL_TO_TYPE[plural], rid)
@@ -476,6 +478,12 @@ def _tree(request: Request, plural: str, namespace: str, name: str, revision: st
     service = h.hub(request)
     with service.sessions() as db:
         repo = service.readable_repo(db, p, h.PLURAL_TO_TYPE[plural], rid)
+        if pinned:
+            row = service.commit_row(db, pinned) if is_commit_hash(pinned) else None
+            if row is None or row.repo_pk != repo.id:  # a cursor is only valid for the repo that made it
+                raise bad_request(
+                    f"Invalid pagination cursor {q.get('cursor')!r}: use the Link header as given."
+                )
         cid = pinned or service.resolve(db, repo, rev)
         listing = service.listing(db, cid, rel, recursive)
         if listing is None:
@@ -513,41 +521,49 @@ def tree_path(request: Request, plural: str, namespace: str, name: str, revision
     return _tree(request, plural, namespace, name, revision, path)
 
 
+MAX_PATHS_INFO = 10_000
+
+
 @router.post(REPO + "/paths-info/{revision}", tags=["files"])
 async def paths_info(request: Request, plural: str, namespace: str, name: str, revision: str) -> Response:
-    """Tree entries of the given ``paths`` (form-encoded or JSON); missing paths are left out."""
-    p = h.principal(request)
-    rid = h.repo_id_from(namespace, name)
-    rev = h.revision_from(revision)
-    ctype = request.headers.get("content-type", "")
-    if "json" in ctype:
+    """Tree entries of the given ``paths`` (form-encoded or JSON, at most 10,000); missing paths are left out."""
+    if "json" in request.headers.get("content-type", ""):
         body = await h.read_json_object(request)
         paths = body.get("paths") or []
         expand = bool(body.get("expand"))
     else:
-        form = await request.form()
+        form = await request.form(max_files=0, max_fields=MAX_PATHS_INFO + 2)
         paths = [str(v) for v in form.getlist("paths")]
         expand = str(form.get("expand", "false")).lower() in ("true", "1")
     if not isinstance(paths, list):
         raise bad_request("'paths' must be a list of paths.")
+    if len(paths) > MAX_PATHS_INFO:
+        raise bad_request(f"paths-info for {len(paths)} paths: at most {MAX_PATHS_INFO} per request.")
+    return await h.run(_paths_info, request, plural, namespace, name, revision, paths, expand)
+
+
+def _paths_info(
+    request: Request, plural: str, namespace: str, name: str, revision: str, paths: list[Any], expand: bool
+) -> Response:
+    p = h.principal(request)
+    rid = h.repo_id_from(namespace, name)
+    rev = h.revision_from(revision)
+    wanted = list(dict.fromkeys(h.check_path(raw) for raw in paths))
     service = h.hub(request)
     with service.sessions() as db:
         repo = service.readable_repo(db, p, h.PLURAL_TO_TYPE[plural], rid)
         cid = service.resolve(db, repo, rev)
         tree = service.commit_tree(db, cid)
+        folders = {path for path in wanted if path not in tree}
+        if folders:  # one pass over the tree for all of them: cost files + paths, not files x paths
+            folders &= directories(tree)
+        oids = dir_oids(tree, folders) if folders else {}
         out: list[dict[str, Any]] = []
-        seen: set[str] = set()
-        for raw in paths:
-            path = h.check_path(raw)
-            if path in seen:
-                continue
-            seen.add(path)
+        for path in wanted:
             if path in tree:
                 out.append(tree[path].api_dict(path))
-            else:
-                listing = list_tree(tree, path, False)
-                if listing is not None:
-                    out.append({"type": "directory", "oid": dir_oid(tree, path), "size": 0, "path": path})
+            elif path in oids:
+                out.append({"type": "directory", "oid": oids[path], "size": 0, "path": path})
         if expand:
             lasts = service.last_commits(db, cid, {e["path"]: e["type"] == "directory" for e in out})
             for item in out:

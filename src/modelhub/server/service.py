@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from .._common.validation import is_commit_hash
+from . import objects
 from .accounts import Principal, can_read, can_write_namespace
 from .blobstore import BlobStore
 from .db import Commit, Ref, Repo, Tree, utcnow
@@ -61,6 +62,17 @@ Op = tuple[Literal["add", "delete", "delete_folder"], str, Entry | None]
 
 class Conflict(Exception):
     """The ref moved between reading it and swapping it."""
+
+
+@dataclass
+class GarbageReport:
+    """What ``collect_garbage`` removed (or would remove, in a dry run)."""
+
+    blobs: int = 0
+    blob_bytes: int = 0
+    partial_uploads: int = 0
+    partial_bytes: int = 0
+    grants: int = 0
 
 
 @dataclass(frozen=True)
@@ -230,6 +242,7 @@ class HubService:
                 tree_id, data = encode_tree({".gitattributes": entry})
                 self._ensure_tree(db, tree_id, data)
                 cid = self._new_commit(db, repo.id, tree_id, (), principal.name, "initial commit", "")
+                objects.record_tree(db, repo.id, {".gitattributes": entry})
                 db.add(Ref(repo_pk=repo.id, name="refs/heads/main", commit_id=cid))
                 db.commit()
             except IntegrityError as exc:
@@ -467,10 +480,12 @@ class HubService:
                 raise revision_not_found(repo.repo_id, base_ref.removeprefix("refs/heads/"))
             if parent_commit is not None and parent_commit != head:
                 raise stale_parent(repo.repo_id, base_ref, parent_commit, head)
-            tree = self.apply_ops(self.commit_tree(db, head), ops, repo.repo_id)
+            base = self.commit_tree(db, head)
+            tree = self.apply_ops(base, ops, repo.repo_id)
             tree_id, data = encode_tree(tree)
             self._ensure_tree(db, tree_id, data)
             cid = self._new_commit(db, repo.id, tree_id, (head,), author, title, message)
+            objects.record_tree(db, repo.id, tree, base)
             if on_commit is not None:
                 on_commit(db, cid)
             db.commit()
@@ -503,6 +518,7 @@ class HubService:
         if swapped != 1:
             db.rollback()
             raise Conflict(ref_name)
+        objects.record_tree(db, repo.id, tree, self.commit_tree(db, head))
         self.touch(db, repo, ref_name, tree)
         self.trees.put(tree_id, tree)
         return cid
@@ -514,26 +530,33 @@ class HubService:
             values["card_json"] = json.dumps(self._card_from_tree(tree), default=str)
         db.execute(update(Repo).where(Repo.id == repo.id).values(**values))
 
-    def collect_garbage(self, min_age_s: float = 86400.0, dry_run: bool = False) -> tuple[int, int]:
+    def collect_garbage(self, min_age_s: float = 86400.0, dry_run: bool = False) -> GarbageReport:
         """Delete blobs no commit tree references (left by deleted repos, abandoned uploads, failed commits)
-        (tree rows are kept: they are small, and a new commit may reuse one at any time),
-        if older than ``min_age_s`` so that uploads about to be committed are spared. Returns (count, bytes)."""
+        if older than ``min_age_s`` so that uploads about to be committed are spared (tree rows are kept: they are
+        small, and a new commit may reuse one at any time); upload grants older than that; and the partial
+        uploads of server processes that are gone, whatever their age."""
         referenced: set[str] = set()
         with self.sessions() as db:
             live = select(Commit.tree_id).distinct()
             for data in db.scalars(select(Tree.data).where(Tree.id.in_(live))):
                 referenced.update(e.sha256 for e in decode_tree(data).values())
+            grants = 0
+            if not dry_run:
+                grants = objects.expire_grants(db, min_age_s)
+                db.commit()
 
         cutoff = time.time() - min_age_s
-        count = size = 0
+        report = GarbageReport(grants=grants)
         for sha, mtime in list(self.blobs.iter_blobs()):
             if sha in referenced or mtime > cutoff:
                 continue
-            count += 1
-            size += self.blobs.size(sha)
+            report.blobs += 1
+            report.blob_bytes += self.blobs.size(sha)
             if not dry_run:
                 self.blobs.delete(sha)
-        return count, size
+        if not dry_run:
+            report.partial_uploads, report.partial_bytes = self.blobs.cleanup_tmp()
+        return report
 
     # --- README card ---------------------------------------------------------------------------------------
 

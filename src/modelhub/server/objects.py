@@ -1,0 +1,114 @@
+"""Which content objects belong to which repo, and who may use an object without sending its bytes.
+
+Blobs are stored once for the whole server (content-addressed), so storage alone says nothing about ownership.
+The rules (docs/security.md):
+
+- an object is readable *through a repo* only if some commit of that repo references it (``repo_objects``);
+  knowing a SHA-256 is not enough, and no answer tells whether a hash exists anywhere else;
+- a commit (or an LFS upload negotiation) may reference an object without uploading it only if the committer
+  proves it has the bytes: the object is already referenced by a repo the committer can read, or a writer of the
+  target repo uploaded it (verified) through that repo (``upload_grants``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from sqlalchemy import delete, or_, select, true
+from sqlalchemy.orm import Session, sessionmaker
+
+from .accounts import Principal
+from .db import Commit, Repo, RepoObject, Setting, Tree, UploadGrant, utcnow
+from .trees import FileTree, decode_tree
+
+logger = logging.getLogger(__name__)
+
+_BATCH = 500
+BACKFILL_KEY = "repo_objects_backfilled"
+
+
+def insert_ignore(db: Session, model: Any, rows: list[dict[str, Any]]) -> None:
+    """INSERT rows, skipping those whose primary key exists (SQLite and PostgreSQL: ON CONFLICT DO NOTHING)."""
+    if not rows:
+        return
+    dialect = db.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    for i in range(0, len(rows), _BATCH):
+        db.execute(insert(model).values(rows[i : i + _BATCH]).on_conflict_do_nothing())
+
+
+def record_tree(db: Session, repo_pk: int, tree: FileTree, base: FileTree | None = None) -> None:
+    """Note that ``repo_pk`` references every object of ``tree`` (those already in ``base``, the parent's tree,
+    were noted when the parent landed)."""
+    shas = {e.sha256 for e in tree.values()}
+    if base:
+        shas -= {e.sha256 for e in base.values()}
+    insert_ignore(db, RepoObject, [{"repo_pk": repo_pk, "sha256": s} for s in sorted(shas)])
+
+
+def in_repo(db: Session, repo_pk: int, sha256: str) -> bool:
+    """Whether some commit of the repo references the object (the caller already may read the repo)."""
+    return db.get(RepoObject, (repo_pk, sha256)) is not None
+
+
+def readable_clause(principal: Principal | None) -> Any:
+    """SQL condition on ``Repo`` for the repos ``principal`` may read."""
+    if principal is None:
+        return Repo.private.is_(False)
+    if principal.is_admin:
+        return true()
+    return or_(Repo.private.is_(False), Repo.namespace.in_([principal.name, *principal.orgs]))
+
+
+def provable(db: Session, principal: Principal | None, repo_pk: int, sha256: str) -> bool:
+    """Whether ``principal`` may reference the object in a commit to ``repo_pk`` without uploading it."""
+    if in_repo(db, repo_pk, sha256) or db.get(UploadGrant, (repo_pk, sha256)) is not None:
+        return True
+    elsewhere = (
+        select(RepoObject.repo_pk)
+        .join(Repo, Repo.id == RepoObject.repo_pk)
+        .where(RepoObject.sha256 == sha256, readable_clause(principal))
+        .limit(1)
+    )
+    return db.scalar(elsewhere) is not None
+
+
+def grant(db: Session, repo_pk: int, sha256: str) -> None:
+    """A writer of ``repo_pk`` uploaded the object's bytes (verified): it may now be committed there."""
+    insert_ignore(db, UploadGrant, [{"repo_pk": repo_pk, "sha256": sha256, "created_at": utcnow()}])
+
+
+def expire_grants(db: Session, older_than_s: float) -> int:
+    """Drop grants older than ``older_than_s`` (garbage collection); returns how many went."""
+    cutoff = utcnow() - dt.timedelta(seconds=older_than_s)
+    return db.execute(delete(UploadGrant).where(UploadGrant.created_at < cutoff)).rowcount or 0
+
+
+def granted_objects(db: Session) -> set[str]:
+    return set(db.scalars(select(UploadGrant.sha256).distinct()))
+
+
+def backfill(sessions: sessionmaker) -> int:
+    """Fill ``repo_objects`` from every commit's tree, once, for a database made before the table existed."""
+    with sessions() as db:
+        if db.get(Setting, BACKFILL_KEY) is not None:
+            return 0
+        pairs = db.execute(select(Commit.repo_pk, Commit.tree_id).distinct()).all()
+        by_repo: dict[int, set[str]] = {}
+        for repo_pk, tree_id in pairs:
+            data = db.scalar(select(Tree.data).where(Tree.id == tree_id))
+            if data is not None:
+                by_repo.setdefault(repo_pk, set()).update(e.sha256 for e in decode_tree(data).values())
+        for repo_pk, shas in by_repo.items():
+            insert_ignore(db, RepoObject, [{"repo_pk": repo_pk, "sha256": s} for s in sorted(shas)])
+        insert_ignore(db, Setting, [{"key": BACKFILL_KEY, "value": "1"}])
+        db.commit()
+        n = sum(len(s) for s in by_repo.values())
+    if n:
+        logger.info("noted %d repo objects of %d repos (first start after an upgrade)", n, len(by_repo))
+    return n
