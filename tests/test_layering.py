@@ -69,6 +69,34 @@ RULES = (
     Rule(
         "modelhub", ("huggingface_hub",), "huggingface_hub is a test oracle, never a dependency of modelhub"
     ),
+    Rule(
+        "modelhub.server.domain",
+        (
+            "modelhub.server.api",
+            "modelhub.server.web",
+            "modelhub.server.xet",
+            "fastapi",
+            "starlette",
+            "uvicorn",
+        ),
+        "the domain layer knows nothing of HTTP: the API and the web pages call it, never the other way round",
+    ),
+    Rule(
+        "modelhub.server.storage",
+        (
+            "modelhub.server.domain",
+            "modelhub.server.api",
+            "modelhub.server.web",
+            "modelhub.server.xet",
+            "fastapi",
+        ),
+        "storage (database schema, blob stores) is the bottom layer of the server",
+    ),
+    Rule(
+        "modelhub.server.api",
+        ("modelhub.server.web", "modelhub.server.xet"),
+        "the JSON API and the web pages are siblings that share the domain's read models",
+    ),
 )
 
 # Packages whose modules must import what they need from the module that defines it, not pick names off a

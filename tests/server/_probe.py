@@ -49,3 +49,12 @@ def while_running(
     if worker.is_alive():
         raise AssertionError(f"the heavy request did not finish within {timeout} s")
     return box["result"], worst
+
+
+def assert_no_stall(
+    url: str, fn: Callable[[], T], limit: float = STALL_LIMIT, **kwargs: Any
+) -> tuple[T, float]:
+    """``while_running``, failing the test when ``GET /api/health`` took ``limit`` seconds or more."""
+    result, worst = while_running(url, fn, **kwargs)
+    assert worst < limit, f"GET /api/health took {worst:.3f} s while the request ran (limit {limit} s)"
+    return result, worst

@@ -8,6 +8,7 @@ import json
 import os
 import socket
 import threading
+from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
@@ -418,3 +419,14 @@ def test_resolve_answers_never_go_stale_after_writes(hub) -> None:
             == 200
         )
         assert c.head(url).headers["x-error-code"] == "RepoNotFound"
+
+
+def test_openapi_lists_the_same_operations(hub) -> None:
+    """The server's layout may change; the API it documents may not, silently (list checked in beside this)."""
+    expected = (Path(__file__).parent / "openapi_operations.txt").read_text().split("\n")
+    with hub.http() as c:
+        spec = c.get("/openapi.json").json()
+    ops = sorted(
+        f"{m.upper()} {p} {o['operationId']}" for p, v in spec["paths"].items() for m, o in v.items()
+    )
+    assert ops == [line for line in expected if line]

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from modelhub.server.blobstore import BlobVerificationError, LocalBlobStore
-from modelhub.server.ndjson import SMALL_LINE, StreamedBlob, parse_ndjson
-from modelhub.server.trees import Entry, encode_tree, git_blob_sha1, list_tree, parse_front_matter
+from modelhub.server.api.ndjson import SMALL_LINE, StreamedBlob, parse_ndjson
+from modelhub.server.domain.trees import Entry, encode_tree, git_blob_sha1, list_tree, parse_front_matter
+from modelhub.server.storage.blobs import BlobVerificationError, LocalBlobStore
 
 
 def test_blobstore_verifies_before_publishing_and_keeps_one_copy(tmp_path: Path) -> None:
@@ -89,9 +89,9 @@ def test_ndjson_truncated_inline_content_stores_nothing(tmp_path: Path) -> None:
     line = json.dumps(
         {"key": "file", "value": {"content": base64.b64encode(big).decode(), "path": "b"}}
     ).encode()
-    from modelhub.server.errors import ApiError
+    from modelhub.server.api.errors import InvalidInput
 
-    with pytest.raises(ApiError, match="truncated"):
+    with pytest.raises(InvalidInput, match="truncated"):
         _parse(line[: len(line) // 2], store, 65536)
     assert not store.exists(hashlib.sha256(big).hexdigest())
     assert list((tmp_path / "blobs" / "tmp").rglob("up-*")) == []
@@ -131,7 +131,7 @@ def test_schema_compiles_for_postgresql() -> None:
     from sqlalchemy.dialects import postgresql
     from sqlalchemy.schema import CreateTable
 
-    from modelhub.server.db import Base
+    from modelhub.server.storage.db import Base
 
     ddl = "\n".join(
         str(CreateTable(t).compile(dialect=postgresql.dialect())) for t in Base.metadata.sorted_tables
@@ -141,7 +141,7 @@ def test_schema_compiles_for_postgresql() -> None:
 
 
 def test_folder_ids_in_one_pass_match_the_definition() -> None:
-    from modelhub.server.trees import dir_oid, dir_oids
+    from modelhub.server.domain.trees import dir_oid, dir_oids
 
     e = Entry("c" * 64, 3, False, git_blob_sha1(b"abc"))
     tree = {f"d{i % 5}/s{i % 3}/f{i}.txt": e for i in range(60)} | {"top.txt": e}
@@ -153,7 +153,7 @@ def test_folder_ids_in_one_pass_match_the_definition() -> None:
 
 
 def test_gitignore_matcher() -> None:
-    from modelhub.server.gitignore import matcher
+    from modelhub.server.domain.gitignore import matcher
 
     ignored = matcher("# logs\n*.log\n!keep.log\nbuild/\n/top.txt\ndocs/**/*.tmp\n")
     expected = {

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from modelhub.server.accounts import hash_token
+from modelhub.server.domain.accounts import hash_token
 
 from .._hub import HubServer, free_port
 

@@ -140,7 +140,7 @@ def _help(admin: argparse.ArgumentParser, groups: dict[str, argparse.ArgumentPar
 
 
 def _sessions(args: argparse.Namespace):
-    from .db import default_database_url, open_database
+    from .storage.db import default_database_url, open_database
 
     data_dir = Path(args.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -148,7 +148,7 @@ def _sessions(args: argparse.Namespace):
 
 
 def _run_admin(args: argparse.Namespace, fn) -> int:
-    from .accounts import AccountError
+    from .domain.accounts import AccountError
 
     sessions = _sessions(args)
     with sessions() as db:
@@ -165,7 +165,7 @@ def _run_admin(args: argparse.Namespace, fn) -> int:
 
 
 def cmd_user_create(args: argparse.Namespace) -> int:
-    from .accounts import create_user
+    from .domain.accounts import create_user
 
     def fn(db):
         create_user(db, args.name, fullname=args.fullname, is_admin=args.admin)
@@ -177,7 +177,7 @@ def cmd_user_create(args: argparse.Namespace) -> int:
 def cmd_user_list(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
-    from .db import Account
+    from .storage.db import Account
 
     def fn(db):
         rows = db.scalars(select(Account).order_by(Account.name)).all()
@@ -188,7 +188,7 @@ def cmd_user_list(args: argparse.Namespace) -> int:
 
 
 def cmd_org_create(args: argparse.Namespace) -> int:
-    from .accounts import create_org
+    from .domain.accounts import create_org
 
     def fn(db):
         create_org(db, args.name, args.member)
@@ -198,16 +198,17 @@ def cmd_org_create(args: argparse.Namespace) -> int:
 
 
 def cmd_org_add_member(args: argparse.Namespace) -> int:
-    from .accounts import add_member
+    from .domain.accounts import add_member
 
     return _run_admin(args, lambda db: add_member(db, args.org, args.user))
 
 
 def cmd_gc(args: argparse.Namespace) -> int:
-    from .blobstore import LocalBlobStore
-    from .service import HubService
+    from .domain.hub import HubService
+    from .storage.blobs import open_blob_store
 
-    service = HubService(_sessions(args), LocalBlobStore(Path(args.data_dir) / "blobs"))
+    blobs = open_blob_store(getattr(args, "blob_store", None), Path(args.data_dir))
+    service = HubService(_sessions(args), blobs)
     r = service.collect_garbage(args.min_age_hours * 3600, dry_run=args.dry_run)
     verb = "would delete" if args.dry_run else "deleted"
     print(f"{verb} {r.blobs} unreferenced files ({r.blob_bytes / 1e6:.1f} MB)")
@@ -221,7 +222,7 @@ def cmd_gc(args: argparse.Namespace) -> int:
 
 def cmd_token_create(args: argparse.Namespace) -> int:
     """Print the new token alone on stdout (scripts capture it); it is stored hashed and never shown again."""
-    from .accounts import create_token, parse_duration
+    from .domain.accounts import create_token, parse_duration
 
     def fn(db):
         expires_in = parse_duration(args.expires_in) if args.expires_in is not None else None
@@ -232,8 +233,8 @@ def cmd_token_create(args: argparse.Namespace) -> int:
 
 def cmd_token_list(args: argparse.Namespace) -> int:
     """One tab-separated line per token after a header line; the secret (and its hash) are never printed."""
-    from .accounts import list_tokens
-    from .db import utcnow
+    from .domain.accounts import list_tokens
+    from .storage.db import utcnow
 
     def when(ts) -> str:
         return ts.strftime("%Y-%m-%dT%H:%M:%SZ") if ts is not None else "never"
@@ -254,7 +255,7 @@ def cmd_token_list(args: argparse.Namespace) -> int:
 
 
 def cmd_token_revoke(args: argparse.Namespace) -> int:
-    from .accounts import revoke_token
+    from .domain.accounts import revoke_token
 
     def fn(db):
         row, owner = revoke_token(db, args.token)
@@ -265,7 +266,7 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
 
 def _first_run(sessions, user: str, url: str) -> None:
     """Empty database: create an admin user and print a one-time write token (never an anonymous write path)."""
-    from .accounts import count_users, create_token, create_user
+    from .domain.accounts import count_users, create_token, create_user
 
     with sessions() as db:
         if count_users(db) > 0:
@@ -285,9 +286,9 @@ def _first_run(sessions, user: str, url: str) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from ._http import ServerSettings
     from .app import create_app
-    from .db import default_database_url, open_database
+    from .settings import ServerSettings
+    from .storage.db import default_database_url, open_database
 
     data_dir = Path(args.data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -308,6 +309,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     gc.collect()
     gc.freeze()  # startup objects never need scanning again: shorter GC pauses on the request path
+    # The event loop and the handler threads share the GIL: a thread that needs it waits up to the switch
+    # interval while another runs Python code (5 ms by default). 1 ms keeps small requests quick while big
+    # transfers stream (benchmarks/event_loop.py), for a throughput cost too small to measure.
+    sys.setswitchinterval(0.001)
     logger.info(
         "serving %s (data in %s) on http://%s:%d", db_url.split("@")[-1], data_dir, args.host, args.port
     )

@@ -6,8 +6,6 @@ import functools
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Annotated, Any, TypeVar
 from urllib.parse import unquote
 
@@ -17,13 +15,14 @@ from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .._common.validation import validate_path_in_repo, validate_repo_id, validate_revision
-from ..errors import HFValidationError
+from ..._common.validation import validate_path_in_repo, validate_repo_id, validate_revision
+from ...errors import HFValidationError
+from ..domain.accounts import Principal, TokenCache, TokenExpired
+from ..domain.hub import HubService
+from ..settings import ServerSettings
+from ..storage.db import iso
 from . import limits
-from .accounts import Principal, TokenCache, TokenExpired
-from .db import iso
-from .errors import INVALID_CREDENTIALS, ApiError, bad_request, invalid_credentials
-from .service import HubService
+from .errors import INVALID_CREDENTIALS, ApiError, DomainError, bad_request, invalid_credentials, to_api_error
 
 T = TypeVar("T")
 PLURAL_TO_TYPE = {"models": "model", "datasets": "dataset", "spaces": "space"}
@@ -53,26 +52,6 @@ class _PrefixConvertor(Convertor[str]):
 
 register_url_convertor("plural", _PluralConvertor())
 register_url_convertor("typeprefix", _PrefixConvertor())
-
-
-@dataclass
-class ServerSettings:
-    """Runtime settings of one server process (from the ``modelhub serve`` flags)."""
-
-    data_dir: Path
-    database_url: str
-    public_url: str | None = None
-    upload_mode: str = "auto"  # auto | lfs | regular: what preupload answers (see docs/server.md)
-    large_file_threshold: int = 10 * 1024 * 1024
-    max_json_body: int = 16 * 1024 * 1024
-    max_object_size: int = 50 * 2**30
-    # a commit body may carry one largest-possible file inline (base64: 4/3 of its size) plus its other lines
-    max_commit_body: int = 50 * 2**30 * 4 // 3 + 128 * 2**20
-    max_commit_operations: int = 100_000
-    max_commit_metadata: int = 64 * 2**20  # the NDJSON lines of a commit, inline contents aside
-    page_size: int = 1000
-    lfs_url_ttl: int = 3600
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def hub(request: Request) -> HubService:
@@ -181,7 +160,9 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
     )
 
 
-def error_response(exc: ApiError, head: bool = False) -> Response:
+def error_response(exc: ApiError | DomainError, head: bool = False) -> Response:
+    """The Hub's error answer: ``{"error": message, ...}`` with ``X-Error-Message`` / ``X-Error-Code``."""
+    exc = to_api_error(exc)
     body = {"error": exc.message, **exc.extra}
     headers = {"X-Error-Message": _header_safe(exc.message), **exc.headers}
     if exc.code:

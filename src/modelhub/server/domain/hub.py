@@ -13,9 +13,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -23,16 +21,26 @@ from sqlalchemy import event, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from .._common.validation import is_commit_hash
+from ..._common.validation import is_commit_hash
+from ..caches import MISS, Caches
+from ..storage.blobs import BlobStore
+from ..storage.db import Commit, Ref, Repo, Tree, utcnow
 from . import objects
 from .accounts import Principal, can_read, can_write_namespace
-from .blobstore import BlobStore
-from .db import Commit, Ref, Repo, Tree, utcnow
-from .errors import ApiError, bad_request, forbidden, repo_not_found, revision_not_found
+from .errors import (
+    Conflict,
+    EntryNotFound,
+    RepoExists,
+    Unauthorized,
+    bad_request,
+    forbidden,
+    repo_not_found,
+    revision_not_found,
+    stale_parent,
+)
 from .trees import (
     Entry,
     FileTree,
-    TreeCache,
     decode_tree,
     dir_oids,
     directories,
@@ -60,8 +68,8 @@ GITATTRIBUTES = (
 Op = tuple[Literal["add", "delete", "delete_folder"], str, Entry | None]
 
 
-class Conflict(Exception):
-    """The ref moved between reading it and swapping it."""
+class RefMoved(Exception):
+    """The ref moved between reading it and swapping it (internal: the caller retries or answers 412)."""
 
 
 @dataclass
@@ -106,55 +114,16 @@ class RepoSnap:
         return f"{self.namespace}/{self.name}"
 
 
-_MISS = object()
-
-
-class HotCache:
-    """Short-lived read-through cache of repo lookups and revision -> commit resolutions.
-
-    Any committed write through this process's sessions clears it (``after_commit`` hook), and a generation
-    counter stops a reader that started before a write from storing what it read. The TTL bounds staleness for
-    writes made by other processes sharing the database."""
-
-    def __init__(self, ttl: float = 2.0) -> None:
-        self.ttl = ttl
-        self.gen = 0
-        self._data: dict[tuple[Any, ...], tuple[float, Any]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[Any, ...]) -> Any:
-        hit = self._data.get(key)
-        if hit is None or hit[0] < time.monotonic():
-            return _MISS
-        return hit[1]
-
-    def put(self, key: tuple[Any, ...], value: Any, gen: int) -> None:
-        with self._lock:
-            if gen != self.gen:
-                return
-            if len(self._data) > 50_000:
-                self._data.clear()
-            self._data[key] = (time.monotonic() + self.ttl, value)
-
-    def invalidate(self, *_args: Any) -> None:
-        with self._lock:
-            self.gen += 1
-            self._data.clear()
-
-
 class HubService:
     """Shared state of a running server (or of the admin CLI): sessions, blobs and caches."""
 
     def __init__(self, sessions: sessionmaker, blobs: BlobStore) -> None:
         self.sessions = sessions
         self.blobs = blobs
-        self.hot = HotCache()
+        self.caches = Caches()
+        self.hot = self.caches.hot
         event.listen(sessions, "after_commit", self.hot.invalidate)
-        self.trees = TreeCache()
-        self._commits: OrderedDict[str, CommitRow] = OrderedDict()
-        self._commits_lock = threading.Lock()
-        self._card_cache: OrderedDict[str, dict[str, Any]] = OrderedDict()
-        self._listings: OrderedDict[tuple[str, str, bool], list[dict[str, Any]]] = OrderedDict()
+        self.trees = self.caches.trees
 
     # --- repos --------------------------------------------------------------------------------------------
 
@@ -175,7 +144,7 @@ class HubService:
         """Cached repo lookup for the hot paths (resolve, tree)."""
         key = ("repo", repo_type, repo_id)
         hit = self.hot.get(key)
-        if hit is not _MISS:
+        if hit is not MISS:
             return hit
         gen = self.hot.gen
         namespace, _, name = repo_id.partition("/")
@@ -198,7 +167,7 @@ class HubService:
     def resolve_cached(self, snap: RepoSnap, revision: str) -> str:
         key = ("rev", snap.id, revision)
         hit = self.hot.get(key)
-        if hit is not _MISS:
+        if hit is not MISS:
             return hit
         gen = self.hot.gen
         with self.sessions() as db:
@@ -214,9 +183,7 @@ class HubService:
     @staticmethod
     def require_write(principal: Principal | None, namespace: str, what: str) -> None:
         if principal is None:
-            raise ApiError(
-                401, f"Authentication required to write to {what!r}: pass a write token.", "Unauthorized"
-            )
+            raise Unauthorized(f"Authentication required to write to {what!r}: pass a write token.")
         if not can_write_namespace(principal, namespace):
             if not principal.can_write:
                 raise forbidden(
@@ -229,7 +196,7 @@ class HubService:
     def create_repo(
         self, principal: Principal, repo_type: str, namespace: str, name: str, private: bool
     ) -> Repo:
-        """Create a repo with an initial commit (``.gitattributes``) on ``main``; raises Conflict if it exists."""
+        """Create a repo with an initial commit (``.gitattributes``) on ``main``; raises RepoExists if it exists."""
         self.require_write(principal, namespace, f"{namespace}/{name}")
         gitattributes = GITATTRIBUTES.encode()
         sha = self.blobs.put_bytes(gitattributes)
@@ -247,7 +214,7 @@ class HubService:
                 db.commit()
             except IntegrityError as exc:
                 db.rollback()
-                raise Conflict(f"{namespace}/{name}") from exc
+                raise RepoExists(f"{namespace}/{name}") from exc
             return repo
 
     def delete_repo(self, repo_pk: int) -> None:
@@ -260,8 +227,7 @@ class HubService:
     # --- commits and trees -----------------------------------------------------------------------------------
 
     def commit_row(self, db: Session, commit_id: str) -> CommitRow | None:
-        with self._commits_lock:
-            row = self._commits.get(commit_id)
+        row = self.caches.commits.get(commit_id)
         if row is not None:
             return row
         c = db.get(Commit, commit_id)
@@ -270,10 +236,7 @@ class HubService:
         row = CommitRow(
             c.id, c.repo_pk, c.tree_id, tuple(c.parents.split()), c.author, c.title, c.message, c.created_at
         )
-        with self._commits_lock:
-            self._commits[commit_id] = row
-            if len(self._commits) > 4096:
-                self._commits.popitem(last=False)
+        self.caches.commits.put(commit_id, row)
         return row
 
     def tree(self, db: Session, tree_id: str) -> FileTree:
@@ -281,7 +244,7 @@ class HubService:
         if tree is None:
             row = db.get(Tree, tree_id)
             if row is None:  # pragma: no cover - would mean a corrupted database
-                raise ApiError(500, f"Tree {tree_id} is missing from the database.", "Internal")
+                raise RuntimeError(f"Tree {tree_id} is missing from the database.")
             tree = decode_tree(row.data)
             self.trees.put(tree_id, tree)
         return tree
@@ -295,21 +258,17 @@ class HubService:
         """``list_tree`` of a commit, memoized (commits are immutable) so that paging through a large listing
         does not rebuild it for every page. Callers must not mutate the entries they get."""
         key = (commit_id, path, recursive)
-        with self._commits_lock:
-            hit = self._listings.get(key)
+        hit = self.caches.listings.get(key)
         if hit is not None:
             return hit
         result = list_tree(self.commit_tree(db, commit_id), path, recursive)
         if result is not None and len(result) > 100:
-            with self._commits_lock:
-                self._listings[key] = result
-                while len(self._listings) > 16:
-                    self._listings.popitem(last=False)
+            self.caches.listings.put(key, result)
         return result
 
     def cached_commit_tree(self, commit_id: str) -> FileTree:
         """The tree of a commit, without touching the database when both are cached (they are immutable)."""
-        row = self._commits.get(commit_id)
+        row = self.caches.commits.get(commit_id)
         tree = self.trees.get(row.tree_id) if row is not None else None
         if tree is not None:
             return tree
@@ -386,17 +345,13 @@ class HubService:
                 tree[path] = entry
             elif kind == "delete":
                 if path not in tree:
-                    raise ApiError(
-                        404, f"A file with this name doesn't exist: {path!r} in {repo_id!r}.", "EntryNotFound"
-                    )
+                    raise EntryNotFound(f"A file with this name doesn't exist: {path!r} in {repo_id!r}.")
                 del tree[path]
             else:
                 prefix = path.rstrip("/") + "/"
                 doomed = [p for p in tree if p.startswith(prefix)]
                 if not doomed:
-                    raise ApiError(
-                        404, f"No folder {path!r} in {repo_id!r}: nothing to delete.", "EntryNotFound"
-                    )
+                    raise EntryNotFound(f"No folder {path!r} in {repo_id!r}: nothing to delete.")
                 for p in doomed:
                     del tree[p]
         added = {path for kind, path, _ in ops if kind == "add"}
@@ -447,17 +402,15 @@ class HubService:
                         on_commit(db, cid)
                     db.commit()
                     return cid
-            except (Conflict, IntegrityError, OperationalError) as exc:
-                if parent_commit is not None and isinstance(exc, Conflict):
+            except (RefMoved, IntegrityError, OperationalError) as exc:
+                if parent_commit is not None and isinstance(exc, RefMoved):
                     raise stale_parent(repo.repo_id, ref_name, parent_commit, None) from exc
                 logger.info(
                     "commit on %s %s lost a race (%s); retrying", repo.repo_id, ref_name, type(exc).__name__
                 )
                 time.sleep(min(0.01 * (attempt + 1), 0.2))
-        raise ApiError(
-            409,
-            f"Too many concurrent commits on {repo.repo_id!r} {ref_name!r}; try again.",
-            "ConcurrentCommit",
+        raise Conflict(
+            f"Too many concurrent commits on {repo.repo_id!r} {ref_name!r}; try again.", "ConcurrentCommit"
         )
 
     def commit_detached(
@@ -505,23 +458,29 @@ class HubService:
         extra_parent: str | None = None,
     ) -> str:
         """Insert ``tree`` as a new commit on ``head`` and swap ``ref_name`` from ``head`` to it, in the caller's
-        transaction; raises Conflict (after rolling back) if the ref moved meanwhile."""
+        transaction; raises RefMoved (after rolling back) if the ref moved meanwhile."""
         tree_id, data = encode_tree(tree)
         self._ensure_tree(db, tree_id, data)
         parents = (head, extra_parent) if extra_parent else (head,)
         cid = self._new_commit(db, repo.id, tree_id, parents, author, title, message)
+        self.swap_ref(db, repo, ref_name, head, cid, tree)
+        objects.record_tree(db, repo.id, tree, self.commit_tree(db, head))
+        self.trees.put(tree_id, tree)
+        return cid
+
+    def swap_ref(self, db: Session, repo: Repo, ref_name: str, old: str, new: str, tree: FileTree) -> None:
+        """The one compare-and-swap that moves a ref (commits and PR merges): ``ref_name`` goes from ``old`` to
+        ``new`` in the caller's transaction, or RefMoved is raised (after rolling back) if it is no longer ``old``.
+        ``tree`` is the new head's tree (for the repo's card and last-modified time)."""
         swapped = db.execute(
             update(Ref)
-            .where(Ref.repo_pk == repo.id, Ref.name == ref_name, Ref.commit_id == head)
-            .values(commit_id=cid)
+            .where(Ref.repo_pk == repo.id, Ref.name == ref_name, Ref.commit_id == old)
+            .values(commit_id=new)
         ).rowcount
         if swapped != 1:
             db.rollback()
-            raise Conflict(ref_name)
-        objects.record_tree(db, repo.id, tree, self.commit_tree(db, head))
+            raise RefMoved(ref_name)
         self.touch(db, repo, ref_name, tree)
-        self.trees.put(tree_id, tree)
-        return cid
 
     def touch(self, db: Session, repo: Repo, ref_name: str, tree: FileTree) -> None:
         """Update ``last_modified`` (and the cached card data when ``main`` moved) after a ref update."""
@@ -564,7 +523,7 @@ class HubService:
         entry = tree.get("README.md")
         if entry is None or entry.size > 1_000_000:
             return {}
-        cached = self._card_cache.get(entry.sha256)
+        cached = self.caches.cards.get(entry.sha256)
         if cached is not None:
             return cached
         try:
@@ -573,9 +532,7 @@ class HubService:
         except FileNotFoundError:
             return {}
         card = parse_front_matter(text)
-        self._card_cache[entry.sha256] = card
-        if len(self._card_cache) > 512:
-            self._card_cache.popitem(last=False)
+        self.caches.cards.put(entry.sha256, card)
         return card
 
     def card_at(self, db: Session, commit_id: str) -> dict[str, Any]:
@@ -659,13 +616,3 @@ class HubService:
             if row is not None:
                 queue.extend(row.parents)
         return order
-
-
-def stale_parent(repo_id: str, ref_name: str, given: str, head: str | None) -> ApiError:
-    now = f" (it is now {head})" if head else ""
-    return ApiError(
-        412,
-        f"parentCommit {given} is not the head of {ref_name.removeprefix('refs/heads/')!r} in {repo_id!r}{now}:"
-        " someone committed meanwhile. Fetch the new head and retry.",
-        "ParentCommitMismatch",
-    )

@@ -7,6 +7,7 @@ what a small body can still use to make the server do unbounded work or crash in
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from .errors import bad_request
@@ -16,6 +17,7 @@ MAX_JSON_DEPTH = (
 )
 MAX_DB_INT = 2**31 - 1  # discussion numbers, page numbers: what an INTEGER column holds on every backend
 MAX_OFFSET = 10**9  # pagination offsets
+OID = re.compile(r"^[0-9a-f]{64}$")  # an object id (SHA-256, lowercase hex)
 
 
 def json_depth_ok(obj: Any, limit: int = MAX_JSON_DEPTH) -> bool:

@@ -15,9 +15,9 @@ from typing import Any
 
 import anyio.to_thread
 
+from ..storage.blobs import BlobStore, BlobWriter
 from . import b64, limits
 from ._aio import AsyncBlobSink
-from .blobstore import BlobStore, BlobWriter
 from .errors import ApiError, bad_request
 
 SMALL_LINE = 1 << 20  # lines up to 1 MiB are parsed in memory
@@ -194,7 +194,7 @@ async def _stream_long_line(
             413, f"An NDJSON line exceeds {MAX_PLAIN_LINE} bytes without an inline file content.", "TooLarge"
         )
     prefix = bytes(buf[: m.start()]) + b'"content":"__streamed__"'
-    sink = _Base64Sink(blobs.writer())
+    sink = _Base64Sink(await anyio.to_thread.run_sync(blobs.writer))  # creates a file: not on the loop
     pending = bytes(buf[m.end() :])
     try:
         while True:

@@ -1,15 +1,7 @@
-"""Content-addressed blob storage: one copy per SHA-256, whatever the number of repos or commits using it.
-
-``BlobStore`` is the small interface the rest of the server uses; ``LocalBlobStore`` keeps blobs on local disk.
-The interface is shaped so that an S3-compatible store can implement it too: writes go through a ``BlobWriter``
-(stream in, verify, then publish), reads through ``open`` / ``iter_range`` / ``size`` / ``exists``; ``local_path`` is an
-optional fast path (``None`` for remote stores) that lets the HTTP layer serve a file with sendfile-like streaming.
-"""
+"""Blobs on local disk: ``root/ab/cd/<sha256>``, uploads in a locked per-process folder under ``root/tmp``."""
 
 from __future__ import annotations
 
-import abc
-import hashlib
 import os
 import re
 import shutil
@@ -21,109 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from .base import BlobStore, BlobVerificationError, BlobWriter
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
-
-
-class BlobVerificationError(ValueError):
-    """The uploaded bytes do not match the declared SHA-256 or size; nothing was stored."""
-
-
-class BlobWriter(abc.ABC):
-    """Receives the bytes of one blob, hashing as it goes. ``commit`` publishes it, ``abort`` drops it."""
-
-    def __init__(self) -> None:
-        self._sha256 = hashlib.sha256()
-        self.size = 0
-
-    def write(self, data: bytes) -> None:
-        self.update_hash(data)
-        self.store(data)
-
-    # ``write`` = ``update_hash`` + ``store``; callers may run the two on separate threads (each in order) so that
-    # hashing and disk writes overlap, as long as both have seen every chunk before ``commit``.
-    def update_hash(self, data: bytes) -> None:
-        self._sha256.update(data)
-
-    def store(self, data: bytes) -> None:
-        self.size += len(data)
-        self._write(data)
-
-    @property
-    def sha256(self) -> str:
-        return self._sha256.hexdigest()
-
-    @abc.abstractmethod
-    def _write(self, data: bytes) -> None: ...
-
-    @abc.abstractmethod
-    def commit(self, expected_sha256: str | None = None, expected_size: int | None = None) -> str:
-        """Verify against the expectations (if given), make the blob visible and return its SHA-256."""
-
-    @abc.abstractmethod
-    def abort(self) -> None: ...
-
-
-class BlobStore(abc.ABC):
-    """Where blob contents live, addressed by lowercase hex SHA-256."""
-
-    @abc.abstractmethod
-    def writer(self) -> BlobWriter: ...
-
-    @abc.abstractmethod
-    def exists(self, sha256: str) -> bool: ...
-
-    @abc.abstractmethod
-    def size(self, sha256: str) -> int:
-        """Size in bytes; raises FileNotFoundError if absent."""
-
-    @abc.abstractmethod
-    def open(self, sha256: str) -> BinaryIO:
-        """A readable binary file object positioned at 0; raises FileNotFoundError if absent."""
-
-    def local_path(self, sha256: str) -> Path | None:
-        """A path on local disk if the store has one (fast serving), else None."""
-        return None
-
-    @abc.abstractmethod
-    def iter_blobs(self) -> Iterator[tuple[str, float]]:
-        """Every stored blob as (sha256, modification time), for garbage collection."""
-
-    @abc.abstractmethod
-    def delete(self, sha256: str) -> None: ...
-
-    @abc.abstractmethod
-    def touch(self, sha256: str) -> None:
-        """Mark a blob as just used (an upload found it already stored), so garbage collection spares it."""
-
-    def cleanup_tmp(self) -> tuple[int, int]:
-        """Remove what interrupted uploads of processes no longer running left behind; (files, bytes) removed."""
-        return 0, 0
-
-    def iter_range(
-        self, sha256: str, start: int = 0, end: int | None = None, chunk: int = 1 << 20
-    ) -> Iterator[bytes]:
-        """Bytes ``[start, end)`` of the blob in chunks."""
-        with self.open(sha256) as fh:
-            fh.seek(start)
-            remaining = (self.size(sha256) if end is None else end) - start
-            while remaining > 0:
-                data = fh.read(min(chunk, remaining))
-                if not data:
-                    break
-                remaining -= len(data)
-                yield data
-
-    def put_bytes(self, data: bytes) -> str:
-        w = self.writer()
-        try:
-            w.write(data)
-            return w.commit()
-        except BaseException:
-            w.abort()
-            raise
 
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")

@@ -19,8 +19,8 @@ from typing import Any
 from sqlalchemy import delete, or_, select, true
 from sqlalchemy.orm import Session, sessionmaker
 
+from ..storage.db import Commit, Repo, RepoObject, Setting, Tree, UploadGrant, utcnow
 from .accounts import Principal
-from .db import Commit, Repo, RepoObject, Setting, Tree, UploadGrant, utcnow
 from .trees import FileTree, decode_tree
 
 logger = logging.getLogger(__name__)

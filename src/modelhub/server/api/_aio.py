@@ -7,7 +7,7 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from .blobstore import BlobWriter
+from ..storage.blobs import BlobWriter
 
 
 class AsyncBlobSink:
@@ -78,7 +78,7 @@ class AsyncBlobSink:
             await self._drain()
         except Exception:  # the write that failed is what we are cleaning up after
             self._inflight.clear()
-        self.writer.abort()
+        await asyncio.get_running_loop().run_in_executor(None, self.writer.abort)
         self._shutdown()
 
     def _shutdown(self) -> None:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 import zlib
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
+
+from . import frontmatter
 
 LFS_POINTER_TEMPLATE = "version https://git-lfs.github.com/spec/v1\noid sha256:{sha}\nsize {size}\n"
 
@@ -77,29 +77,6 @@ def decode_tree(data: bytes) -> FileTree:
     return {p: Entry.from_json(v) for p, v in json.loads(zlib.decompress(data)).items()}
 
 
-class TreeCache:
-    """LRU of decoded trees by id (trees are immutable, so entries never go stale)."""
-
-    def __init__(self, max_entries: int = 256) -> None:
-        self._data: OrderedDict[str, FileTree] = OrderedDict()
-        self._max = max_entries
-        self._lock = threading.Lock()
-
-    def get(self, tree_id: str) -> FileTree | None:
-        with self._lock:
-            tree = self._data.get(tree_id)
-            if tree is not None:
-                self._data.move_to_end(tree_id)
-            return tree
-
-    def put(self, tree_id: str, tree: FileTree) -> None:
-        with self._lock:
-            self._data[tree_id] = tree
-            self._data.move_to_end(tree_id)
-            while len(self._data) > self._max:
-                self._data.popitem(last=False)
-
-
 def directories(tree: FileTree) -> set[str]:
     dirs: set[str] = set()
     for path in tree:
@@ -161,21 +138,9 @@ def list_tree(tree: FileTree, path: str, recursive: bool) -> list[dict[str, Any]
 
 
 def parse_front_matter(text: str) -> dict[str, Any]:
-    """The YAML front matter of a README.md (``---`` block at the top), {} if absent or invalid."""
-    if not text.startswith("---"):
-        return {}
-    lines = text.splitlines()
-    try:
-        end = next(i for i in range(1, len(lines)) if lines[i].strip() == "---")
-    except StopIteration:
-        return {}
-    import yaml
-
-    try:
-        data = yaml.safe_load("\n".join(lines[1:end]))
-    except yaml.YAMLError:
-        return {}
-    return data if isinstance(data, dict) else {}
+    """The YAML front matter of a README.md (``---`` block at the top), {} if absent, invalid or past the bounds
+    of ``frontmatter`` (size, alias expansion, serialized card size)."""
+    return frontmatter.parse_front_matter(text)
 
 
 def card_tags(card: dict[str, Any]) -> list[str]:

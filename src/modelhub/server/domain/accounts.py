@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from .db import Account, Membership, Repo, Token, utcnow
+from ..storage.db import Account, Membership, Repo, Token, utcnow
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,169 @@
+"""Downloads: ``resolve`` GET/HEAD of a file at a revision, with the Hub's headers and Range; the fast path that skips the router for it."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+from urllib.parse import quote
+
+import anyio.to_thread
+from fastapi import APIRouter, Request
+from starlette.responses import FileResponse, RedirectResponse, Response
+
+from ..caches import MISS
+from ..domain.hub import HubService
+from . import _http as h
+from .errors import ApiError, DomainError, entry_not_found
+
+router = APIRouter()
+SMALL_FILE = 256 * 1024  # served with one read instead of a threaded file stream
+REPO = "/api/{plural:plural}/{namespace}/{name}"
+
+
+# --- downloads -----------------------------------------------------------------------------------------------------
+
+
+class _BlobFileResponse(FileResponse):
+    chunk_size = 1 << 20
+
+
+def serve_blob(
+    service: HubService, sha256: str, headers: dict[str, str], filename: str = "", expires_in: int = 3600
+) -> Response:
+    """The bytes of a blob: a redirect to the store when it offers a direct URL (remote stores), else streamed
+    from local disk with Range support."""
+    url = service.blobs.download_url(sha256, filename=filename, expires_in=expires_in)
+    if url is not None:
+        return RedirectResponse(url, status_code=302, headers=headers)
+    path = service.blobs.local_path(sha256)
+    if path is None:
+        raise ApiError(500, "This blob store can neither serve files nor give download URLs.", "Internal")
+    try:
+        st = os.stat(path)
+    except FileNotFoundError as exc:
+        raise ApiError(500, f"Blob {sha256} is missing from storage.", "BlobMissing") from exc
+    return _BlobFileResponse(path, headers=headers, stat_result=st, media_type="application/octet-stream")
+
+
+def resolve_response(
+    request: Request, repo_type: str, namespace: str, name: str, revision: str, path: str
+) -> Response:
+    p = h.principal(request)
+    rid = h.repo_id_from(namespace, name)
+    rev = h.revision_from(revision)
+    rel = h.path_from(path)
+    service = h.hub(request)
+    snap = service.readable_snapshot(p, repo_type, rid)
+    cid = service.resolve_cached(snap, rev)
+    tree = service.cached_commit_tree(cid)
+    entry = tree.get(rel)
+    if entry is None:
+        raise entry_not_found(rid, rev, rel, cid)
+    headers = {"X-Repo-Commit": cid, "Accept-Ranges": "bytes", "Cache-Control": "private, max-age=0"}
+    if entry.lfs:
+        headers.update(
+            {
+                "ETag": f'"{entry.sha256}"',
+                "X-Linked-Etag": f'"{entry.sha256}"',
+                "X-Linked-Size": str(entry.size),
+            }
+        )
+    else:
+        headers["ETag"] = f'"{entry.oid}"'
+    headers["Content-Disposition"] = f"inline; filename*=UTF-8''{quote(rel.rsplit('/', 1)[-1])}"
+    if request.method == "HEAD":
+        headers["Content-Length"] = str(entry.size)
+        return Response(status_code=200, headers=headers, media_type="application/octet-stream")
+    if entry.size <= SMALL_FILE and "range" not in request.headers:
+        with service.blobs.open(entry.sha256) as fh:  # small: one read beats a threaded file stream
+            return Response(fh.read(), headers=headers, media_type="application/octet-stream")
+    return serve_blob(service, entry.sha256, headers, rel.rsplit("/", 1)[-1])
+
+
+@router.get("/{namespace}/{name}/resolve/{revision}/{path:path}", tags=["files"])
+@router.head("/{namespace}/{name}/resolve/{revision}/{path:path}", tags=["files"])
+def resolve_model(request: Request, namespace: str, name: str, revision: str, path: str) -> Response:
+    """Download a file at a revision (branch, tag, commit, ``refs/pr/N``) with the Hub's headers and Range."""
+    return resolve_response(request, "model", namespace, name, revision, path)
+
+
+@router.get("/{prefix:typeprefix}/{namespace}/{name}/resolve/{revision}/{path:path}", tags=["files"])
+@router.head("/{prefix:typeprefix}/{namespace}/{name}/resolve/{revision}/{path:path}", tags=["files"])
+def resolve_typed(
+    request: Request, prefix: str, namespace: str, name: str, revision: str, path: str
+) -> Response:
+    return resolve_response(request, h.PLURAL_TO_TYPE[prefix], namespace, name, revision, path)
+
+
+class ResolveFastPath:
+    """Serves ``GET``/``HEAD`` ``/{repo}/resolve/{rev}/{path}`` without going through the router.
+
+    This is the hottest route (every download starts with a HEAD, and ``transformers`` probes many optional
+    files); routing through ~50 FastAPI routes costs more than the work itself. The same handler
+    (``routes_files.resolve_response``) backs the documented route.
+
+    The work (token check, database, small-file read) runs on a worker thread, never on the event loop. Small
+    answers (HEAD, errors, GET bodies up to 4 KiB) are also kept in the service's ``HotCache``, keyed by method,
+    raw path and the caller (user and token role, after the token was checked), so the access decision is the one
+    made for that caller. Like the other hot-path entries they are dropped on every committed write of this
+    process and live at most the cache TTL (2 s) otherwise."""
+
+    MAX_CACHED_BODY = 4096
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD") and "/resolve/" in scope["path"]:
+            parts = scope["path"].split("/", 6)
+            # ['', ns, name, 'resolve', rev, path...] or ['', 'datasets', ns, name, 'resolve', rev, path]
+            if len(parts) >= 6 and parts[3] == "resolve" and parts[1] not in ("api", "datasets", "spaces"):
+                target = ("model", parts[1], parts[2], parts[4], "/".join(parts[5:]))
+            elif len(parts) == 7 and parts[4] == "resolve" and parts[1] in ("datasets", "spaces"):
+                target = (h.PLURAL_TO_TYPE[parts[1]], parts[2], parts[3], parts[5], parts[6])
+            else:
+                target = None
+            if target is not None and target[4]:
+                await self._resolve(scope, receive, send, target)
+                return
+        await self.app(scope, receive, send)
+
+    async def _resolve(self, scope: dict, receive: Any, send: Any, target: tuple[str, ...]) -> None:
+        from starlette.requests import Request as StarletteRequest
+
+        scope["app"] = self.app
+        request = StarletteRequest(scope, receive)
+        ranged = any(k in (b"range", b"if-range") for k, _ in scope["headers"])
+        response = await anyio.to_thread.run_sync(self._answer, request, target, ranged)
+        await response(scope, receive, send)
+
+    def _answer(self, request: Any, target: tuple[str, ...], ranged: bool) -> Response:
+        """The answer, on a worker thread: the token and the database are looked up here, never on the loop."""
+        head = request.method == "HEAD"
+        try:
+            p = h.principal(request)  # checked on every request: a revoked token stops at once
+        except (ApiError, DomainError) as exc:
+            return h.error_response(exc, head=head)
+        hot = self.app.state.hub.hot
+        key = ("resolve", request.method, request.scope["path"], None if p is None else (p.user_id, p.role))
+        if not ranged:
+            hit = hot.get(key)
+            if hit is not MISS:
+                status, headers, body = hit
+                cached = Response(body, status_code=status)
+                cached.raw_headers = list(headers)
+                return cached
+        gen = hot.gen
+        try:
+            response = resolve_response(request, *target)
+        except (ApiError, DomainError) as exc:
+            response = h.error_response(exc, head=head)
+        body = getattr(response, "body", None)
+        if (
+            not ranged
+            and body is not None
+            and len(body) <= self.MAX_CACHED_BODY
+            and response.status_code < 500
+        ):
+            hot.put(key, (response.status_code, response.raw_headers, body), gen)
+        return response

@@ -1,0 +1,131 @@
+"""Browsing files: tree listings (paginated, pinned to one commit), ``paths-info``, and the Xet token routes (404 until Xet lands)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from ..._common.validation import is_commit_hash
+from ..domain.trees import dir_oids, directories
+from ..storage.db import iso
+from . import _http as h
+from .errors import ApiError, bad_request, entry_not_found
+from .paging import decode_cursor_full, encode_cursor
+
+router = APIRouter()
+REPO = "/api/{plural:plural}/{namespace}/{name}"
+
+
+def _tree(request: Request, plural: str, namespace: str, name: str, revision: str, path: str) -> Response:
+    p = h.principal(request)
+    rid = h.repo_id_from(namespace, name)
+    rev = h.revision_from(revision)
+    rel = h.path_from(path) if path else ""
+    q = request.query_params
+    recursive = q.get("recursive") in ("true", "1", "True")
+    offset, pinned = decode_cursor_full(q.get("cursor"))
+    service = h.hub(request)
+    with service.sessions() as db:
+        repo = service.readable_repo(db, p, h.PLURAL_TO_TYPE[plural], rid)
+        if pinned:
+            row = service.commit_row(db, pinned) if is_commit_hash(pinned) else None
+            if row is None or row.repo_pk != repo.id:  # a cursor is only valid for the repo that made it
+                raise bad_request(
+                    f"Invalid pagination cursor {q.get('cursor')!r}: use the Link header as given."
+                )
+        cid = pinned or service.resolve(db, repo, rev)
+        listing = service.listing(db, cid, rel, recursive)
+        if listing is None:
+            raise entry_not_found(rid, rev, rel, cid)
+        expand = q.get("expand") in ("true", "1", "True")
+        size = h.settings(request).page_size
+        if expand:
+            size = min(size, 100)  # lastCommit is computed per entry: smaller pages, like the Hub
+        page = listing[offset : offset + size]
+        if expand:
+            page = [dict(e) for e in page]  # the listing is shared (memoized): annotate copies
+            lasts = service.last_commits(db, cid, {e["path"]: e["type"] == "directory" for e in page})
+            for item in page:
+                row = lasts[item["path"]]
+                item["lastCommit"] = {"id": row.id, "title": row.title, "date": iso(row.created_at)}
+    headers = {}
+    if offset + size < len(listing):
+        params = [(k, v) for k, v in q.multi_items() if k != "cursor"] + [
+            ("cursor", encode_cursor(offset + size, cid))
+        ]
+        tail = f"/{quote(rel, safe='')}" if rel else ""
+        url = f"{h.base_url(request)}/api/{plural}/{rid}/tree/{quote(rev, safe='')}{tail}?{urlencode(params)}"
+        headers["Link"] = f'<{url}>; rel="next"'
+    return h.json_response(page, headers=headers)
+
+
+@router.get(REPO + "/tree/{revision}", tags=["files"])
+def tree_root(request: Request, plural: str, namespace: str, name: str, revision: str) -> Response:
+    """List files and folders (``recursive``, ``expand``), paginated with an absolute ``Link`` URL."""
+    return _tree(request, plural, namespace, name, revision, "")
+
+
+@router.get(REPO + "/tree/{revision}/{path:path}", tags=["files"])
+def tree_path(request: Request, plural: str, namespace: str, name: str, revision: str, path: str) -> Response:
+    return _tree(request, plural, namespace, name, revision, path)
+
+
+MAX_PATHS_INFO = 10_000
+
+
+@router.post(REPO + "/paths-info/{revision}", tags=["files"])
+async def paths_info(request: Request, plural: str, namespace: str, name: str, revision: str) -> Response:
+    """Tree entries of the given ``paths`` (form-encoded or JSON, at most 10,000); missing paths are left out."""
+    if "json" in request.headers.get("content-type", ""):
+        body = await h.read_json_object(request)
+        paths = body.get("paths") or []
+        expand = bool(body.get("expand"))
+    else:
+        form = await request.form(max_files=0, max_fields=MAX_PATHS_INFO + 2)
+        paths = [str(v) for v in form.getlist("paths")]
+        expand = str(form.get("expand", "false")).lower() in ("true", "1")
+    if not isinstance(paths, list):
+        raise bad_request("'paths' must be a list of paths.")
+    if len(paths) > MAX_PATHS_INFO:
+        raise bad_request(f"paths-info for {len(paths)} paths: at most {MAX_PATHS_INFO} per request.")
+    return await h.run(_paths_info, request, plural, namespace, name, revision, paths, expand)
+
+
+def _paths_info(
+    request: Request, plural: str, namespace: str, name: str, revision: str, paths: list[Any], expand: bool
+) -> Response:
+    p = h.principal(request)
+    rid = h.repo_id_from(namespace, name)
+    rev = h.revision_from(revision)
+    wanted = list(dict.fromkeys(h.check_path(raw) for raw in paths))
+    service = h.hub(request)
+    with service.sessions() as db:
+        repo = service.readable_repo(db, p, h.PLURAL_TO_TYPE[plural], rid)
+        cid = service.resolve(db, repo, rev)
+        tree = service.commit_tree(db, cid)
+        folders = {path for path in wanted if path not in tree}
+        if folders:  # one pass over the tree for all of them: cost files + paths, not files x paths
+            folders &= directories(tree)
+        oids = dir_oids(tree, folders) if folders else {}
+        out: list[dict[str, Any]] = []
+        for path in wanted:
+            if path in tree:
+                out.append(tree[path].api_dict(path))
+            elif path in oids:
+                out.append({"type": "directory", "oid": oids[path], "size": 0, "path": path})
+        if expand:
+            lasts = service.last_commits(db, cid, {e["path"]: e["type"] == "directory" for e in out})
+            for item in out:
+                last = lasts[item["path"]]
+                item["lastCommit"] = {"id": last.id, "title": last.title, "date": iso(last.created_at)}
+    return h.json_response(out)
+
+
+@router.get("/api/{plural:plural}/{namespace}/{name}/xet-read-token/{revision}", tags=["files"])
+@router.get("/api/{plural:plural}/{namespace}/{name}/xet-write-token/{revision}", tags=["files"])
+def no_xet(plural: str, namespace: str, name: str, revision: str) -> Response:
+    """This hub does not speak Xet (see docs/server.md); 404 so clients keep to LFS / regular uploads."""
+    raise ApiError(404, "This hub does not support Xet storage; set HF_HUB_DISABLE_XET=1.", "XetNotSupported")

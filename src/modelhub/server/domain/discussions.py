@@ -1,0 +1,179 @@
+"""Discussions and pull requests: a PR is a discussion whose head is the ref ``refs/pr/N``.
+
+HTTP-free: numbering, events, the PR merge, and the queries the JSON routes (and web pages) show."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from ..storage.db import Discussion, DiscussionEvent, Ref, Repo
+from .errors import Conflict, NotFound, RevisionNotFound, bad_request
+from .hub import HubService, RefMoved
+
+
+def allocate_num(db: Session, repo_pk: int) -> int:
+    """Next discussion number of a repo, allocated inside the caller's transaction."""
+    db.execute(update(Repo).where(Repo.id == repo_pk).values(next_num=Repo.next_num + 1))
+    return int(db.scalar(select(Repo.next_num).where(Repo.id == repo_pk))) - 1
+
+
+def add_event(db: Session, disc: Discussion, kind: str, author: str, data: dict[str, Any]) -> DiscussionEvent:
+    ev = DiscussionEvent(discussion_id=disc.id, type=kind, author=author, data_json=json.dumps(data))
+    db.add(ev)
+    db.flush()
+    return ev
+
+
+def open_discussion(
+    db: Session,
+    repo: Repo,
+    *,
+    author: str,
+    title: str,
+    description: str,
+    is_pr: bool,
+    head: str | None,
+    target: str = "refs/heads/main",
+    status: str = "open",
+) -> Discussion:
+    num = allocate_num(db, repo.id)
+    disc = Discussion(
+        repo_pk=repo.id, num=num, title=title, author=author, is_pr=is_pr, status=status, target_ref=target
+    )
+    db.add(disc)
+    db.flush()
+    if description:
+        add_event(
+            db, disc, "comment", author, {"edited": False, "hidden": False, "latest": {"raw": description}}
+        )
+    if is_pr and head is not None:
+        db.add(Ref(repo_pk=repo.id, name=f"refs/pr/{num}", commit_id=head))
+        db.flush()
+    return disc
+
+
+def get_discussion(db: Session, repo: Repo, n: int) -> Discussion:
+    disc = db.scalar(select(Discussion).where(Discussion.repo_pk == repo.id, Discussion.num == n))
+    if disc is None:
+        raise NotFound(f"Discussion #{n} not found in {repo.repo_id!r}.", "DiscussionNotFound")
+    return disc
+
+
+def find_discussions(
+    db: Session, repo: Repo, *, kind: str, status: str, author: str | None, page: int, per_page: int = 50
+) -> tuple[int, list[Discussion]]:
+    """One page of a repo's discussions, newest first, and how many match: ``kind`` all | pull_request |
+    discussion, ``status`` all | open (incl. draft) | closed (incl. merged)."""
+    stmt = select(Discussion).where(Discussion.repo_pk == repo.id)
+    if kind == "pull_request":
+        stmt = stmt.where(Discussion.is_pr.is_(True))
+    elif kind == "discussion":
+        stmt = stmt.where(Discussion.is_pr.is_(False))
+    if status == "open":
+        stmt = stmt.where(Discussion.status.in_(["open", "draft"]))
+    elif status == "closed":
+        stmt = stmt.where(Discussion.status.in_(["closed", "merged"]))
+    if author:
+        stmt = stmt.where(Discussion.author == author)
+    count = int(db.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+    rows = db.scalars(stmt.order_by(Discussion.num.desc()).offset(page * per_page).limit(per_page)).all()
+    return count, list(rows)
+
+
+def events_of(db: Session, disc: Discussion) -> list[DiscussionEvent]:
+    return list(
+        db.scalars(
+            select(DiscussionEvent)
+            .where(DiscussionEvent.discussion_id == disc.id)
+            .order_by(DiscussionEvent.id)
+        )
+    )
+
+
+def diff_summary(service: HubService, db: Session, repo: Repo, disc: Discussion) -> str:
+    head = db.scalar(select(Ref.commit_id).where(Ref.repo_pk == repo.id, Ref.name == f"refs/pr/{disc.num}"))
+    base = db.scalar(select(Ref.commit_id).where(Ref.repo_pk == repo.id, Ref.name == disc.target_ref))
+    if head is None or base is None:
+        return ""
+    a, b = service.commit_tree(db, base), service.commit_tree(db, head)
+    lines = [f"deleted {p}" for p in sorted(set(a) - set(b))]
+    lines += [f"changed {p}" for p in sorted(b) if p in a and a[p] != b[p]]
+    lines += [f"added {p}" for p in sorted(set(b) - set(a))]
+    return "\n".join(lines)
+
+
+def merge_pr(service: HubService, repo: Repo, disc: Discussion, author: str, comment: str | None) -> str:
+    """Merge ``refs/pr/N`` into its base: fast-forward, or a merge commit when both changed (refused on
+    conflicting paths); the base moves by the same compare-and-swap as commits (``HubService.swap_ref``)."""
+    target = disc.target_ref
+    for _ in range(20):
+        with service.sessions() as db:
+            head = db.scalar(
+                select(Ref.commit_id).where(Ref.repo_pk == repo.id, Ref.name == f"refs/pr/{disc.num}")
+            )
+            base = db.scalar(select(Ref.commit_id).where(Ref.repo_pk == repo.id, Ref.name == target))
+            if head is None or base is None:
+                raise RevisionNotFound(f"PR #{disc.num} or its base {target!r} no longer exists.")
+            current = db.get(Discussion, disc.id)
+            if current is None or current.status not in ("open", "draft"):
+                raise bad_request(f"PR #{disc.num} is no longer open; nothing to merge.")
+            head_anc = service.ancestors(db, repo, head)
+            if base in head_anc:  # fast-forward
+                new = head
+                try:
+                    service.swap_ref(db, repo, target, base, head, service.commit_tree(db, head))
+                except RefMoved:
+                    continue
+            else:
+                base_anc = set(service.ancestors(db, repo, base))
+                mbase = next((c for c in head_anc if c in base_anc), None)
+                t_m = service.commit_tree(db, mbase) if mbase else {}
+                t_h, t_b = service.commit_tree(db, head), service.commit_tree(db, base)
+                merged = dict(t_b)
+                conflicts = []
+                for path in set(t_m) | set(t_h):
+                    if t_m.get(path) == t_h.get(path):
+                        continue  # the PR did not touch it
+                    if t_b.get(path) not in (t_m.get(path), t_h.get(path)):
+                        conflicts.append(path)
+                    elif path in t_h:
+                        merged[path] = t_h[path]
+                    else:
+                        merged.pop(path, None)
+                if conflicts:
+                    raise Conflict(
+                        f"PR #{disc.num} conflicts with {target!r} on: {', '.join(sorted(conflicts)[:20])}.",
+                        "MergeConflict",
+                        extra={"filesWithConflicts": sorted(conflicts)},
+                    )
+                try:
+                    new = service.land(
+                        db,
+                        repo,
+                        target,
+                        base,
+                        merged,
+                        author,
+                        f"Merge pull request #{disc.num}",
+                        disc.title,
+                        head,
+                    )
+                except RefMoved:
+                    continue
+            d = db.get(Discussion, disc.id)
+            d.status = "merged"
+            d.merge_commit = new
+            add_event(db, d, "status-change", author, {"status": "merged"})
+            if comment:
+                add_event(
+                    db, d, "comment", author, {"edited": False, "hidden": False, "latest": {"raw": comment}}
+                )
+            db.commit()
+            return new
+    raise Conflict(
+        f"Could not merge PR #{disc.num}: the base branch keeps moving; retry.", "ConcurrentCommit"
+    )

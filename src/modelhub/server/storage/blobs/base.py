@@ -1,0 +1,132 @@
+"""The blob store interface: content-addressed storage, one copy per SHA-256 whatever the number of repos using it.
+
+Writes go through a ``BlobWriter`` (stream in, hash, verify, then publish atomically); reads through ``open`` /
+``iter_range`` / ``size`` / ``exists``. Two optional seams let a store that is not a local disk (S3) take the bytes
+off the hub process: ``download_url`` (answer a download with a redirect) and ``upload_target`` (let the client
+PUT straight to storage); ``local_path`` is the fast path of a local store (sendfile-like serving).
+"""
+
+from __future__ import annotations
+
+import abc
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+
+@dataclass(frozen=True)
+class UploadTarget:
+    """A direct-to-storage upload: the URL to PUT to and the headers to send with it."""
+
+    href: str
+    headers: dict[str, str]
+
+
+class BlobVerificationError(ValueError):
+    """The uploaded bytes do not match the declared SHA-256 or size; nothing was stored."""
+
+
+class BlobWriter(abc.ABC):
+    """Receives the bytes of one blob, hashing as it goes. ``commit`` publishes it, ``abort`` drops it."""
+
+    def __init__(self) -> None:
+        self._sha256 = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        self.update_hash(data)
+        self.store(data)
+
+    # ``write`` = ``update_hash`` + ``store``; callers may run the two on separate threads (each in order) so that
+    # hashing and disk writes overlap, as long as both have seen every chunk before ``commit``.
+    def update_hash(self, data: bytes) -> None:
+        self._sha256.update(data)
+
+    def store(self, data: bytes) -> None:
+        self.size += len(data)
+        self._write(data)
+
+    @property
+    def sha256(self) -> str:
+        return self._sha256.hexdigest()
+
+    @abc.abstractmethod
+    def _write(self, data: bytes) -> None: ...
+
+    @abc.abstractmethod
+    def commit(self, expected_sha256: str | None = None, expected_size: int | None = None) -> str:
+        """Verify against the expectations (if given), make the blob visible and return its SHA-256."""
+
+    @abc.abstractmethod
+    def abort(self) -> None: ...
+
+
+class BlobStore(abc.ABC):
+    """Where blob contents live, addressed by lowercase hex SHA-256."""
+
+    @abc.abstractmethod
+    def writer(self) -> BlobWriter: ...
+
+    @abc.abstractmethod
+    def exists(self, sha256: str) -> bool: ...
+
+    @abc.abstractmethod
+    def size(self, sha256: str) -> int:
+        """Size in bytes; raises FileNotFoundError if absent."""
+
+    @abc.abstractmethod
+    def open(self, sha256: str) -> BinaryIO:
+        """A readable binary file object positioned at 0; raises FileNotFoundError if absent."""
+
+    def local_path(self, sha256: str) -> Path | None:
+        """A path on local disk if the store has one (fast serving), else None."""
+        return None
+
+    def download_url(self, sha256: str, *, filename: str, expires_in: int) -> str | None:
+        """A short-lived URL the client may download the blob from directly (a redirect target), or None to
+        have the hub stream it."""
+        return None
+
+    def upload_target(self, sha256: str, size: int, *, expires_in: int) -> UploadTarget | None:
+        """Where the client should PUT a new blob directly, or None for "through the hub"."""
+        return None
+
+    @abc.abstractmethod
+    def iter_blobs(self) -> Iterator[tuple[str, float]]:
+        """Every stored blob as (sha256, modification time), for garbage collection."""
+
+    @abc.abstractmethod
+    def delete(self, sha256: str) -> None: ...
+
+    @abc.abstractmethod
+    def touch(self, sha256: str) -> None:
+        """Mark a blob as just used (an upload found it already stored), so garbage collection spares it."""
+
+    def cleanup_tmp(self) -> tuple[int, int]:
+        """Remove what interrupted uploads of processes no longer running left behind; (files, bytes) removed."""
+        return 0, 0
+
+    def iter_range(
+        self, sha256: str, start: int = 0, end: int | None = None, chunk: int = 1 << 20
+    ) -> Iterator[bytes]:
+        """Bytes ``[start, end)`` of the blob in chunks."""
+        with self.open(sha256) as fh:
+            fh.seek(start)
+            remaining = (self.size(sha256) if end is None else end) - start
+            while remaining > 0:
+                data = fh.read(min(chunk, remaining))
+                if not data:
+                    break
+                remaining -= len(data)
+                yield data
+
+    def put_bytes(self, data: bytes) -> str:
+        w = self.writer()
+        try:
+            w.write(data)
+            return w.commit()
+        except BaseException:
+            w.abort()
+            raise
