@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs (into .venv and .venv-tf beside this checkout) and runs all of it:
-# lint, the main suite (torch, Keras 3 on the torch backend, fastai, the real hub server, the official client as
-# an oracle), then the TensorFlow + tf-keras job. Needs only Python 3.11 and pip (apt-get for graphviz if root).
+# lint, the type check (mypy), the main suite (torch, Keras 3 on the torch backend, fastai, the real hub
+# server, the official client as an oracle), then the TensorFlow + tf-keras job. Needs only Python 3.11 and
+# pip (apt-get for graphviz if root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -43,6 +44,10 @@ $VPY -c "import torch, sys; assert '+cpu' in torch.__version__ or not torch.cuda
 step "lint"
 .venv/bin/ruff check src tests benchmarks examples
 .venv/bin/ruff format --check src tests benchmarks examples
+
+step "type check"
+# mypy (from the dev extra) over src/modelhub, configured in pyproject.toml ([tool.mypy]); errors fail the run
+$VPY -m mypy
 
 step "tests"
 export HF_HUB_DISABLE_TELEMETRY=1 KERAS_BACKEND=torch

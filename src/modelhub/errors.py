@@ -89,6 +89,8 @@ class EntryNotFoundError(HubError):
 class RemoteEntryNotFoundError(HfHubHTTPError, EntryNotFoundError):
     """The hub says the file does not exist at that revision."""
 
+    commit: str | None = None  # the commit the hub looked in (its X-Repo-Commit header), when it said
+
 
 class LocalEntryNotFoundError(EntryNotFoundError, FileNotFoundError, ValueError):
     """The file is needed from the local cache (offline, ``local_files_only``, hub unreachable) but is not there."""

@@ -205,6 +205,7 @@ class ModelCard(RepoCard):
     repo_type = "model"
 
     @classmethod
+    # ignore: card_data narrows to ModelCardData (as in upstream's ModelCard), an LSP violation mypy flags
     def from_template(  # type: ignore[override]
         cls,
         card_data: ModelCardData,

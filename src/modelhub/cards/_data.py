@@ -78,7 +78,7 @@ class CardData:
     def __eq__(self, other: object) -> bool:
         return isinstance(other, CardData) and self.to_dict() == other.to_dict()
 
-    __hash__ = None  # type: ignore[assignment]  # mutable
+    __hash__ = None  # type: ignore[assignment]  # mutable, so unhashable: an idiom typeshed cannot express
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.to_dict()!r})"

@@ -1,78 +1,109 @@
 """Branches, tags, discussions and pull requests: the part of ``HubApi`` that manages refs.
 
-A mixin of :class:`modelhub.client.api.HubApi` (it relies on its ``_call``, ``_api`` and ``_ctx`` helpers).
+A mixin of :class:`modelhub.client.api.HubApi`. What it needs of its host (the ``_call``, ``_api``, ``_ctx``
+helpers, ``endpoint_url``, ``list_repo_refs``) is the :class:`_ApiHost` protocol, its methods' self-type.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Protocol
 
 from .. import constants
 from .._common.validation import validate_repo_id, validate_repo_type, validate_revision
 from ..errors import ConflictError, ForbiddenError, HFValidationError
 from . import http
 from ._revisions import forget_resolved_revisions
-from .types import Discussion, parse_datetime
+from .types import Discussion, GitRefs, parse_datetime
 
 
 def _q(value: str) -> str:
     return http.quote_segment(value)
 
 
-class RefsMixin:
-    """Branch, tag and discussion methods of ``HubApi``."""
+class _ApiHost(Protocol):
+    """What :class:`RefsMixin` needs of the class it is mixed into (``HubApi`` provides all of it)."""
 
-    _call: Any
-    _api: Any
-    _ctx: Any
-    endpoint_url: Any
+    def endpoint_url(self) -> str: ...
 
-    # --- branches and tags --------------------------------------------------------------------------------------------
-    def _ref_write(
+    def _api(self, repo_type: str, repo_id: str, *parts: str) -> str: ...
+
+    def _ctx(
+        self, repo_id: str | None = None, repo_type: str | None = None, revision: str | None = None, **kw: Any
+    ) -> http.Context: ...
+
+    def _call(
         self,
         method: str,
-        repo_id: str,
-        repo_type: str | None,
-        kind: str,
-        name: str,
+        url: str,
         *,
-        token: str | bool | None,
-        action: str,
-        revision: str | None = None,
-        body: dict[str, Any] | None = None,
-        exist_ok: bool = False,
-    ) -> None:
-        """``POST``/``DELETE /api/{type}s/{repo}/{kind}/{name}`` (protocol section 4); a 409 is ignored with
-        ``exist_ok``; resolutions of the repo's branches/tags remembered in this process are forgotten."""
-        validate_repo_id(repo_id)
-        repo_type = validate_repo_type(repo_type)
-        try:
-            self._call(
-                method,
-                self._api(repo_type, repo_id, kind, _q(validate_revision(name))),
-                token=token,
-                json=body,
-                ctx=self._ctx(repo_id, repo_type, revision, action=action),
-            )
-        except ConflictError as exc:
-            if not exist_ok:
-                label = (body or {}).get("tag", name) if kind == "tag" else name
-                raise ConflictError(
-                    f"{'Tag' if kind == 'tag' else 'Branch'} {label!r} already exists in {repo_id!r}: pass "
-                    f"exist_ok=True to keep it, or choose another name.",
-                    exc.response,
-                    server_message=exc.server_message,
-                    request_id=exc.request_id,
-                ) from None
-        forget_resolved_revisions(repo_id, repo_type)
+        token: str | bool | None = None,
+        ctx: http.Context | None = None,
+        **kwargs: Any,
+    ) -> Any: ...
 
-    def _has_branch(self, repo_id: str, repo_type: str | None, branch: str, token: str | bool | None) -> bool:
-        refs = self.list_repo_refs(repo_id, repo_type=repo_type, token=token)  # type: ignore[attr-defined]
-        return any(b.name == branch for b in refs.branches)
+    def list_repo_refs(
+        self,
+        repo_id: str,
+        *,
+        repo_type: str | None = None,
+        include_pull_requests: bool = False,
+        token: str | bool | None = None,
+    ) -> GitRefs: ...
+
+
+# --- branches and tags --------------------------------------------------------------------------------------
+def _ref_write(
+    api: _ApiHost,
+    method: str,
+    repo_id: str,
+    repo_type: str | None,
+    kind: str,
+    name: str,
+    *,
+    token: str | bool | None,
+    action: str,
+    revision: str | None = None,
+    body: dict[str, Any] | None = None,
+    exist_ok: bool = False,
+) -> None:
+    """``POST``/``DELETE /api/{type}s/{repo}/{kind}/{name}`` (protocol section 4); a 409 is ignored with
+    ``exist_ok``; resolutions of the repo's branches/tags remembered in this process are forgotten."""
+    validate_repo_id(repo_id)
+    repo_type = validate_repo_type(repo_type)
+    try:
+        api._call(
+            method,
+            api._api(repo_type, repo_id, kind, _q(validate_revision(name))),
+            token=token,
+            json=body,
+            ctx=api._ctx(repo_id, repo_type, revision, action=action),
+        )
+    except ConflictError as exc:
+        if not exist_ok:
+            label = (body or {}).get("tag", name) if kind == "tag" else name
+            raise ConflictError(
+                f"{'Tag' if kind == 'tag' else 'Branch'} {label!r} already exists in {repo_id!r}: pass "
+                f"exist_ok=True to keep it, or choose another name.",
+                exc.response,
+                server_message=exc.server_message,
+                request_id=exc.request_id,
+            ) from None
+    forget_resolved_revisions(repo_id, repo_type)
+
+
+def _has_branch(
+    api: _ApiHost, repo_id: str, repo_type: str | None, branch: str, token: str | bool | None
+) -> bool:
+    refs = api.list_repo_refs(repo_id, repo_type=repo_type, token=token)
+    return any(b.name == branch for b in refs.branches)
+
+
+class RefsMixin:
+    """Branch, tag and discussion methods of ``HubApi`` (each typed ``self: _ApiHost``)."""
 
     def create_branch(
-        self,
+        self: _ApiHost,
         repo_id: str,
         *,
         branch: str,
@@ -84,7 +115,8 @@ class RefsMixin:
         """Create ``branch`` at ``revision`` (default: the head of the default branch)."""
         body = {"startingPoint": validate_revision(revision)} if revision is not None else {}
         try:
-            self._ref_write(
+            _ref_write(
+                self,
                 "POST",
                 repo_id,
                 repo_type,
@@ -98,13 +130,19 @@ class RefsMixin:
             )
         except ForbiddenError:
             # as upstream: with exist_ok, a token that may not create branches is fine when the branch is there
-            if not (exist_ok and self._has_branch(repo_id, repo_type, branch, token)):
+            if not (exist_ok and _has_branch(self, repo_id, repo_type, branch, token)):
                 raise
 
     def delete_branch(
-        self, repo_id: str, *, branch: str, token: str | bool | None = None, repo_type: str | None = None
+        self: _ApiHost,
+        repo_id: str,
+        *,
+        branch: str,
+        token: str | bool | None = None,
+        repo_type: str | None = None,
     ) -> None:
-        self._ref_write(
+        _ref_write(
+            self,
             "DELETE",
             repo_id,
             repo_type,
@@ -116,7 +154,7 @@ class RefsMixin:
         )
 
     def create_tag(
-        self,
+        self: _ApiHost,
         repo_id: str,
         *,
         tag: str,
@@ -133,7 +171,8 @@ class RefsMixin:
             body["message"] = tag_message
         rev = revision or constants.DEFAULT_REVISION
         # the URL names the revision being tagged; the new tag's name travels in the body
-        self._ref_write(
+        _ref_write(
+            self,
             "POST",
             repo_id,
             repo_type,
@@ -147,15 +186,20 @@ class RefsMixin:
         )
 
     def delete_tag(
-        self, repo_id: str, *, tag: str, token: str | bool | None = None, repo_type: str | None = None
+        self: _ApiHost,
+        repo_id: str,
+        *,
+        tag: str,
+        token: str | bool | None = None,
+        repo_type: str | None = None,
     ) -> None:
-        self._ref_write(
-            "DELETE", repo_id, repo_type, "tag", tag, token=token, action="delete tags", revision=tag
+        _ref_write(
+            self, "DELETE", repo_id, repo_type, "tag", tag, token=token, action="delete tags", revision=tag
         )
 
     # --- discussions and pull requests -------------------------------------------------------------------------------
     def get_repo_discussions(
-        self,
+        self: _ApiHost,
         repo_id: str,
         *,
         author: str | None = None,
@@ -200,7 +244,7 @@ class RefsMixin:
             page += 1
 
     def create_pull_request(
-        self,
+        self: _ApiHost,
         repo_id: str,
         title: str,
         *,
@@ -222,7 +266,7 @@ class RefsMixin:
         return int(data["num"])
 
     def merge_pull_request(
-        self,
+        self: _ApiHost,
         repo_id: str,
         discussion_num: int,
         *,
@@ -242,7 +286,7 @@ class RefsMixin:
         forget_resolved_revisions(repo_id, repo_type)
 
     def change_discussion_status(
-        self,
+        self: _ApiHost,
         repo_id: str,
         discussion_num: int,
         new_status: str,

@@ -304,7 +304,7 @@ def head_metadata(
             try:
                 http.raise_for_status(response, ctx)
             except RemoteEntryNotFoundError as exc:
-                exc.commit = response.headers.get("x-repo-commit")  # type: ignore[attr-defined]
+                exc.commit = response.headers.get("x-repo-commit")
                 raise
         http.raise_for_status(response, ctx)
         return _metadata_from(response, location=current, ctx=ctx)

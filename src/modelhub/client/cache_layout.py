@@ -374,7 +374,7 @@ def parse_repo_folder(name: str) -> tuple[str, str] | None:
 def scan_cache(cache_dir: str | os.PathLike[str] | None = None) -> list[CachedRepo]:
     """The repos in a cache with their size, refs and snapshots (sorted by repo id)."""
     root = resolve_cache_dir(cache_dir)
-    result = []
+    result: list[CachedRepo] = []
     if not root.is_dir():
         return result
     for folder in sorted(root.iterdir()):

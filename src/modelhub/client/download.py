@@ -266,7 +266,7 @@ def hub_download(
         repo_id=repo_id, repo_type=repo_type, revision=revision, filename=path, endpoint=endpoint
     )
     cached = rc.read_ref(revision)
-    has_cached = bool(cached) and not force_download and rc.snapshot_path(cached, path).exists()
+    has_cached = bool(cached and not force_download and rc.snapshot_path(cached, path).exists())
     head_url = _resolve_url(endpoint, repo_id, repo_type, commit or revision, path)
     try:
         meta = head_metadata(
@@ -388,6 +388,7 @@ def _download_to_local_dir(
             return str(file_path)
     if offline:
         raise _local_not_found(repo_id, path, revision, why_offline)
+    size: int | None  # the tree entry's size, or the HEAD's (None when the hub did not say)
     if known is not None:
         commit, entry = known
         etag, size, url = entry.etag, entry.size, _resolve_url(endpoint, repo_id, repo_type, commit, path)

@@ -35,7 +35,7 @@ class LfsUploadError(HubError):
 def _streamed(op: CommitOperationAdd, offset: int, length: int, bar: Any) -> Any:
     """A content factory for http.request: each retry restarts the slice from its beginning."""
 
-    def make() -> Iterator[bytes]:
+    def make() -> Iterator[bytes | memoryview]:
         sent = 0
         try:
             for chunk in op.iter_chunks(offset, length, reuse_buffer=True):
@@ -98,9 +98,10 @@ def upload_lfs_files(
         )
         by_oid = {op.upload_info.sha256: op for op in chunk}
         for obj in response.json().get("objects", []):
-            op = by_oid.get(obj.get("oid"))
-            if op is None:
+            found = by_oid.get(obj.get("oid"))
+            if found is None:
                 continue
+            op = found
             if obj.get("error"):
                 err = obj["error"]
                 raise LfsUploadError(

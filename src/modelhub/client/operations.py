@@ -86,7 +86,7 @@ class CommitOperationAdd:
     def as_file(self, offset: int = 0) -> Iterator[BinaryIO]:
         """The content as a binary file positioned at ``offset`` (relative to the start of the content)."""
         source = self.path_or_fileobj
-        if isinstance(source, str):
+        if isinstance(source, (str, os.PathLike)):  # __post_init__ made every path a str
             with open(source, "rb") as fh:
                 fh.seek(offset)
                 yield fh
@@ -95,8 +95,8 @@ class CommitOperationAdd:
             buf.seek(offset)
             yield buf
         else:
-            source.seek(self._start + offset)  # type: ignore[union-attr]
-            yield source  # type: ignore[misc]
+            source.seek(self._start + offset)
+            yield source
 
     def iter_chunks(
         self,

@@ -13,7 +13,10 @@ import logging
 import types
 import typing
 from collections.abc import Callable
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, TypeGuard, Union
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +35,7 @@ def is_jsonable(value: Any) -> bool:
     return True
 
 
-def is_dataclass_instance(value: Any) -> bool:
+def is_dataclass_instance(value: Any) -> TypeGuard[DataclassInstance]:
     return dataclasses.is_dataclass(value) and not isinstance(value, type)
 
 
@@ -102,6 +105,7 @@ def load_dataclass(datacls: type, data: dict[str, Any]) -> Any:
 def init_annotations(cls: type) -> dict[str, Any]:
     """Resolved annotations of ``cls.__init__`` (string annotations from ``from __future__ import annotations``
     evaluated); falls back to the raw ones when they cannot be resolved."""
+    # ignore: mypy calls reading __init__ off a class unsound (a subclass may differ); that function is wanted
     init = cls.__init__  # type: ignore[misc]
     try:
         return typing.get_type_hints(init)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import platform
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -105,11 +106,11 @@ def pyproject_text(
 
 
 def _load_toml(path: Path) -> dict[str, Any]:
-    try:
+    if sys.version_info >= (3, 11):
         import tomllib
-    except ModuleNotFoundError:  # Python 3.10
+    else:  # Python 3.10
         try:
-            import tomli as tomllib  # type: ignore[no-redef]
+            import tomli as tomllib
         except ModuleNotFoundError as err:
             raise ImportError(
                 "Reading pyproject.toml on Python 3.10 needs 'tomli' (`pip install tomli`); 3.11+ has tomllib."

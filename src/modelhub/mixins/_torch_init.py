@@ -194,6 +194,7 @@ def _wrap(original: Any) -> Any:
                 return tensor
         return original(tensor, *args, **kwargs)
 
+    # ignore: a marker attribute on the wrapper (functions take attributes; its declared type has none)
     init_or_skip.__modelhub_original__ = original  # type: ignore[attr-defined]
     return init_or_skip
 

@@ -117,7 +117,7 @@ class ModelHubMixin:
             if value is not None:
                 setattr(info, name, value)
         data = info.model_card_data
-        for name, value in (
+        for field_name, field_value in (
             ("language", language),
             ("library_name", library_name),
             ("license", license),
@@ -125,8 +125,8 @@ class ModelHubMixin:
             ("license_link", license_link),
             ("pipeline_tag", pipeline_tag),
         ):
-            if value is not None:
-                setattr(data, name, value)
+            if field_value is not None:
+                setattr(data, field_name, field_value)
         merged_tags = set(data.tags or [])
         merged_tags.update([tags] if isinstance(tags, str) else (tags or []))
         merged_tags.add("model_hub_mixin")
@@ -139,13 +139,15 @@ class ModelHubMixin:
         cls._refresh_init_spec()
         cls._hub_mixin_inject_config = "config" in inspect.signature(cls._from_pretrained).parameters
         if "__new__" not in cls.__dict__ and _new_hides_arguments(cls):
+            # ignore: mypy rejects assigning a method (method-assign, a sub-code of assignment), let alone one
+            # with another signature; installing this wrapper per class is the point (see _new_then_capture)
             cls.__new__ = staticmethod(_new_then_capture)  # type: ignore[assignment]
 
     @classmethod
     def _refresh_init_spec(cls) -> None:
         """(Re)read ``__init__``'s signature. Run again lazily: ``@dataclass`` writes ``__init__`` only after
         ``__init_subclass__`` has run."""
-        init = cls.__init__  # type: ignore[misc]
+        init = cls.__init__
         parameters = dict(inspect.signature(init).parameters)
         cls._hub_mixin_init_parameters = parameters
         cls._hub_mixin_jsonable_default_values = {
@@ -159,7 +161,7 @@ class ModelHubMixin:
 
     @classmethod
     def _init_spec(cls) -> dict[str, inspect.Parameter]:
-        if cls.__dict__.get("_hub_mixin_init_seen") is not cls.__init__:  # type: ignore[misc]
+        if cls.__dict__.get("_hub_mixin_init_seen") is not cls.__init__:
             cls._refresh_init_spec()
         return cls._hub_mixin_init_parameters
 
@@ -282,7 +284,7 @@ class ModelHubMixin:
         """Drop (with a warning) config entries json cannot write, instead of failing half-way through a save."""
         if _config.is_jsonable(config):
             return config
-        kept: dict[str, Any] = {}
+        kept: dict[str | int | float | bool, Any] = {}
         for key, value in config.items():
             if _config.is_jsonable(value) and isinstance(key, (str, int, float, bool)):
                 kept[key] = value
@@ -526,7 +528,7 @@ def _new_hides_arguments(cls: type) -> bool:
     return False
 
 
-def _new_then_capture(klass: type, *args: Any, **kwargs: Any) -> Any:
+def _new_then_capture(klass: type[ModelHubMixin], *args: Any, **kwargs: Any) -> Any:
     """``__new__`` of mixin classes behind a framework ``__new__``: the next ``__new__``, then the capture."""
     new = next(
         _plain_function(owner.__dict__["__new__"])
@@ -536,7 +538,7 @@ def _new_then_capture(klass: type, *args: Any, **kwargs: Any) -> Any:
     instance = new(klass) if new is object.__new__ else new(klass, *args, **kwargs)
     if getattr(klass, "_hub_mixin_config", None) is not None:  # set at class level by the integration
         return instance
-    captured = klass._hub_mixin_capture(args, kwargs)  # type: ignore[attr-defined]
+    captured = klass._hub_mixin_capture(args, kwargs)
     for name in _CAPTURED_ATTRIBUTES:  # replace what a capture without the arguments may have recorded
         if name in captured:
             _set_attribute(instance, name, captured[name])

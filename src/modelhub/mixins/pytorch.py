@@ -299,17 +299,18 @@ def _weight_files(model_id: str, **hub_kwargs: Any) -> tuple[str, list[str]]:
     local = os.path.isdir(model_id)
     for kind, filename, sharded in layouts:
         if local:
-            path: str | None = os.path.join(model_id, filename)
-            if not os.path.isfile(path):  # type: ignore[arg-type]
+            path = os.path.join(model_id, filename)
+            if not os.path.isfile(path):
                 continue
         else:
-            path = _hub.hub_file_or_none(model_id, filename, **hub_kwargs)
-            if path is None:
+            remote = _hub.hub_file_or_none(model_id, filename, **hub_kwargs)
+            if remote is None:
                 continue
+            path = remote
         if not sharded:
-            return kind, [path]  # type: ignore[list-item]
+            return kind, [path]
         suffix = ".safetensors" if kind == "safetensors" else ".bin"
-        shards = read_shard_index(path, suffix)  # type: ignore[arg-type]
+        shards = read_shard_index(path, suffix)
         if local:
             paths = [os.path.join(model_id, shard) for shard in shards]
             absent = [shard for shard, p in zip(shards, paths, strict=True) if not os.path.isfile(p)]

@@ -166,7 +166,7 @@ class SafetensorsFile:
         entry = self.entries[name]
         if entry.nbytes == 0:
             return
-        buffer = memoryview(target.detach().reshape(-1).view(_torch_uint8()).numpy()).cast("B")
+        buffer = target.detach().reshape(-1).view(_torch_uint8()).numpy().data.cast("B")
         offset = self.data_start + entry.begin
         done = 0
         while done < entry.nbytes:
@@ -230,7 +230,7 @@ def write_safetensors(
                 if tensor.device.type != "cpu":
                     tensor = tensor.cpu()
                 tensor = tensor.contiguous()
-                view = memoryview(tensor.reshape(-1).view(torch.uint8).numpy()).cast("B")
+                view = tensor.reshape(-1).view(torch.uint8).numpy().data.cast("B")
                 written = 0
                 while written < len(view):
                     written += f.write(view[written:])

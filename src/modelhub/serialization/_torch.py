@@ -31,7 +31,7 @@ def _wrapper_attrs(tensor: torch.Tensor) -> list[str] | None:
     except ImportError:  # pragma: no cover - old torch
         return None
     if is_traceable_wrapper_subclass(tensor):
-        attrs, _ = tensor.__tensor_flatten__()  # type: ignore[attr-defined]
+        attrs, _ = tensor.__tensor_flatten__()
         return list(attrs)
     return None
 

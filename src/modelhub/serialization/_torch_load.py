@@ -13,6 +13,7 @@ import json
 import logging
 import os
 from collections import namedtuple
+from collections.abc import Sequence
 from pathlib import Path, PureWindowsPath
 from typing import TYPE_CHECKING, Any
 
@@ -43,7 +44,7 @@ class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpec
 class SafetensorsSource:
     """Tensors of one or more validated safetensors files (the shards of one checkpoint)."""
 
-    def __init__(self, paths: list[str | os.PathLike]) -> None:
+    def __init__(self, paths: Sequence[str | os.PathLike[str]]) -> None:
         self.files = [SafetensorsFile(path) for path in paths]  # every header validated before any read
         self._where: dict[str, SafetensorsFile] = {}
         for file in self.files:

@@ -342,7 +342,7 @@ def _log_off_the_event_loop():
     import logging.handlers
     import queue
 
-    logging._srcfile = None  # type: ignore[attr-defined]
+    logging._srcfile = None
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False

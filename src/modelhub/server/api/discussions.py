@@ -214,5 +214,6 @@ def merge(request: Request, body: h.JsonObject, plural: str, namespace: str, nam
             raise bad_request(f"#{num} is a discussion, not a pull request.")
         if disc.status not in ("open", "draft"):
             raise bad_request(f"PR #{num} is {disc.status}; only open PRs can be merged.")
+    assert p is not None  # writable_repo raised Unauthorized otherwise
     cid = merge_pr(service, repo, disc, p.name, body.get("comment"))
     return h.json_response({"mergeCommitId": cid})

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, TypeGuard
 
 from .errors import bad_request
 
@@ -50,7 +50,7 @@ def loads(raw: bytes | bytearray | str, what: str = "The request body") -> Any:
     return obj
 
 
-def is_int(value: Any, lo: int, hi: int) -> bool:
+def is_int(value: Any, lo: int, hi: int) -> TypeGuard[int]:
     """A JSON integer (not a bool) within ``[lo, hi]``."""
     return isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi
 

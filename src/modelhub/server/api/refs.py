@@ -33,7 +33,7 @@ def list_refs(request: Request, plural: str, namespace: str, name: str) -> Respo
         repo = service.readable_repo(db, p, h.PLURAL_TO_TYPE[plural], rid)
         refs = views.refs_of(db, repo)
     out: dict[str, list[dict[str, str]]] = {"branches": [], "tags": [], "converts": []}
-    prs = []
+    prs: list[dict[str, str]] = []
     for ref, cid in refs:
         for prefix, key in (("refs/heads/", "branches"), ("refs/tags/", "tags"), ("refs/pr/", None)):
             if ref.startswith(prefix):

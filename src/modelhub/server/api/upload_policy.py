@@ -61,7 +61,7 @@ def client_wants_regular(request: Request) -> bool:
     if "upload/lfs" in ua:
         return False
     m = _HF_HUB_UA.search(ua)
-    return bool(m) and (int(m.group(1)), int(m.group(2))) >= (1, 20)
+    return m is not None and (int(m.group(1)), int(m.group(2))) >= (1, 20)
 
 
 def is_large(path: str, size: int, sample: bytes, threshold: int) -> bool:

@@ -11,11 +11,12 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..storage.db import Account, Membership, Repo, Token, utcnow
+from ..storage.db import Account, Membership, Token, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +80,17 @@ class Principal:
         return self.is_admin or namespace == self.name or namespace in self.orgs
 
 
-def can_read(principal: Principal | None, repo: Repo) -> bool:
+class ReadableRepo(Protocol):
+    """What the read rule looks at: a ``Repo`` row, or the session-free ``RepoSnap`` cached from one."""
+
+    @property
+    def namespace(self) -> str: ...
+
+    @property
+    def private(self) -> bool: ...
+
+
+def can_read(principal: Principal | None, repo: ReadableRepo) -> bool:
     if not repo.private:
         return True
     return principal is not None and principal.member_of(repo.namespace)

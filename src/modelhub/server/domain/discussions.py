@@ -18,7 +18,7 @@ from .hub import HubService, RefMoved
 def allocate_num(db: Session, repo_pk: int) -> int:
     """Next discussion number of a repo, allocated inside the caller's transaction."""
     db.execute(update(Repo).where(Repo.id == repo_pk).values(next_num=Repo.next_num + 1))
-    return int(db.scalar(select(Repo.next_num).where(Repo.id == repo_pk))) - 1
+    return db.execute(select(Repo.next_num).where(Repo.id == repo_pk)).scalar_one() - 1
 
 
 def add_event(db: Session, disc: Discussion, kind: str, author: str, data: dict[str, Any]) -> DiscussionEvent:

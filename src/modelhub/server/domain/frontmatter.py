@@ -48,7 +48,7 @@ class _TooLarge(Exception):
 _Base: Any = getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader
 
 
-class _Loader(_Base):  # type: ignore[misc, valid-type]
+class _Loader(_Base):
     """The safe loader with merge keys bounded (PyYAML copies one pair per merged key and alias use)."""
 
     def __init__(self, stream: str) -> None:

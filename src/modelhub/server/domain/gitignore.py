@@ -32,6 +32,7 @@ import functools
 import itertools
 import sys
 from collections.abc import Callable
+from typing import AnyStr, Literal
 
 from pathspec import GitIgnoreSpec
 from pathspec.patterns.gitignore.base import GitIgnorePatternError
@@ -96,7 +97,7 @@ class _SafePattern(GitIgnoreSpecPattern):
     __slots__ = ()
 
     @staticmethod
-    def _translate_segment_glob(pattern: str, range_error):  # type: ignore[no-untyped-def, override]
+    def _translate_segment_glob(pattern: str, range_error: Literal["literal", "raise"]) -> str:
         # raises for what pathspec rejects, like pathspec does
         plain = GitIgnoreSpecPattern._translate_segment_glob(pattern, range_error)
         atoms = _atoms(pattern)
@@ -124,7 +125,7 @@ class _SafePattern(GitIgnoreSpecPattern):
         return out
 
     @classmethod
-    def pattern_to_regex(cls, pattern):  # type: ignore[no-untyped-def, override]
+    def pattern_to_regex(cls, pattern: AnyStr) -> tuple[AnyStr | None, bool | None]:
         regex, include = super().pattern_to_regex(pattern)
         if isinstance(regex, str):
             regex = _harden_double_stars(regex)

@@ -15,9 +15,9 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, cast
 
-from sqlalchemy import event, select, update
+from sqlalchemy import CursorResult, event, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -99,6 +99,16 @@ def branch_ref(name: str) -> str:
     return name if name.startswith("refs/") else f"refs/heads/{name}"
 
 
+class RepoKey(Protocol):
+    """What revision resolution needs of a repo: a ``Repo`` row or a ``RepoSnap``."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def repo_id(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class RepoSnap:
     """The few repo fields the download hot path needs, detached from any session (safe to cache)."""
@@ -160,7 +170,7 @@ class HubService:
 
     def readable_snapshot(self, principal: Principal | None, repo_type: str, repo_id: str) -> RepoSnap:
         snap = self.repo_snapshot(repo_type, repo_id)
-        if snap is None or not can_read(principal, snap):  # type: ignore[arg-type]
+        if snap is None or not can_read(principal, snap):
             raise repo_not_found(repo_id, principal is None)
         return snap
 
@@ -171,7 +181,7 @@ class HubService:
             return hit
         gen = self.hot.gen
         with self.sessions() as db:
-            cid = self.resolve(db, snap, revision)  # type: ignore[arg-type]
+            cid = self.resolve(db, snap, revision)
         self.hot.put(key, cid, gen)
         return cid
 
@@ -275,7 +285,7 @@ class HubService:
         with self.sessions() as db:
             return self.commit_tree(db, commit_id)
 
-    def resolve(self, db: Session, repo: Repo, revision: str) -> str:
+    def resolve(self, db: Session, repo: RepoKey, revision: str) -> str:
         """Branch, tag, ``refs/...``, full or short (>= 7 hex) commit id -> commit id; RevisionNotFound otherwise."""
         names = (
             [revision]
@@ -472,10 +482,14 @@ class HubService:
         """The one compare-and-swap that moves a ref (commits and PR merges): ``ref_name`` goes from ``old`` to
         ``new`` in the caller's transaction, or RefMoved is raised (after rolling back) if it is no longer ``old``.
         ``tree`` is the new head's tree (for the repo's card and last-modified time)."""
-        swapped = db.execute(
-            update(Ref)
-            .where(Ref.repo_pk == repo.id, Ref.name == ref_name, Ref.commit_id == old)
-            .values(commit_id=new)
+        # Session.execute is typed Result; an UPDATE's result is a CursorResult, which has rowcount
+        swapped = cast(
+            "CursorResult[Any]",
+            db.execute(
+                update(Ref)
+                .where(Ref.repo_pk == repo.id, Ref.name == ref_name, Ref.commit_id == old)
+                .values(commit_id=new)
+            ),
         ).rowcount
         if swapped != 1:
             db.rollback()

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, or_, select, true
+from sqlalchemy import CursorResult, delete, or_, select, true
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..storage.db import Commit, Repo, RepoObject, Setting, Tree, UploadGrant, utcnow
@@ -33,13 +33,16 @@ def insert_ignore(db: Session, model: Any, rows: list[dict[str, Any]]) -> None:
     """INSERT rows, skipping those whose primary key exists (SQLite and PostgreSQL: ON CONFLICT DO NOTHING)."""
     if not rows:
         return
-    dialect = db.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
+    if db.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        for i in range(0, len(rows), _BATCH):
+            db.execute(pg_insert(model).values(rows[i : i + _BATCH]).on_conflict_do_nothing())
     else:
-        from sqlalchemy.dialects.sqlite import insert
-    for i in range(0, len(rows), _BATCH):
-        db.execute(insert(model).values(rows[i : i + _BATCH]).on_conflict_do_nothing())
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        for i in range(0, len(rows), _BATCH):
+            db.execute(sqlite_insert(model).values(rows[i : i + _BATCH]).on_conflict_do_nothing())
 
 
 def record_tree(db: Session, repo_pk: int, tree: FileTree, base: FileTree | None = None) -> None:
@@ -86,7 +89,9 @@ def grant(db: Session, repo_pk: int, sha256: str) -> None:
 def expire_grants(db: Session, older_than_s: float) -> int:
     """Drop grants older than ``older_than_s`` (garbage collection); returns how many went."""
     cutoff = utcnow() - dt.timedelta(seconds=older_than_s)
-    return db.execute(delete(UploadGrant).where(UploadGrant.created_at < cutoff)).rowcount or 0
+    # Session.execute is typed Result; a DELETE's result is a CursorResult, which has rowcount
+    result = cast("CursorResult[Any]", db.execute(delete(UploadGrant).where(UploadGrant.created_at < cutoff)))
+    return result.rowcount or 0
 
 
 def granted_objects(db: Session) -> set[str]:

@@ -18,7 +18,7 @@ from .base import BlobStore, BlobVerificationError, BlobWriter
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
+    fcntl = None  # type: ignore[assignment]  # no such module there: the name typed as the module is None
 
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
