@@ -13,7 +13,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..storage.db import Account, Membership, Token, utcnow
@@ -73,8 +74,8 @@ class Principal:
     def orgs(self) -> frozenset[str]:
         if self.sessions is None:
             return frozenset()
-        with self.sessions() as db:
-            return frozenset(org_names(db, self.user_id))
+        with self.sessions.kw["bind"].connect() as conn:  # Core: cheaper than a Session, read-only
+            return frozenset(org_names(conn, self.user_id))
 
     def member_of(self, namespace: str) -> bool:
         return self.is_admin or namespace == self.name or namespace in self.orgs
@@ -227,7 +228,7 @@ def count_users(db: Session) -> int:
     return len(db.scalars(select(Account.id).where(Account.kind == "user")).all())
 
 
-def org_names(db: Session, user_id: int) -> list[str]:
+def org_names(db: Session | Connection, user_id: int) -> list[str]:
     rows = db.execute(
         select(Account.name)
         .join(Membership, Membership.org_id == Account.id)
@@ -243,6 +244,22 @@ class TokenExpired(Exception):
         super().__init__(f"token {token_name!r} expired at {expired_at}")
         self.token_name = token_name
         self.expired_at = expired_at
+
+
+_TOKEN_LOOKUP = (
+    select(
+        Token.id,
+        Token.name,
+        Token.role,
+        Token.expires_at,
+        Token.last_used_at,
+        Account.id,
+        Account.name,
+        Account.is_admin,
+    )
+    .join(Account, Account.id == Token.user_id)
+    .where(Token.token_hash == bindparam("token_hash"))
+)
 
 
 class TokenCache:
@@ -268,21 +285,9 @@ class TokenCache:
     def lookup(self, token: str) -> Principal | None:
         """The principal for a clear-text token; None if the token is unknown (or revoked); raises
         ``TokenExpired`` for a known token past its expiry."""
-        with self._sessions() as db:
-            row = db.execute(
-                select(
-                    Token.id,
-                    Token.name,
-                    Token.role,
-                    Token.expires_at,
-                    Token.last_used_at,
-                    Account.id,
-                    Account.name,
-                    Account.is_admin,
-                )
-                .join(Account, Account.id == Token.user_id)
-                .where(Token.token_hash == hash_token(token))
-            ).first()
+        # a Core connection rather than a Session: half the cost, on the path of every authenticated request
+        with self._sessions.kw["bind"].connect() as conn:
+            row = conn.execute(_TOKEN_LOOKUP, {"token_hash": hash_token(token)}).first()
         if row is None:
             return None
         tid, tname, role, expires_at, last_used, uid, uname, admin = row
