@@ -9,20 +9,18 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from ..domain import gitignore, objects
 from ..domain.accounts import Principal
-from ..domain.discussions import add_event, open_discussion
-from ..domain.hub import HubService, Op, branch_ref
+from ..domain.discussions import add_event, commit_target, open_discussion, pr_commit_hook
+from ..domain.hub import HubService, Op
 from ..domain.trees import Entry, git_blob_sha1
-from ..storage.db import BlobMeta, Discussion, Ref, Repo
+from ..storage.db import BlobMeta, Repo
 from . import _http as h
 from . import b64, limits
-from .errors import ApiError, NotFound, bad_request, revision_not_found
+from .errors import ApiError, NotFound, bad_request
 from .ndjson import Limits, StreamedBlob, parse_ndjson
 from .upload_policy import client_wants_regular, is_large
 
@@ -262,7 +260,7 @@ async def commit(request: Request, plural: str, namespace: str, name: str, revis
         with service.sessions() as db:
             repo = service.writable_repo(db, p, h.PLURAL_TO_TYPE[plural], rid)
             assert p is not None
-            return p, repo, _commit_target(db, repo, rev)
+            return p, repo, commit_target(db, repo, rev)
 
     p, repo, ref_name = await h.run(target)
     builder = _CommitBuilder(service, settings.large_file_threshold)
@@ -318,7 +316,7 @@ async def commit(request: Request, plural: str, namespace: str, name: str, revis
                 "pullRequestUrl": f"{base}/discussions/{opened[0]}",
                 "hookOutput": "",
             }
-        on_commit = _pr_hook(repo, ref_name, p.name, title) if ref_name.startswith("refs/pr/") else None
+        on_commit = pr_commit_hook(repo, ref_name, p.name, title) if ref_name.startswith("refs/pr/") else None
         cid = service.commit(
             repo,
             ref_name,
@@ -332,36 +330,3 @@ async def commit(request: Request, plural: str, namespace: str, name: str, revis
         return {"success": True, "commitOid": cid, "commitUrl": f"{base}/commit/{cid}", "hookOutput": ""}
 
     return h.json_response(await h.run(work))
-
-
-def _commit_target(db, repo: Repo, rev: str) -> str:
-    """The ref a commit to ``rev`` moves: a branch or an open PR; tags and commit ids are refused."""
-    if rev.startswith("refs/pr/"):
-        disc_num = rev.removeprefix("refs/pr/")
-        if db.get(Ref, (repo.id, rev)) is None or not disc_num.isdigit() or len(disc_num) > 9:
-            raise revision_not_found(repo.repo_id, rev)
-        disc = db.scalar(
-            select(Discussion).where(Discussion.repo_pk == repo.id, Discussion.num == int(disc_num))
-        )
-        if disc is not None and disc.status not in ("open", "draft"):
-            raise bad_request(f"PR #{disc_num} is {disc.status}: commit to an open PR or to a branch.")
-        return rev
-    ref = branch_ref(rev)
-    if db.get(Ref, (repo.id, ref)) is not None and ref.startswith("refs/heads/"):
-        return ref
-    if db.get(Ref, (repo.id, f"refs/tags/{rev}")) is not None or ref.startswith("refs/tags/"):
-        raise bad_request(f"Cannot commit to tag {rev!r}: commit to a branch, then move the tag.")
-    raise revision_not_found(repo.repo_id, rev)
-
-
-def _pr_hook(repo: Repo, ref_name: str, author: str, title: str) -> Callable[[Session, str], None]:
-    num = int(ref_name.removeprefix("refs/pr/"))
-
-    def hook(db, cid: str) -> None:
-        disc = db.scalar(select(Discussion).where(Discussion.repo_pk == repo.id, Discussion.num == num))
-        if disc is not None:
-            add_event(db, disc, "commit", author, {"subject": title, "oid": cid})
-            if disc.status == "draft":
-                db.execute(update(Discussion).where(Discussion.id == disc.id).values(status="open"))
-
-    return hook

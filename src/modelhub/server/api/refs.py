@@ -6,17 +6,16 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
-from sqlalchemy import delete
 from starlette.responses import Response
 
 from ..._common.validation import is_commit_hash
 from ..domain import views
 from ..domain.accounts import Principal
 from ..domain.hub import branch_ref
-from ..storage.db import Ref, iso
+from ..storage.db import iso
 from . import _http as h
 from . import limits
-from .errors import ApiError, bad_request, revision_not_found
+from .errors import bad_request, forbidden
 from .paging import decode_cursor, encode_cursor
 
 router = APIRouter()
@@ -100,10 +99,7 @@ def create_branch(
         repo = service.writable_repo(db, p, h.PLURAL_TO_TYPE[plural], rid)
         start = body.get("startingPoint") or "main"
         cid = service.resolve(db, repo, h.revision_from(quote(str(start), safe="")))
-        if db.get(Ref, (repo.id, branch_ref(bname))) is not None:
-            raise ApiError(409, f"Branch {bname!r} already exists in {rid!r}.", "Conflict")
-        db.add(Ref(repo_pk=repo.id, name=branch_ref(bname), commit_id=cid))
-        db.commit()
+        service.create_ref(db, repo, branch_ref(bname), cid, f"Branch {bname!r}")
     return h.json_response({"name": bname, "ref": branch_ref(bname), "targetCommit": cid})
 
 
@@ -113,7 +109,7 @@ def delete_branch(request: Request, plural: str, namespace: str, name: str, bran
     rid = h.repo_id_from(namespace, name)
     bname = h.revision_from(branch)
     if bname == "main":
-        raise ApiError(403, f"Cannot delete the default branch 'main' of {rid!r}.", "Forbidden")
+        raise forbidden(f"Cannot delete the default branch 'main' of {rid!r}.")
     return _delete_ref(request, p, plural, rid, f"refs/heads/{bname}", bname)
 
 
@@ -123,10 +119,7 @@ def _delete_ref(
     service = h.hub(request)
     with service.sessions() as db:
         repo = service.writable_repo(db, p, h.PLURAL_TO_TYPE[plural], rid)
-        n = db.execute(delete(Ref).where(Ref.repo_pk == repo.id, Ref.name == ref)).rowcount
-        if n == 0:
-            raise revision_not_found(rid, label)
-        db.commit()
+        service.delete_ref(db, repo, ref, label)
     return h.json_response({"deleted": ref})
 
 
@@ -150,10 +143,7 @@ def create_tag(
     with service.sessions() as db:
         repo = service.writable_repo(db, p, h.PLURAL_TO_TYPE[plural], rid)
         cid = service.resolve(db, repo, rev)
-        if db.get(Ref, (repo.id, f"refs/tags/{tag}")) is not None:
-            raise ApiError(409, f"Tag {tag!r} already exists in {rid!r}.", "Conflict")
-        db.add(Ref(repo_pk=repo.id, name=f"refs/tags/{tag}", commit_id=cid))
-        db.commit()
+        service.create_ref(db, repo, f"refs/tags/{tag}", cid, f"Tag {tag!r}")
     return h.json_response({"name": tag, "ref": f"refs/tags/{tag}", "targetCommit": cid})
 
 

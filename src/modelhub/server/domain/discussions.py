@@ -5,14 +5,15 @@ HTTP-free: numbering, events, the PR merge, and the queries the JSON routes (and
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ..storage.db import Discussion, DiscussionEvent, Ref, Repo
-from .errors import Conflict, NotFound, RevisionNotFound, bad_request
-from .hub import HubService, RefMoved
+from .errors import Conflict, NotFound, RevisionNotFound, bad_request, revision_not_found
+from .hub import HubService, RefMoved, branch_ref
 
 
 def allocate_num(db: Session, repo_pk: int) -> int:
@@ -177,3 +178,37 @@ def merge_pr(service: HubService, repo: Repo, disc: Discussion, author: str, com
     raise Conflict(
         f"Could not merge PR #{disc.num}: the base branch keeps moving; retry.", "ConcurrentCommit"
     )
+
+
+def commit_target(db: Session, repo: Repo, rev: str) -> str:
+    """The ref a commit to ``rev`` moves: a branch or an open PR; tags and commit ids are refused."""
+    if rev.startswith("refs/pr/"):
+        disc_num = rev.removeprefix("refs/pr/")
+        if db.get(Ref, (repo.id, rev)) is None or not disc_num.isdigit() or len(disc_num) > 9:
+            raise revision_not_found(repo.repo_id, rev)
+        disc = db.scalar(
+            select(Discussion).where(Discussion.repo_pk == repo.id, Discussion.num == int(disc_num))
+        )
+        if disc is not None and disc.status not in ("open", "draft"):
+            raise bad_request(f"PR #{disc_num} is {disc.status}: commit to an open PR or to a branch.")
+        return rev
+    ref = branch_ref(rev)
+    if db.get(Ref, (repo.id, ref)) is not None and ref.startswith("refs/heads/"):
+        return ref
+    if db.get(Ref, (repo.id, f"refs/tags/{rev}")) is not None or ref.startswith("refs/tags/"):
+        raise bad_request(f"Cannot commit to tag {rev!r}: commit to a branch, then move the tag.")
+    raise revision_not_found(repo.repo_id, rev)
+
+
+def pr_commit_hook(repo: Repo, ref_name: str, author: str, title: str) -> Callable[[Session, str], None]:
+    """What a commit to ``refs/pr/N`` does in its transaction: a ``commit`` event, and a draft PR becomes open."""
+    num = int(ref_name.removeprefix("refs/pr/"))
+
+    def hook(db: Session, cid: str) -> None:
+        disc = db.scalar(select(Discussion).where(Discussion.repo_pk == repo.id, Discussion.num == num))
+        if disc is not None:
+            add_event(db, disc, "commit", author, {"subject": title, "oid": cid})
+            if disc.status == "draft":
+                db.execute(update(Discussion).where(Discussion.id == disc.id).values(status="open"))
+
+    return hook

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, cast
 
-from sqlalchemy import CursorResult, event, select, update
+from sqlalchemy import CursorResult, delete, event, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -477,6 +477,28 @@ class HubService:
         objects.record_tree(db, repo.id, tree, self.commit_tree(db, head))
         self.trees.put(tree_id, tree)
         return cid
+
+    def create_ref(self, db: Session, repo: Repo, ref_name: str, commit_id: str, label: str) -> None:
+        """Add a branch or tag (``refs/heads/...``, ``refs/tags/...``) at ``commit_id`` and commit; Conflict if it
+        exists, also when a concurrent request created it between the check and the insert."""
+        exists = Conflict(f"{label} already exists in {repo.repo_id!r}.")
+        if db.get(Ref, (repo.id, ref_name)) is not None:
+            raise exists
+        db.add(Ref(repo_pk=repo.id, name=ref_name, commit_id=commit_id))
+        try:
+            db.commit()
+        except IntegrityError as exc:
+            db.rollback()
+            raise exists from exc
+
+    def delete_ref(self, db: Session, repo: Repo, ref_name: str, label: str) -> None:
+        """Remove a branch or tag and commit; RevisionNotFound if there is none."""
+        result = cast(
+            "CursorResult[Any]", db.execute(delete(Ref).where(Ref.repo_pk == repo.id, Ref.name == ref_name))
+        )
+        if not result.rowcount:
+            raise revision_not_found(repo.repo_id, label)
+        db.commit()
 
     def swap_ref(self, db: Session, repo: Repo, ref_name: str, old: str, new: str, tree: FileTree) -> None:
         """The one compare-and-swap that moves a ref (commits and PR merges): ``ref_name`` goes from ``old`` to
