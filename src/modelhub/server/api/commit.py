@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from ..domain import gitignore, objects
@@ -282,10 +283,10 @@ async def commit(request: Request, plural: str, namespace: str, name: str, revis
     def work() -> dict[str, Any]:
         ops = _build_ops(service, builder, repo, p, tree_at)
         base = h.repo_web_url(request, repo.type, repo.repo_id)
+        opened: list[int] = []  # the PR that create_pr opens, set inside the commit's transaction
         if create_pr:
-            opened: list[int] = []
 
-            def open_pr(db, cid: str) -> None:
+            def open_pr(db: Session, cid: str) -> None:
                 disc = open_discussion(
                     db,
                     repo,
@@ -299,25 +300,13 @@ async def commit(request: Request, plural: str, namespace: str, name: str, revis
                 add_event(db, disc, "commit", p.name, {"subject": title, "oid": cid})
                 opened.append(disc.num)
 
-            cid = service.commit_detached(
-                repo,
-                ref_name,
-                ops,
-                author=p.name,
-                title=title,
-                message=message,
-                parent_commit=parent,
-                on_commit=open_pr,
-            )
-            return {
-                "success": True,
-                "commitOid": cid,
-                "commitUrl": f"{base}/commit/{cid}",
-                "pullRequestUrl": f"{base}/discussions/{opened[0]}",
-                "hookOutput": "",
-            }
-        on_commit = pr_commit_hook(repo, ref_name, p.name, title) if ref_name.startswith("refs/pr/") else None
-        cid = service.commit(
+            on_commit: Callable[[Session, str], None] | None = open_pr
+        elif ref_name.startswith("refs/pr/"):
+            on_commit = pr_commit_hook(repo, ref_name, p.name, title)
+        else:
+            on_commit = None
+        land = service.commit_detached if create_pr else service.commit
+        cid = land(
             repo,
             ref_name,
             ops,
@@ -327,6 +316,9 @@ async def commit(request: Request, plural: str, namespace: str, name: str, revis
             parent_commit=parent,
             on_commit=on_commit,
         )
-        return {"success": True, "commitOid": cid, "commitUrl": f"{base}/commit/{cid}", "hookOutput": ""}
+        out = {"success": True, "commitOid": cid, "commitUrl": f"{base}/commit/{cid}", "hookOutput": ""}
+        if create_pr:
+            out["pullRequestUrl"] = f"{base}/discussions/{opened[0]}"
+        return out
 
     return h.json_response(await h.run(work))

@@ -74,14 +74,7 @@ def _batch_item(
     return item, True
 
 
-async def _lfs_batch(request: Request, repo_type: str, namespace: str, name: str) -> Response:
-    body = await h.read_json_object(request)
-    return await h.run(_lfs_batch_sync, request, body, repo_type, namespace, name)
-
-
-def _lfs_batch_sync(
-    request: Request, body: dict[str, Any], repo_type: str, namespace: str, name: str
-) -> Response:
+def _lfs_batch(request: Request, body: dict[str, Any], repo_type: str, namespace: str, name: str) -> Response:
     p = h.principal(request)
     rid = h.repo_id_from(namespace, name.removesuffix(".git"))
     service = h.hub(request)
@@ -132,14 +125,14 @@ def _lfs_batch_sync(
 
 
 @router.post("/{namespace}/{name}.git/info/lfs/objects/batch", tags=["lfs"])
-async def lfs_batch_model(request: Request, namespace: str, name: str) -> Response:
+def lfs_batch_model(request: Request, body: h.JsonObject, namespace: str, name: str) -> Response:
     """Git LFS batch API (basic transfer): which objects to upload, with signed PUT URLs."""
-    return await _lfs_batch(request, "model", namespace, name)
+    return _lfs_batch(request, body, "model", namespace, name)
 
 
 @router.post("/{prefix:typeprefix}/{namespace}/{name}.git/info/lfs/objects/batch", tags=["lfs"])
-async def lfs_batch_typed(request: Request, prefix: str, namespace: str, name: str) -> Response:
-    return await _lfs_batch(request, h.PLURAL_TO_TYPE[prefix], namespace, name)
+def lfs_batch_typed(request: Request, body: h.JsonObject, prefix: str, namespace: str, name: str) -> Response:
+    return _lfs_batch(request, body, h.PLURAL_TO_TYPE[prefix], namespace, name)
 
 
 def _check_signature(request: Request, oid: str, scoped: bool = False) -> tuple[int, int | None]:
@@ -210,12 +203,7 @@ def lfs_download(request: Request, oid: str) -> Response:
     return serve_blob(h.hub(request), oid, {"ETag": f'"{oid}"'})
 
 
-async def _lfs_verify(request: Request, repo_type: str, namespace: str, name: str) -> Response:
-    body = await h.read_json_object(request)
-    return await h.run(_lfs_verify_sync, request, body, repo_type, namespace, name)
-
-
-def _lfs_verify_sync(
+def _lfs_verify(
     request: Request, body: dict[str, Any], repo_type: str, namespace: str, name: str
 ) -> Response:
     p = h.principal(request)
@@ -236,11 +224,13 @@ def _lfs_verify_sync(
 
 
 @router.post("/{namespace}/{name}.git/info/lfs/objects/verify", tags=["lfs"])
-async def lfs_verify_model(request: Request, namespace: str, name: str) -> Response:
+def lfs_verify_model(request: Request, body: h.JsonObject, namespace: str, name: str) -> Response:
     """Confirm an uploaded object exists with the right size (it was hashed before being stored)."""
-    return await _lfs_verify(request, "model", namespace, name)
+    return _lfs_verify(request, body, "model", namespace, name)
 
 
 @router.post("/{prefix:typeprefix}/{namespace}/{name}.git/info/lfs/objects/verify", tags=["lfs"])
-async def lfs_verify_typed(request: Request, prefix: str, namespace: str, name: str) -> Response:
-    return await _lfs_verify(request, h.PLURAL_TO_TYPE[prefix], namespace, name)
+def lfs_verify_typed(
+    request: Request, body: h.JsonObject, prefix: str, namespace: str, name: str
+) -> Response:
+    return _lfs_verify(request, body, h.PLURAL_TO_TYPE[prefix], namespace, name)

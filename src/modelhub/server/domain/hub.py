@@ -399,13 +399,7 @@ class HubService:
         for attempt in range(attempts):
             try:
                 with self.sessions() as db:
-                    head = db.scalar(
-                        select(Ref.commit_id).where(Ref.repo_pk == repo.id, Ref.name == ref_name)
-                    )
-                    if head is None:
-                        raise revision_not_found(repo.repo_id, ref_name.removeprefix("refs/heads/"))
-                    if parent_commit is not None and parent_commit != head:
-                        raise stale_parent(repo.repo_id, ref_name, parent_commit, head)
+                    head = self._expected_head(db, repo, ref_name, parent_commit)
                     tree = self.apply_ops(self.commit_tree(db, head), ops, repo.repo_id)
                     cid = self.land(db, repo, ref_name, head, tree, author, title, message, extra_parent)
                     if on_commit is not None:
@@ -438,22 +432,40 @@ class HubService:
         """A commit on top of ``base_ref`` that moves no existing ref (``create_pr``): ``on_commit(db, commit_id)``
         runs in the same transaction and gives it a ref of its own (``refs/pr/N``)."""
         with self.sessions() as db:
-            head = db.scalar(select(Ref.commit_id).where(Ref.repo_pk == repo.id, Ref.name == base_ref))
-            if head is None:
-                raise revision_not_found(repo.repo_id, base_ref.removeprefix("refs/heads/"))
-            if parent_commit is not None and parent_commit != head:
-                raise stale_parent(repo.repo_id, base_ref, parent_commit, head)
-            base = self.commit_tree(db, head)
-            tree = self.apply_ops(base, ops, repo.repo_id)
-            tree_id, data = encode_tree(tree)
-            self._ensure_tree(db, tree_id, data)
-            cid = self._new_commit(db, repo.id, tree_id, (head,), author, title, message)
-            objects.record_tree(db, repo.id, tree, base)
+            head = self._expected_head(db, repo, base_ref, parent_commit)
+            tree = self.apply_ops(self.commit_tree(db, head), ops, repo.repo_id)
+            cid = self._insert_commit(db, repo, tree, (head,), author, title, message)
             if on_commit is not None:
                 on_commit(db, cid)
             db.commit()
-            self.trees.put(tree_id, tree)
             return cid
+
+    def _expected_head(self, db: Session, repo: Repo, ref_name: str, parent_commit: str | None) -> str:
+        """The head of ``ref_name``; RevisionNotFound without one, 412 when ``parent_commit`` is not it."""
+        head = db.scalar(select(Ref.commit_id).where(Ref.repo_pk == repo.id, Ref.name == ref_name))
+        if head is None:
+            raise revision_not_found(repo.repo_id, ref_name.removeprefix("refs/heads/"))
+        if parent_commit is not None and parent_commit != head:
+            raise stale_parent(repo.repo_id, ref_name, parent_commit, head)
+        return head
+
+    def _insert_commit(
+        self,
+        db: Session,
+        repo: Repo,
+        tree: FileTree,
+        parents: tuple[str, ...],
+        author: str,
+        title: str,
+        message: str,
+    ) -> str:
+        """Insert ``tree`` (if new) and a commit of it, and note its objects as the repo's; moves no ref."""
+        tree_id, data = encode_tree(tree)
+        self._ensure_tree(db, tree_id, data)
+        cid = self._new_commit(db, repo.id, tree_id, parents, author, title, message)
+        objects.record_tree(db, repo.id, tree, self.commit_tree(db, parents[0]))
+        self.trees.put(tree_id, tree)  # content-addressed: harmless even if the transaction rolls back
+        return cid
 
     def land(
         self,
@@ -469,13 +481,9 @@ class HubService:
     ) -> str:
         """Insert ``tree`` as a new commit on ``head`` and swap ``ref_name`` from ``head`` to it, in the caller's
         transaction; raises RefMoved (after rolling back) if the ref moved meanwhile."""
-        tree_id, data = encode_tree(tree)
-        self._ensure_tree(db, tree_id, data)
         parents = (head, extra_parent) if extra_parent else (head,)
-        cid = self._new_commit(db, repo.id, tree_id, parents, author, title, message)
+        cid = self._insert_commit(db, repo, tree, parents, author, title, message)
         self.swap_ref(db, repo, ref_name, head, cid, tree)
-        objects.record_tree(db, repo.id, tree, self.commit_tree(db, head))
-        self.trees.put(tree_id, tree)
         return cid
 
     def create_ref(self, db: Session, repo: Repo, ref_name: str, commit_id: str, label: str) -> None:
