@@ -16,11 +16,12 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 from .._version import __version__
 from ..errors import HFValidationError
 from .api import _http as h
-from .api import accounts, cards, commit, discussions, lfs, misc, refs, repos, resolve, tree
+from .api import accounts, cards, commit, discussions, lfs, misc, openapi, refs, repos, resolve, tree
 from .api.errors import ApiError, DomainError
 from .api.middleware import LimitAndLogMiddleware, RawPathMiddleware
 from .api.resolve import ResolveFastPath
@@ -75,7 +76,21 @@ def create_app(settings: ServerSettings | None = None) -> Any:
     _error_handlers(app)
     for room in (accounts, repos, refs, tree, cards, commit, lfs, resolve, discussions, misc, pages):
         app.include_router(room.router)
+    openapi.install(app)  # the document declares what the routes take and answer (api/openapi.py)
     return RawPathMiddleware(LimitAndLogMiddleware(ResolveFastPath(app), settings))
+
+
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """The methods that some route serves at the request's path (routes are one per method, nested in routers)."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes)
+    ]
 
 
 def _error_handlers(app: FastAPI) -> None:
@@ -98,7 +113,10 @@ def _error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http_exc(request: Request, exc: StarletteHTTPException) -> Response:
         msg = f"{request.method} {request.url.path}: {exc.detail}"
-        err = ApiError(exc.status_code, msg, None, headers=dict(exc.headers or {}))  # 405 keeps its Allow
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # Starlette's Allow names the methods of the first route of the path only
+            headers["Allow"] = ", ".join(_allowed_methods(request)) or headers.get("Allow", "")
+        err = ApiError(exc.status_code, msg, None, headers=headers)
         return h.error_response(err, head=request.method == "HEAD")
 
     @app.exception_handler(OperationalError)

@@ -185,13 +185,14 @@ def change_status(
             raise bad_request(f"PR #{num} is merged; its status cannot change.")
         disc.status = new
         ev = add_event(db, disc, "status-change", p.name, {"status": new})
-        if body.get("comment"):
+        comment = _optional_comment(body)
+        if comment:
             add_event(
                 db,
                 disc,
                 "comment",
                 p.name,
-                {"edited": False, "hidden": False, "latest": {"raw": body["comment"]}},
+                {"edited": False, "hidden": False, "latest": {"raw": comment}},
             )
         db.commit()
         return h.json_response({"newStatus": event_json(ev)})
@@ -215,5 +216,12 @@ def merge(request: Request, body: h.JsonObject, plural: str, namespace: str, nam
         if disc.status not in ("open", "draft"):
             raise bad_request(f"PR #{num} is {disc.status}; only open PRs can be merged.")
     assert p is not None  # writable_repo raised Unauthorized otherwise
-    cid = merge_pr(service, repo, disc, p.name, body.get("comment"))
+    cid = merge_pr(service, repo, disc, p.name, _optional_comment(body))
     return h.json_response({"mergeCommitId": cid})
+
+
+def _optional_comment(body: dict[str, Any]) -> str | None:
+    comment = body.get("comment")
+    if comment is not None and not isinstance(comment, str):
+        raise bad_request("'comment' must be a string.")
+    return comment

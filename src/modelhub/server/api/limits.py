@@ -37,8 +37,30 @@ def json_depth_ok(obj: Any, limit: int = MAX_JSON_DEPTH) -> bool:
     return True
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def has_lone_surrogate(obj: Any) -> bool:
+    """Whether a string of ``obj`` (parsed JSON, keys included) holds a lone UTF-16 surrogate. JSON's ``\\ud800``
+    escapes make them (a valid pair becomes one character); they are not text: encoding one to UTF-8 (for the
+    database, a header, a file) raises."""
+    stack = [obj]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            if not node.isascii() and _SURROGATE.search(node):
+                return True
+        elif isinstance(node, dict):
+            stack.extend(node)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
+
+
 def loads(raw: bytes | bytearray | str, what: str = "The request body") -> Any:
-    """``json.loads`` for untrusted input: 400 (not a 500) for invalid JSON or nesting deeper than the limit."""
+    """``json.loads`` for untrusted input: 400 (not a 500) for invalid JSON, nesting deeper than the limit or
+    strings that are not text (lone surrogates)."""
     try:
         obj = json.loads(raw)
     except RecursionError as exc:
@@ -47,6 +69,10 @@ def loads(raw: bytes | bytearray | str, what: str = "The request body") -> Any:
         raise bad_request(f"{what} is not valid JSON: {exc}.") from exc
     if not json_depth_ok(obj):
         raise bad_request(f"{what} nests JSON more than {MAX_JSON_DEPTH} levels deep.")
+    if has_lone_surrogate(obj):
+        raise bad_request(
+            f"{what} is not valid text: a string holds an unpaired surrogate (\\ud800-\\udfff)."
+        )
     return obj
 
 
@@ -59,6 +85,7 @@ def int_param(raw: str | None, name: str, default: int, lo: int = 0, hi: int = M
     """A non-negative decimal integer from a query or path parameter, range-checked; 400 otherwise."""
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or len(raw) > 19 or not lo <= int(raw) <= hi:
+    # isascii: str.isdigit() is also true for digits int() refuses ("²", a 500 before) or reads ("٣" is 3)
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or not lo <= int(raw) <= hi:
         raise bad_request(f"Invalid {name} {raw[:40]!r}: expected an integer between {lo} and {hi}.")
     return int(raw)

@@ -40,8 +40,10 @@ def _body_repo_id(body: dict[str, Any], default_ns: str | None) -> tuple[str, st
 
 def _body_type(body: dict[str, Any]) -> str:
     t = body.get("type") or "model"
-    if t not in h.TYPE_TO_PREFIX:
-        raise bad_request(f"Invalid repo type {t!r}: expected model, dataset or space.", "InvalidRepoType")
+    if not isinstance(t, str) or t not in h.TYPE_TO_PREFIX:  # a list or an object is not hashable: no 500
+        raise bad_request(
+            f"Invalid repo type {str(t)[:40]!r}: expected model, dataset or space.", "InvalidRepoType"
+        )
     return t
 
 
