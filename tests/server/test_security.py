@@ -334,3 +334,14 @@ def test_admin_gc_still_reports(hub) -> None:
         timeout=120,
     )
     assert out.returncode == 0 and "would delete" in out.stdout
+
+
+def test_search_wildcards_are_literal(hub) -> None:
+    """``%`` and ``_`` in a search are text, not LIKE wildcards (``search=%`` listed every repo)."""
+    rid = _new_repo(hub)
+    with hub.http() as anon:
+        assert anon.get("/api/models", params={"search": "%"}).json() == []
+        # with "_" as a wildcard, "m_abc" would match "m-abc"
+        assert anon.get("/api/models", params={"search": rid.split("/")[1].replace("-", "_")}).json() == []
+        found = anon.get("/api/models", params={"search": rid.split("/")[1]}).json()
+        assert [m["id"] for m in found] == [rid]

@@ -60,7 +60,10 @@ def search_repos(
     if author:
         stmt = stmt.where(Repo.namespace == author)
     if search:
-        stmt = stmt.where(func.lower(Repo.namespace + "/" + Repo.name).like(f"%{search.lower()}%"))
+        # autoescape: a "%" or "_" in the search text is matched literally, not as a LIKE wildcard
+        stmt = stmt.where(
+            func.lower(Repo.namespace + "/" + Repo.name).contains(search.lower(), autoescape=True)
+        )
     order = SORT_COLUMNS.get(sort, Repo.last_modified)
     ascending = direction in ("1", "asc") or (sort == "id" and direction is None)
     stmt = stmt.order_by(order.asc() if ascending else order.desc(), Repo.id)
