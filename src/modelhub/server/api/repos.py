@@ -182,9 +182,9 @@ def repo_info(request: Request, plural: str, namespace: str, name: str, revision
     rid = h.repo_id_from(namespace, name)
     rev = h.revision_from(revision)
     service = h.hub(request)
+    repo = service.readable_snapshot(p, h.PLURAL_TO_TYPE[plural], rid)  # cached, like the resolve path
+    cid = service.resolve_cached(repo, rev)
     with service.sessions() as db:
-        repo = service.readable_repo(db, p, h.PLURAL_TO_TYPE[plural], rid)
-        cid = service.resolve(db, repo, rev)
         return h.json_response(_repo_info(request, views.repo_detail(service, db, repo, cid)))
 
 

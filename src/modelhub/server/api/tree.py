@@ -28,15 +28,15 @@ def _tree(request: Request, plural: str, namespace: str, name: str, revision: st
     recursive = q.get("recursive") in ("true", "1", "True")
     offset, pinned = decode_cursor_full(q.get("cursor"))
     service = h.hub(request)
+    repo = service.readable_snapshot(p, h.PLURAL_TO_TYPE[plural], rid)  # cached: no query in steady state
     with service.sessions() as db:
-        repo = service.readable_repo(db, p, h.PLURAL_TO_TYPE[plural], rid)
         if pinned:
             row = service.commit_row(db, pinned) if is_commit_hash(pinned) else None
             if row is None or row.repo_pk != repo.id:  # a cursor is only valid for the repo that made it
                 raise bad_request(
                     f"Invalid pagination cursor {q.get('cursor')!r}: use the Link header as given."
                 )
-        cid = pinned or service.resolve(db, repo, rev)
+        cid = pinned or service.resolve_cached(repo, rev)
         listing = service.listing(db, cid, rel, recursive)
         if listing is None:
             raise entry_not_found(rid, rev, rel, cid)

@@ -111,13 +111,16 @@ class RepoKey(Protocol):
 
 @dataclass(frozen=True)
 class RepoSnap:
-    """The few repo fields the download hot path needs, detached from any session (safe to cache)."""
+    """The repo fields the hot read paths (resolve, tree, repo info) need, detached from any session (safe to
+    cache: ``HotCache`` drops it on every write of this process)."""
 
     id: int
     type: str
     namespace: str
     name: str
     private: bool
+    gated: str = ""
+    created_at: dt.datetime | None = None
 
     @property
     def repo_id(self) -> str:
@@ -151,7 +154,7 @@ class HubService:
         return repo
 
     def repo_snapshot(self, repo_type: str, repo_id: str) -> RepoSnap | None:
-        """Cached repo lookup for the hot paths (resolve, tree)."""
+        """Cached repo lookup for the hot read paths (resolve, tree, repo info)."""
         key = ("repo", repo_type, repo_id)
         hit = self.hot.get(key)
         if hit is not MISS:
@@ -160,11 +163,13 @@ class HubService:
         namespace, _, name = repo_id.partition("/")
         with self.sessions() as db:
             row = db.execute(
-                select(Repo.id, Repo.private).where(
+                select(Repo.id, Repo.private, Repo.gated, Repo.created_at).where(
                     Repo.type == repo_type, Repo.namespace == namespace, Repo.name == name
                 )
             ).first()
-        snap = RepoSnap(row[0], repo_type, namespace, name, bool(row[1])) if row else None
+        snap = (
+            RepoSnap(row[0], repo_type, namespace, name, bool(row[1]), row[2] or "", row[3]) if row else None
+        )
         self.hot.put(key, snap, gen)
         return snap
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from ..storage.db import Ref, Repo
 from .accounts import Principal
-from .hub import CommitRow, HubService
+from .hub import CommitRow, HubService, RepoSnap
 from .objects import readable_clause
 from .trees import FileTree, card_tags
 
@@ -29,9 +29,9 @@ class RepoSummary:
 
 @dataclass(frozen=True)
 class RepoDetail:
-    """A repo at one commit: its files, card data and tags."""
+    """A repo at one commit: its files, card data and tags (``repo``: the row, or its cached snapshot)."""
 
-    repo: Repo
+    repo: Repo | RepoSnap
     commit: CommitRow
     tree: FileTree
     card: dict[str, Any]
@@ -85,7 +85,7 @@ def search_repos(
     return [RepoSummary(r, card, tags, heads.get(r.id)) for r, card, tags in page], len(matches)
 
 
-def repo_detail(service: HubService, db: Session, repo: Repo, commit_id: str) -> RepoDetail:
+def repo_detail(service: HubService, db: Session, repo: Repo | RepoSnap, commit_id: str) -> RepoDetail:
     row = service.commit_row(db, commit_id)
     if row is None:
         raise RuntimeError(f"commit {commit_id} of {repo.repo_id} is missing from the database")
