@@ -14,6 +14,7 @@ from urllib.parse import urlparse
 import pytest
 
 from .._hub import HubServer
+from ._lfs import file_line as _file
 
 XET_UA = "unknown/None; hf_hub/2.4.0; python/3.11.2"
 
@@ -36,13 +37,6 @@ def _commit(hub, repo_id: str, lines: list[dict], rev: str = "main", token: str 
             headers={"content-type": "application/x-ndjson"},
             params=params,
         )
-
-
-def _file(path: str, data: bytes) -> dict:
-    return {
-        "key": "file",
-        "value": {"content": base64.b64encode(data).decode(), "path": path, "encoding": "base64"},
-    }
 
 
 def _header(summary: str = "c", **kw) -> dict:

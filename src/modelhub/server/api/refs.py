@@ -90,7 +90,7 @@ def create_branch(
     p = h.principal(request)
     rid = h.repo_id_from(namespace, name)
     bname = h.revision_from(branch)
-    if bname.startswith("refs/") or len(bname) == 40 and all(c in "0123456789abcdef" for c in bname):
+    if bname.startswith("refs/") or is_commit_hash(bname):
         raise bad_request(
             f"Invalid branch name {bname!r}: it may not start with 'refs/' or look like a commit id."
         )
