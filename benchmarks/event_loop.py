@@ -132,7 +132,7 @@ def main() -> None:
                 jobs = [
                     ctx.Process(target=_upload_job, args=(server.url, token, repo, size)),
                     ctx.Process(
-                        target=download, args=(f"{server.url}/{repo}/resolve/main/big-down.bin", token)
+                        target=_download_job, args=(f"{server.url}/{repo}/resolve/main/big-down.bin", token)
                     ),
                 ]
                 t0 = time.perf_counter()
