@@ -65,7 +65,7 @@ class HubServer:
                     pass
                 time.sleep(0.1)
             self.stop()
-            if "address already in use" in self.log_path.read_text(errors="replace").lower():
+            if "already in use" in self.log_path.read_text(errors="replace").lower():
                 self.port = free_port()
                 continue
             break

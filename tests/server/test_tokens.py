@@ -232,7 +232,11 @@ def test_database_of_the_previous_version_gains_the_columns(tmp_path: Path) -> N
             conn.execute(ddl.format(id="INTEGER", ts="DATETIME"))
         for sql in OLD_ROWS:
             conn.execute(sql)
-    server = HubServer(data).start()
+    server = HubServer(data)
+    with pytest.raises(RuntimeError, match="modelhub admin migrate"):
+        server.start()  # never migrates silently: it names the command instead
+    server.admin("migrate")
+    server.start()
     try:
         with sqlite3.connect(db_path) as conn:
             columns = {row[1]: row for row in conn.execute("PRAGMA table_info(tokens)")}
@@ -308,8 +312,8 @@ def test_postgresql_upgrade_and_revocation_across_servers(postgres_url: str, tmp
         for sql in OLD_ROWS:
             conn.execute(sql)
     db = ("--database-url", postgres_url)
-    # one after the other: two first starts at once race in create_all (not in the column upgrade)
     servers = [HubServer(tmp_path / f"data{i}", extra_args=db) for i in range(2)]
+    servers[0].admin("migrate", *db)
     try:
         for s in servers:
             s.start()

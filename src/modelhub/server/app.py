@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import logging
 import secrets
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.routing import Match
 
@@ -31,6 +31,7 @@ from .domain.hub import HubService
 from .settings import ServerSettings
 from .storage.blobs import open_blob_store
 from .storage.db import Setting, open_database
+from .storage.migrate import check_current
 from .web import pages
 
 logger = logging.getLogger(__name__)
@@ -53,10 +54,10 @@ def _secret(sessions) -> bytes:
 def create_app(settings: ServerSettings | None = None) -> Any:
     """The application for a data directory / database (``ServerSettings.from_env()`` when none are given)."""
     settings = settings or ServerSettings.from_env()
-    data_dir = Path(settings.data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
     sessions = open_database(settings.database_url)
-    blobs = open_blob_store(settings.blob_store, data_dir)
+    # never creates or migrates: `modelhub serve` / `modelhub admin init` create a hub, `admin migrate` upgrades
+    check_current(sessions.kw["bind"], f"modelhub admin migrate {settings.storage.cli_flags()}")
+    blobs = open_blob_store(settings.blob_store, settings.data_dir, s3_endpoint_url=settings.s3_endpoint_url)
     removed, removed_bytes = blobs.cleanup_tmp()  # whatever their age: their processes are gone
     if removed:
         logger.info("removed %d partial uploads (%d bytes) of earlier runs", removed, removed_bytes)
@@ -78,6 +79,18 @@ def create_app(settings: ServerSettings | None = None) -> Any:
         app.include_router(room.router)
     openapi.install(app)  # the document declares what the routes take and answer (api/openapi.py)
     return RawPathMiddleware(LimitAndLogMiddleware(ResolveFastPath(app), settings))
+
+
+def worker_app() -> Any:
+    """The app of one ``modelhub serve --workers N`` process: settings from the environment the parent set."""
+    import os
+    import sys
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("modelhub").setLevel((os.environ.get("MODELHUB_LOG_LEVEL") or "info").upper())
+    app = create_app()
+    sys.setswitchinterval(0.001)  # as in `serve` (cli._tune_process)
+    return app
 
 
 _METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
@@ -118,6 +131,11 @@ def _error_handlers(app: FastAPI) -> None:
             headers["Allow"] = ", ".join(_allowed_methods(request)) or headers.get("Allow", "")
         err = ApiError(exc.status_code, msg, None, headers=headers)
         return h.error_response(err, head=request.method == "HEAD")
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(request: Request, exc: ClientDisconnect) -> Response:
+        # the client hung up (mid-upload): nothing to answer, nothing stored; the access log shows 499
+        return Response(status_code=499)
 
     @app.exception_handler(OperationalError)
     async def _db_busy(request: Request, exc: OperationalError) -> Response:

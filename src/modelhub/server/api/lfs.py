@@ -166,7 +166,7 @@ async def lfs_upload(request: Request, oid: str) -> Response:
         raise bad_request(f"Invalid object id {oid!r}: expected 64 lowercase hex characters.")
     size, repo_pk = _check_signature(request, oid, scoped=True)
     service = h.hub(request)
-    sink = AsyncBlobSink(await h.run(service.blobs.writer))
+    sink = AsyncBlobSink(await h.run(service.blobs.writer, oid))
     try:
         async for chunk in request.stream():
             if sink.size + len(chunk) > size:

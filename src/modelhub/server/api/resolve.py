@@ -105,8 +105,8 @@ class ResolveFastPath:
     The work (token check, database, small-file read) runs on a worker thread, never on the event loop. Small
     answers (HEAD, errors, GET bodies up to 4 KiB) are also kept in the service's ``HotCache``, keyed by method,
     raw path and the caller (user and token role, after the token was checked), so the access decision is the one
-    made for that caller. Like the other hot-path entries they are dropped on every committed write of this
-    process and live at most the cache TTL (2 s) otherwise."""
+    made for that caller. Like the other hot-path entries they are dropped when any process writes to the database
+    (``HubService.sync_caches``, one primary-key read per request)."""
 
     MAX_CACHED_BODY = 4096
 
@@ -145,6 +145,8 @@ class ResolveFastPath:
         except (ApiError, DomainError) as exc:
             return h.error_response(exc, head=head)
         hot = self.app.state.hub.hot
+        if not ranged:
+            self.app.state.hub.sync_caches()  # answers stay correct after writes of other processes
         key = ("resolve", request.method, request.scope["path"], None if p is None else (p.user_id, p.role))
         if not ranged:
             hit = hot.get(key)

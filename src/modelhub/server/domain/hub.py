@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ..._common.validation import is_commit_hash
 from ..caches import MISS, Caches
 from ..storage.blobs import BlobStore
-from ..storage.db import Commit, Ref, Repo, Tree, utcnow
+from ..storage.db import Commit, Ref, Repo, Tree, read_generation, utcnow
 from . import objects
 from .accounts import Principal, can_read, can_write_namespace
 from .errors import (
@@ -136,6 +136,7 @@ class HubService:
         self.caches = Caches()
         self.hot = self.caches.hot
         event.listen(sessions, "after_commit", self.hot.invalidate)
+        self._engine = sessions.kw["bind"]
         self.trees = self.caches.trees
 
     # --- repos --------------------------------------------------------------------------------------------
@@ -153,8 +154,13 @@ class HubService:
             raise repo_not_found(repo_id, principal is None)
         return repo
 
+    def sync_caches(self) -> None:
+        """Drop the hot cache if any process wrote to the database since it was filled (caches.py)."""
+        self.hot.sync(read_generation(self._engine))
+
     def repo_snapshot(self, repo_type: str, repo_id: str) -> RepoSnap | None:
-        """Cached repo lookup for the hot read paths (resolve, tree, repo info)."""
+        """Cached repo lookup for the hot read paths (resolve, tree, repo info); correct across processes."""
+        self.sync_caches()
         key = ("repo", repo_type, repo_id)
         hit = self.hot.get(key)
         if hit is not MISS:
@@ -563,7 +569,7 @@ class HubService:
             if not dry_run:
                 self.blobs.delete(sha)
         if not dry_run:
-            report.partial_uploads, report.partial_bytes = self.blobs.cleanup_tmp()
+            report.partial_uploads, report.partial_bytes = self.blobs.cleanup_tmp(min_age_s)
         return report
 
     # --- README card ---------------------------------------------------------------------------------------

@@ -24,10 +24,12 @@ from sqlalchemy import (
     create_engine,
     event,
     inspect,
+    select,
     text,
+    update,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, ORMExecuteState, Session, mapped_column, sessionmaker
 
 
 def utcnow() -> dt.datetime:
@@ -75,7 +77,7 @@ class Token(Base):
     role: Mapped[str] = mapped_column(String(8), nullable=False)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
-    # Both nullable: databases of earlier versions gain them through _add_missing_columns. No expiry: None.
+    # Both nullable: databases older than migration 0001 gain them through add_missing_columns. No expiry: None.
     # last_used_at is refreshed at most about once a minute (see accounts.TokenCache).
     expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
@@ -189,6 +191,15 @@ class DiscussionEvent(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
 
 
+class HubState(Base):
+    """One row (``id = 1``): ``generation`` grows with every committed write to the database, by any process
+    (``count_writes``), so each process can tell whether its caches still hold (``caches.HotCache.sync``)."""
+
+    __tablename__ = "hub_state"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    generation: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+
+
 class Setting(Base):
     """Server-wide key/value settings (e.g. the secret that signs LFS upload URLs)."""
 
@@ -225,23 +236,59 @@ def make_engine(url: str) -> Engine:
 
 
 def open_database(url: str) -> sessionmaker:
-    """Engine + tables (created if missing) + a session factory."""
-    engine = make_engine(url)
-    Base.metadata.create_all(engine)
-    _add_missing_columns(engine)
-    return sessionmaker(engine, expire_on_commit=False)
+    """Engine + a session factory whose writing transactions bump ``hub_state.generation``.
+
+    It neither creates nor upgrades tables: ``storage.migrate`` does that (``create_hub`` for a new hub,
+    ``upgrade`` for ``modelhub admin migrate``), and ``check_current`` refuses a database that is behind."""
+    sessions = sessionmaker(make_engine(url), expire_on_commit=False)
+    count_writes(sessions)
+    return sessions
 
 
-def _add_missing_columns(engine: Engine) -> None:
+_BUMP = update(HubState).where(HubState.id == 1).values(generation=HubState.generation + 1)
+_GENERATION = select(HubState.generation).where(HubState.id == 1)
+
+
+def count_writes(sessions: sessionmaker) -> None:
+    """A session that wrote anything (a flush or an INSERT/UPDATE/DELETE statement) bumps the generation in the
+    same transaction, so the bump is visible exactly when the write is, to every process."""
+
+    @event.listens_for(sessions, "after_flush")
+    def _flushed(session: Session, _ctx: Any) -> None:
+        session.info["wrote"] = True
+
+    @event.listens_for(sessions, "do_orm_execute")
+    def _executed(state: ORMExecuteState) -> None:
+        if state.is_insert or state.is_update or state.is_delete:
+            state.session.info["wrote"] = True
+
+    @event.listens_for(sessions, "before_commit")
+    def _bump(session: Session) -> None:
+        if session.info.pop("wrote", False):
+            session.execute(_BUMP)
+            session.info.pop("wrote", None)  # the bump itself is a write
+
+    @event.listens_for(sessions, "after_rollback")
+    def _forget(session: Session) -> None:
+        session.info.pop("wrote", None)
+
+
+def read_generation(engine: Engine) -> int:
+    """The database's write generation (one primary-key read)."""
+    with engine.connect() as conn:
+        return conn.execute(_GENERATION).scalar_one_or_none() or 0
+
+
+def add_missing_columns(engine: Engine, tables: tuple[str, ...]) -> None:
     """Add the nullable columns that a database created by an earlier version lacks (``create_all`` creates missing
     tables, never missing columns), with ``ALTER TABLE ... ADD COLUMN`` (SQLite and PostgreSQL).
 
-    Deliberately minimal: no renames, type changes or NOT NULL columns (those raise); a real migration tool
-    (Alembic) replaces this when the schema needs more. Safe when several processes start at once."""
+    Only for databases older than Alembic revision 0001 (``storage.migrate`` runs it before stamping 0001):
+    every later change is a migration. Safe when several processes start at once."""
     existing_tables = set(inspect(engine).get_table_names())
     quote = engine.dialect.identifier_preparer.quote
     for table in Base.metadata.sorted_tables:
-        if table.name not in existing_tables:
+        if table.name not in existing_tables or table.name not in tables:
             continue
         have = {c["name"] for c in inspect(engine).get_columns(table.name)}
         for column in table.columns:

@@ -67,7 +67,9 @@ class BlobStore(abc.ABC):
     """Where blob contents live, addressed by lowercase hex SHA-256."""
 
     @abc.abstractmethod
-    def writer(self) -> BlobWriter: ...
+    def writer(self, expected_sha256: str | None = None) -> BlobWriter:
+        """A writer for one new blob; ``expected_sha256`` (when the uploader declared it) lets a remote store
+        write straight to the final place, published only once verified."""
 
     @abc.abstractmethod
     def exists(self, sha256: str) -> bool: ...
@@ -104,8 +106,10 @@ class BlobStore(abc.ABC):
     def touch(self, sha256: str) -> None:
         """Mark a blob as just used (an upload found it already stored), so garbage collection spares it."""
 
-    def cleanup_tmp(self) -> tuple[int, int]:
-        """Remove what interrupted uploads of processes no longer running left behind; (files, bytes) removed."""
+    def cleanup_tmp(self, min_age_s: float | None = None) -> tuple[int, int]:
+        """Remove what interrupted uploads of processes no longer running left behind; (files, bytes) removed.
+        A store shared by processes that cannot tell who is alive (S3) removes only what is older than
+        ``min_age_s`` (default: a day)."""
         return 0, 0
 
     def iter_range(

@@ -108,7 +108,7 @@ class LocalBlobStore(BlobStore):
         _check_sha(sha256)
         return os.path.join(self._root_str, sha256[:2], sha256[2:4], sha256)
 
-    def writer(self) -> BlobWriter:
+    def writer(self, expected_sha256: str | None = None) -> BlobWriter:
         return _LocalWriter(self)
 
     def exists(self, sha256: str) -> bool:
@@ -157,9 +157,9 @@ class LocalBlobStore(BlobStore):
                 self._session, self._session_fh = path, fh
             return self._session
 
-    def cleanup_tmp(self) -> tuple[int, int]:
-        """Remove the upload folders of processes that are gone (their lock is free) and loose files left by
-        versions before per-process folders. Called at start-up and by ``modelhub admin gc``."""
+    def cleanup_tmp(self, min_age_s: float | None = None) -> tuple[int, int]:
+        """Remove the upload folders of processes that are gone (their lock is free, whatever ``min_age_s``) and
+        loose files left by versions before per-process folders. Called at start-up and by ``modelhub admin gc``."""
         count = size = 0
         if not self.tmp_dir.is_dir():
             return 0, 0
