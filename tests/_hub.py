@@ -17,6 +17,8 @@ from typing import Any
 
 import httpx
 
+from ._services import backend_storage
+
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -31,11 +33,31 @@ def _clean_env() -> dict[str, str]:
 
 
 class HubServer:
-    """One server process on 127.0.0.1 with its own data directory."""
+    """One server process on 127.0.0.1 with its own data directory.
 
-    def __init__(self, data_dir: Path, *, extra_args: tuple[str, ...] = (), port: int | None = None) -> None:
+    Its storage is the backend the run selected (``tests/_services.backend``: SQLite + local disk, or a new
+    PostgreSQL database + a new S3 prefix), unless ``extra_args`` name a database or ``backend="sqlite"``."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        extra_args: tuple[str, ...] = (),
+        port: int | None = None,
+        backend: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.storage_args: tuple[str, ...] = ()
+        self.env: dict[str, str] = {}
+        if backend != "sqlite" and "--database-url" not in extra_args:
+            self.storage_args, self.env = backend_storage()
+        else:  # the admin commands name the same hub as the server
+            flags = ("--database-url", "--blob-store", "--s3-endpoint-url")
+            pairs = zip(extra_args, extra_args[1:], strict=False)
+            self.storage_args = tuple(x for k, v in pairs if k in flags for x in (k, v))
+        self.env.update(env or {})
         self.extra_args = extra_args
         self.port = port or free_port()
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}-server.log"
@@ -51,8 +73,9 @@ class HubServer:
         for _attempt in range(3):
             log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the subprocess for its lifetime
             cmd = [sys.executable, "-m", "modelhub", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
-            cmd += ["--data-dir", str(self.data_dir), *self.extra_args]
-            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=_clean_env())
+            cmd += ["--data-dir", str(self.data_dir), *self.storage_args, *self.extra_args]
+            env = _clean_env() | self.env
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
             log.close()
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
@@ -107,7 +130,9 @@ class HubServer:
     def admin(self, *args: str) -> str:
         """Run ``modelhub admin ...`` against this data dir; returns stdout; raises with stderr on failure."""
         cmd = [sys.executable, "-m", "modelhub", "admin", *args, "--data-dir", str(self.data_dir)]
-        res = subprocess.run(cmd, capture_output=True, text=True, env=_clean_env(), timeout=120)
+        if "--database-url" not in args:
+            cmd += self.storage_args
+        res = subprocess.run(cmd, capture_output=True, text=True, env=_clean_env() | self.env, timeout=120)
         if res.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd)} failed ({res.returncode}): {res.stderr.strip()}")
         return res.stdout.strip()

@@ -77,7 +77,8 @@ def resolve_response(
     if entry.size <= SMALL_FILE and "range" not in request.headers:
         with service.blobs.open(entry.sha256) as fh:  # small: one read beats a threaded file stream
             return Response(fh.read(), headers=headers, media_type="application/octet-stream")
-    return serve_blob(service, entry.sha256, headers, rel.rsplit("/", 1)[-1])
+    ttl = request.app.state.settings.download_url_ttl  # a short-lived redirect (remote stores)
+    return serve_blob(service, entry.sha256, headers, rel.rsplit("/", 1)[-1], ttl)
 
 
 @router.get("/{namespace}/{name}/resolve/{revision}/{path:path}", tags=["files"])
