@@ -8,6 +8,7 @@ The revisions live in ``storage/migrations/versions`` (one file each, a single l
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from sqlalchemy.engine import Connection, Engine
 from .db import Base, HubState, add_missing_columns
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+logging.getLogger("alembic").setLevel(logging.WARNING)  # its per-step INFO lines; we report the outcome
 BASELINE = "0001"
 # the tables of revision 0001: a database older than it may lack some (those versions created missing tables at
 # start-up), which the upgrade creates before stamping it 0001
