@@ -74,3 +74,64 @@ def write_random(path: Path, size: int, seed: int = 0) -> str:
             h.update(block)
             left -= len(block)
     return h.hexdigest()
+
+
+# --- hand-made xorbs and shards (protocol-level tests) ------------------------------------------------------
+
+
+def make_xorb(chunks: list[bytes], lz4: bool = False) -> tuple[str, bytes]:
+    """(hash string, serialized chunk records) of a xorb holding ``chunks``."""
+    import lz4.frame as lz4f
+
+    from modelhub.server.xet import hashing
+
+    out = bytearray()
+    for c in chunks:
+        payload, scheme = (lz4f.compress(c), 1) if lz4 else (c, 0)
+        out += (
+            bytes([0]) + len(payload).to_bytes(3, "little") + bytes([scheme]) + len(c).to_bytes(3, "little")
+        )
+        out += payload
+    leaves = [(hashing.chunk_hash(c), len(c)) for c in chunks]
+    return hashing.to_hex(hashing.xorb_hash(leaves)), bytes(out)
+
+
+def make_shard(
+    xorbs: dict[str, list[bytes]],
+    terms: list[tuple[str, int, int]],
+    *,
+    sha256: str | None = None,
+    file_hash: bytes | None = None,
+    verification: list[bytes] | None = None,
+    list_xorbs: bool = True,
+) -> tuple[str, str, bytes]:
+    """(file hash string, SHA-256, upload shard) of one file made of ``terms`` (xorb, first chunk, end chunk)
+    over the chunk lists of ``xorbs``; the keyword arguments override what is declared (for bad-input tests)."""
+    import struct
+
+    from modelhub.server.xet import hashing, shard
+
+    content = b"".join(c for x, a, b in terms for c in xorbs[x][a:b])
+    leaves = [(hashing.chunk_hash(c), len(c)) for x, a, b in terms for c in xorbs[x][a:b]]
+    fh = file_hash or hashing.file_hash(leaves)
+    sha = sha256 or hashlib.sha256(content).hexdigest()
+    out = bytearray(shard.TAG + struct.pack("<QQ", 2, 0))
+    out += fh + struct.pack("<II", 0xC0000000, len(terms)) + bytes(8)
+    for x, a, b in terms:
+        size = sum(len(c) for c in xorbs[x][a:b])
+        out += hashing.from_hex(x) + struct.pack("<IIII", 0, size, a, b)
+    checks = verification or [
+        hashing.verification_hash([hashing.chunk_hash(c) for c in xorbs[x][a:b]]) for x, a, b in terms
+    ]
+    for v in checks:
+        out += v + bytes(16)
+    out += hashing.from_hex(sha) + bytes(16)
+    out += shard.BOOKEND
+    for x, chunks in xorbs.items() if list_xorbs else ():
+        out += hashing.from_hex(x) + struct.pack("<IIII", 0, len(chunks), sum(map(len, chunks)), 0)
+        offset = 0
+        for c in chunks:
+            out += hashing.chunk_hash(c) + struct.pack("<IIII", offset, len(c), 0, 0)
+            offset += len(c)
+    out += shard.BOOKEND
+    return hashing.to_hex(fh), sha, bytes(out)
