@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import subprocess
+import sys
+import textwrap
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -135,3 +139,40 @@ def make_shard(
             offset += len(c)
     out += shard.BOOKEND
     return hashing.to_hex(fh), sha, bytes(out)
+
+
+# --- the official client in a process of its own (its own HF_HOME, so its own Xet cache) -------------------
+
+UPLOAD = textwrap.dedent(
+    """
+    import sys
+    from huggingface_hub import HfApi
+    url, token, repo, path, name = sys.argv[1:6]
+    HfApi(endpoint=url, token=token).upload_file(path_or_fileobj=path, path_in_repo=name, repo_id=repo)
+    print("UPLOADED", flush=True)
+    """
+)
+
+
+def client_env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_"))}
+    env.update(HF_HOME=str(home), HF_HUB_DISABLE_TELEMETRY="1", HF_HUB_DISABLE_PROGRESS_BARS="1")
+    return env
+
+
+def start_upload(
+    url: str, token: str, repo: str, path: Path, home: Path, name: str = "big.bin"
+) -> subprocess.Popen[str]:
+    """``upload_file`` by the official client (default install: hf_xet) in a subprocess."""
+    return subprocess.Popen(
+        [sys.executable, "-c", UPLOAD, url, token, repo, str(path), name],
+        env=client_env(home),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def upload(url: str, token: str, repo: str, path: Path, home: Path, name: str = "big.bin") -> None:
+    out, err = start_upload(url, token, repo, path, home, name).communicate(timeout=900)
+    assert "UPLOADED" in out, err[-3000:]

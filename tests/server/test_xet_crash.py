@@ -3,11 +3,8 @@ its own (kill and gc must not touch the session's shared one)."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -15,38 +12,12 @@ import httpx
 import pytest
 
 from .._hub import HubServer
-from ._xet import sha256_file, write_random
+from ._xet import sha256_file, start_upload, write_random
 
 pytest.importorskip("huggingface_hub")
 pytest.importorskip("hf_xet")
 pytestmark = [pytest.mark.interop, pytest.mark.slow]
 MB = 2**20
-
-UPLOAD = textwrap.dedent(
-    """
-    import sys
-    from huggingface_hub import HfApi
-    url, token, repo, path = sys.argv[1:5]
-    HfApi(endpoint=url, token=token).upload_file(path_or_fileobj=path, path_in_repo="big.bin", repo_id=repo)
-    print("UPLOADED", flush=True)
-    """
-)
-
-
-def _client_env(tmp: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_"))}
-    env.update(HF_HOME=str(tmp / "home"), HF_HUB_DISABLE_TELEMETRY="1", HF_HUB_DISABLE_PROGRESS_BARS="1")
-    return env
-
-
-def _upload(server: HubServer, token: str, repo: str, path: Path, tmp: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-c", UPLOAD, server.url, token, repo, str(path)],
-        env=_client_env(tmp),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
 
 def _blob_files(server: HubServer) -> set[str]:
@@ -64,13 +35,15 @@ def test_kill_during_xet_upload_then_retry_and_gc(tmp_path: Path) -> None:
         src = tmp_path / "big.bin"
         sha = write_random(src, 150 * MB, seed=7)  # three xorbs
 
-        proc = _upload(server, token, "alice/big", src, tmp_path)
+        proc = start_upload(server.url, token, "alice/big", src, tmp_path / "home")
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and "xet: xorb" not in server.log(sync=False):
             time.sleep(0.05)
         assert "xet: xorb" in server.log(sync=False), "no xorb reached the server"
         assert server.proc is not None
-        server.proc.send_signal(signal.SIGKILL)  # in the middle of the upload: more xorbs and the shard to come
+        server.proc.send_signal(
+            signal.SIGKILL
+        )  # in the middle of the upload: more xorbs and the shard to come
         server.proc.wait(timeout=30)
         server.proc = None
         try:
@@ -85,14 +58,14 @@ def test_kill_during_xet_upload_then_retry_and_gc(tmp_path: Path) -> None:
         files = httpx.get(f"{server.url}/api/models/alice/big/tree/main", headers=auth).json()
         assert [f["path"] for f in files] == [".gitattributes"]  # nothing visible of the killed upload
 
-        retry = _upload(server, token, "alice/big", src, tmp_path)
+        retry = start_upload(server.url, token, "alice/big", src, tmp_path / "home")
         out, err = retry.communicate(timeout=600)
         assert "UPLOADED" in out, err[-3000:]
         got = tmp_path / "down.bin"
-        with httpx.stream("GET", f"{server.url}/alice/big/resolve/main/big.bin", headers=auth) as r:
-            with open(got, "wb") as fh:
-                for block in r.iter_bytes(1 << 20):
-                    fh.write(block)
+        url = f"{server.url}/alice/big/resolve/main/big.bin"
+        with httpx.stream("GET", url, headers=auth) as r, open(got, "wb") as fh:
+            for block in r.iter_bytes(1 << 20):
+                fh.write(block)
         assert sha256_file(got) == sha
 
         # gc: nothing is collected while the file is referenced; after the repo is deleted, its xorbs, shard
@@ -101,12 +74,18 @@ def test_kill_during_xet_upload_then_retry_and_gc(tmp_path: Path) -> None:
         out = server.admin("gc", "--min-age-hours", "0")
         assert "deleted 0 unreferenced Xet files" in out, out
         httpx.request(
-            "DELETE", f"{server.url}/api/repos/delete", json={"name": "big", "organization": "alice"}, headers=auth
+            "DELETE",
+            f"{server.url}/api/repos/delete",
+            json={"name": "big", "organization": "alice"},
+            headers=auth,
         ).raise_for_status()
         out = server.admin("gc", "--min-age-hours", "0")
         assert "deleted 1 unreferenced Xet files, 3 xorbs and" in out, out
         after = _blob_files(server)
-        assert len(before - after) >= 4 and len(after) <= 1, (before, after)  # xorbs + shard(s); .gitattributes
+        assert len(before - after) >= 4 and len(after) <= 1, (
+            before,
+            after,
+        )  # xorbs + shard(s); .gitattributes
         assert httpx.get(f"{server.url}/api/health").status_code == 200
     finally:
         server.stop()

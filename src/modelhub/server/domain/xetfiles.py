@@ -19,7 +19,7 @@ import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
@@ -131,17 +131,37 @@ def may_reconstruct(db: Session, repo_pk: int, file_hash: str) -> XetFile | None
 
 def xorbs_of_repo(db: Session, repo_pk: int, xorb_hashes: list[str]) -> set[str]:
     """Those of ``xorb_hashes`` that a file the repo holds uses (the scope of dedup answers)."""
-    shas = or_(
-        XetFile.sha256.in_(select(RepoObject.sha256).where(RepoObject.repo_pk == repo_pk)),
-        XetFile.sha256.in_(select(UploadGrant.sha256).where(UploadGrant.repo_pk == repo_pk)),
-    )
     stmt = (
         select(XetFileXorb.xorb_hash)
         .join(XetFile, XetFile.hash == XetFileXorb.file_hash)
-        .where(XetFileXorb.xorb_hash.in_(xorb_hashes), shas)
+        .where(XetFileXorb.xorb_hash.in_(xorb_hashes), _held_by(repo_pk))
         .distinct()
     )
     return set(db.scalars(stmt))
+
+
+def _held_by(repo_pk: int) -> Any:
+    """SQL condition on ``XetFile``: the repo holds the file (a commit references it, or a grant)."""
+    return or_(
+        XetFile.sha256.in_(select(RepoObject.sha256).where(RepoObject.repo_pk == repo_pk)),
+        XetFile.sha256.in_(select(UploadGrant.sha256).where(UploadGrant.repo_pk == repo_pk)),
+    )
+
+
+def neighbour_xorbs(db: Session, repo_pk: int, xorbs: set[str], limit: int = 64) -> list[str]:
+    """``xorbs`` (those the repo holds) and the other xorbs of the repo's files that use them, at most ``limit``:
+    a dedup answer lists a file's neighbourhood, since the client asks about only ~1 chunk in 1024."""
+    if not xorbs:
+        return []
+    files = (
+        select(XetFileXorb.file_hash)
+        .join(XetFile, XetFile.hash == XetFileXorb.file_hash)
+        .where(XetFileXorb.xorb_hash.in_(sorted(xorbs)), _held_by(repo_pk))
+    )
+    others = db.scalars(
+        select(XetFileXorb.xorb_hash).where(XetFileXorb.file_hash.in_(files)).distinct().limit(limit)
+    )
+    return sorted(xorbs)[:limit] + [x for x in others if x not in xorbs][: max(limit - len(xorbs), 0)]
 
 
 # --- garbage collection ----------------------------------------------------------------------------------------

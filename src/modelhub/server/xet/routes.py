@@ -172,8 +172,9 @@ async def upload_shard(request: Request) -> Response:
 
 @router.get("/v1/chunks/{prefix}/{chunk_hash}")
 def dedup_query(request: Request, prefix: str, chunk_hash: str) -> Response:
-    """A shard listing the xorbs that hold this chunk and that the token's repo holds, chunk hashes keyed with a
-    fresh random key (the client can match only chunks it has the bytes of); 404 when there is none."""
+    """A shard listing the xorbs that hold this chunk and that the token's repo holds (with the other xorbs of
+    the files using them), chunk hashes keyed with a fresh random key (the client can match only chunks it has
+    the bytes of); 404 when there is none."""
     claims = _claims(request)
     _hash_param(chunk_hash, "chunk hash")
     _check_still_allowed(request, claims)
@@ -181,8 +182,9 @@ def dedup_query(request: Request, prefix: str, chunk_hash: str) -> Response:
     candidates = store.dedup_xorbs(chunk_hash)
     with store.sessions() as db:
         allowed = xetfiles.xorbs_of_repo(db, claims.repo_pk, candidates) if candidates else set()
+        listed = xetfiles.neighbour_xorbs(db, claims.repo_pk, allowed)
     picked = []
-    for x in sorted(allowed)[:4]:
+    for x in listed:
         found = store.xorb(x)
         if found is not None:
             idx = found[1]
