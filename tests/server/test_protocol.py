@@ -222,7 +222,7 @@ def test_concurrent_commits_never_lose_one(hub) -> None:
     assert len(commits) == n + 1
 
 
-def test_preupload_modes_follow_the_user_agent(hub) -> None:
+def test_preupload_answers_lfs_for_large_files_to_every_client(hub) -> None:
     repo_id = _create(hub)
     files = [
         {"path": "big.safetensors", "sample": base64.b64encode(b"\0" * 512).decode(), "size": 50_000_000},
@@ -237,12 +237,12 @@ def test_preupload_modes_follow_the_user_agent(hub) -> None:
             body = r.json()
         assert all(f["shouldIgnore"] is False for f in body["files"])
         modes[ua] = [f["uploadMode"] for f in body["files"]]
-    assert modes[XET_UA] == ["regular", "regular"]
-    assert modes["unknown/None; hf_hub/1.19.0; python/3.11"] == ["lfs", "regular"]
-    assert modes[XET_UA + "; upload/lfs"] == ["lfs", "regular"]
-    assert modes["modelhub/0.1"] == ["lfs", "regular"]
+    # every client gets `lfs` for large files: the official client with hf_xet then uploads them through Xet
+    assert all(m == ["lfs", "regular"] for m in modes.values()), modes
     with hub.http(hub.token) as c:
-        assert c.get(f"/api/models/{repo_id}/xet-write-token/main").status_code == 404
+        r = c.get(f"/api/models/{repo_id}/xet-write-token/main")
+        assert r.status_code == 200 and r.json()["casUrl"] == f"{hub.url}/cas"
+        assert r.headers["x-xet-access-token"] == r.json()["accessToken"]
 
 
 def test_first_run_token_and_openapi(hub) -> None:

@@ -9,6 +9,8 @@ import textwrap
 
 import pytest
 
+from ._xet import traffic
+
 pytestmark = [pytest.mark.torch, pytest.mark.interop, pytest.mark.slow]
 
 SCRIPT = textwrap.dedent(
@@ -35,7 +37,7 @@ SCRIPT = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("disable_xet", [False, True], ids=["hf_xet-regular", "lfs"])
+@pytest.mark.parametrize("disable_xet", [False, True], ids=["xet", "lfs"])
 def test_transformers_push_and_load(hub, tmp_path, disable_xet: bool) -> None:
     pytest.importorskip("torch")
     pytest.importorskip("transformers")
@@ -50,12 +52,14 @@ def test_transformers_push_and_load(hub, tmp_path, disable_xet: bool) -> None:
     )
     if disable_xet:
         env["HF_HUB_DISABLE_XET"] = "1"
-        env["HF_HUB_USER_AGENT_ORIGIN"] = "upload/lfs"  # opt into LFS uploads (docs/server.md)
-    res = subprocess.run(
-        [sys.executable, "-c", SCRIPT, repo_id], env=env, capture_output=True, text=True, timeout=300
-    )
+    with traffic(hub.server) as t:
+        res = subprocess.run(
+            [sys.executable, "-c", SCRIPT, repo_id], env=env, capture_output=True, text=True, timeout=300
+        )
     assert res.returncode == 0, res.stderr[-3000:]
     assert "IDENTICAL" in res.stdout
-    log = hub.log()
-    uploaded_lfs = any(f"/{repo_id}.git/info/lfs/objects/batch" in line for line in log.splitlines())
+    uploaded_lfs = any(f"/{repo_id}.git/info/lfs/objects/batch" in h.path for h in t.hits)
     assert uploaded_lfs == disable_xet
+    # with hf_xet the weights went up and came back down through the CAS
+    assert bool(t.to("POST", "/cas/v1/shards", 200)) == (not disable_xet)
+    assert bool(t.to("GET", "/cas/v2/reconstructions/", 200)) == (not disable_xet)

@@ -21,7 +21,20 @@ from starlette.routing import Match
 from .._version import __version__
 from ..errors import HFValidationError
 from .api import _http as h
-from .api import accounts, cards, commit, discussions, lfs, misc, openapi, refs, repos, resolve, tree
+from .api import (
+    accounts,
+    cards,
+    commit,
+    discussions,
+    lfs,
+    misc,
+    openapi,
+    refs,
+    repos,
+    resolve,
+    tree,
+    xet_tokens,
+)
 from .api.errors import ApiError, DomainError
 from .api.middleware import LimitAndLogMiddleware, RawPathMiddleware
 from .api.resolve import ResolveFastPath
@@ -33,6 +46,8 @@ from .storage.blobs import open_blob_store
 from .storage.db import Setting, open_database
 from .storage.migrate import check_current
 from .web import pages
+from .xet import routes as cas
+from .xet.store import XetStore
 
 logger = logging.getLogger(__name__)
 
@@ -74,9 +89,26 @@ def create_app(settings: ServerSettings | None = None) -> Any:
     app.state.hub = HubService(sessions, blobs)
     app.state.tokens = TokenCache(sessions)
     app.state.secret = _secret(sessions)
+    app.state.xet = XetStore(sessions, blobs)  # the CAS's storage; the hub reads Xet files through it
+    app.state.hub.xet = app.state.xet
     _error_handlers(app)
-    for room in (accounts, repos, refs, tree, cards, commit, lfs, resolve, discussions, misc, pages):
+    for room in (
+        accounts,
+        repos,
+        refs,
+        tree,
+        xet_tokens,
+        cards,
+        commit,
+        lfs,
+        resolve,
+        discussions,
+        misc,
+        pages,
+    ):
         app.include_router(room.router)
+    app.include_router(cas.router)  # the CAS under /cas (api/xet_tokens.CAS_PREFIX)
+    app.include_router(cas.root_router)
     openapi.install(app)  # the document declares what the routes take and answer (api/openapi.py)
     return RawPathMiddleware(LimitAndLogMiddleware(ResolveFastPath(app), settings))
 

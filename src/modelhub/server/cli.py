@@ -362,6 +362,7 @@ def cmd_gc(args: argparse.Namespace) -> int:
     r = service.collect_garbage(args.min_age_hours * 3600, dry_run=args.dry_run)
     verb = "would delete" if args.dry_run else "deleted"
     print(f"{verb} {r.blobs} unreferenced files ({r.blob_bytes / 1e6:.1f} MB)")
+    print(f"{verb} {r.xet_files} unreferenced Xet files, {r.xorbs} xorbs and {r.shards} shards")
     if not args.dry_run:
         print(
             f"removed {r.partial_uploads} partial uploads of stopped server processes"

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from ..domain import gitignore, objects
+from ..domain import gitignore, objects, xetfiles
 from ..domain.accounts import Principal
 from ..domain.discussions import add_event, commit_target, open_discussion, pr_commit_hook
 from ..domain.hub import HubService, Op
@@ -234,14 +234,16 @@ def _lfs_entry(service: HubService, repo: Repo, p: Principal, path: str, value: 
     if declared is not None and not h.is_int(declared, 0, 2**63 - 1):
         raise bad_request(f"Invalid lfsFile size {str(declared)[:40]!r} for {path!r}.")
     with service.sessions() as db:
-        known = objects.provable(db, p, repo.id, oid) and service.blobs.exists(oid)
-        meta = db.get(BlobMeta, oid) if known else None
-    if not known:
-        raise bad_request(
-            f"Large file {path!r} ({oid}) was never uploaded to {repo.repo_id!r}: upload it through the LFS"
-            " batch API first."
+        # the bytes may be a blob (LFS) or a Xet file (registered by a verified shard): the same object
+        size = (
+            xetfiles.content_size(db, service.blobs, oid) if objects.provable(db, p, repo.id, oid) else None
         )
-    size = service.blobs.size(oid)
+        meta = db.get(BlobMeta, oid) if size is not None else None
+    if size is None:
+        raise bad_request(
+            f"Large file {path!r} ({oid}) was never uploaded to {repo.repo_id!r}: upload it through Xet or the"
+            " LFS batch API first (with a Xet upload, its shard must have been accepted)."
+        )
     if declared is not None and declared != size:
         raise bad_request(f"lfsFile {path!r}: declared size {declared} but the object has {size} bytes.")
     return Entry(oid, size, True, meta.git_sha1 if meta else None)

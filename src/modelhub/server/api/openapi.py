@@ -245,7 +245,8 @@ _RESOLVE_GET = Op(
 _RESOLVE_HEAD = Op(
     _READ, responses={200: {**_BLOB_200, "description": "The file's headers.", "headers": _BLOB_HEADERS}}
 )
-_XET = Op((404,))  # this hub does not speak Xet: always 404 XetNotSupported
+# a CAS token for the repo (JSON + X-Xet-* headers); the write token also needs write access (403)
+_XET = Op((*_READ, 403), params=(_query("create_pr", _FLAG),))
 _TREE = Op(
     _READ,
     params=(

@@ -65,6 +65,7 @@ class Principal:
     token_name: str
     is_admin: bool = False
     sessions: sessionmaker | None = field(default=None, compare=False, repr=False)
+    token_id: int = 0  # the token row (CAS tokens name it, so that revoking the hub token stops them)
 
     @property
     def can_write(self) -> bool:
@@ -296,7 +297,7 @@ class TokenCache:
             raise TokenExpired(tname, expires_at)
         if last_used is None or (now - last_used).total_seconds() >= self._every:
             self._touch(tid, now)
-        return Principal(uid, uname, role, tname, bool(admin), self._sessions)
+        return Principal(uid, uname, role, tname, bool(admin), self._sessions, tid)
 
     def _touch(self, token_id: int, now: dt.datetime) -> None:
         """Queue the ``last_used_at`` UPDATE unless this process queued one for the token recently (the row still

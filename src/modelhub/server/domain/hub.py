@@ -25,7 +25,7 @@ from ..._common.validation import is_commit_hash
 from ..caches import MISS, Caches
 from ..storage.blobs import BlobStore
 from ..storage.db import Commit, Ref, Repo, Tree, read_generation, utcnow
-from . import objects
+from . import objects, xetfiles
 from .accounts import Principal, can_read, can_write_namespace
 from .errors import (
     Conflict,
@@ -81,6 +81,9 @@ class GarbageReport:
     partial_uploads: int = 0
     partial_bytes: int = 0
     grants: int = 0
+    xet_files: int = 0
+    xorbs: int = 0
+    shards: int = 0
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,7 @@ class HubService:
         event.listen(sessions, "after_commit", self.hot.invalidate)
         self._engine = sessions.kw["bind"]
         self.trees = self.caches.trees
+        self.xet: xetfiles.XetReader | None = None  # set by the app when the Xet room is wired in
 
     # --- repos --------------------------------------------------------------------------------------------
 
@@ -558,9 +562,14 @@ class HubService:
             if not dry_run:
                 grants = objects.expire_grants(db, min_age_s)
                 db.commit()
+            # Xet files count as live while a tree or a grant names their SHA-256; their xorbs and shards are
+            # blobs too, kept while a live file uses them
+            live_shas = referenced | objects.granted_objects(db)
+            xet = xetfiles.collect(db, live_shas, utcnow() - dt.timedelta(seconds=min_age_s), dry_run)
 
         cutoff = time.time() - min_age_s
-        report = GarbageReport(grants=grants)
+        report = GarbageReport(grants=grants, xet_files=xet.files, xorbs=xet.xorbs, shards=xet.shards)
+        referenced |= xet.kept_blobs
         for sha, mtime in list(self.blobs.iter_blobs()):
             if sha in referenced or mtime > cutoff:
                 continue

@@ -164,6 +164,58 @@ class UploadGrant(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
 
 
+class XetXorb(Base):
+    """A verified xorb (Xet hash string form): its chunk section is the blob ``blob_sha256`` of the blob store;
+    ``chunk_index`` packs per chunk its hash and cumulative record / uncompressed ends (``xet/xorb.ChunkIndex``)."""
+
+    __tablename__ = "xet_xorbs"
+    hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    blob_sha256: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    size: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    num_chunks: Mapped[int] = mapped_column(Integer, nullable=False)
+    chunk_index: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+
+class XetFile(Base):
+    """A file registered by a Xet shard, verified (file hash, terms, SHA-256): the same content object as an LFS
+    blob of that SHA-256 to the rest of the hub. ``terms`` packs (xorb hash, first chunk, end chunk, bytes)."""
+
+    __tablename__ = "xet_files"
+    hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    size: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    terms: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    shard_sha256: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+
+class XetFileXorb(Base):
+    """Which xorbs a Xet file's terms use (garbage collection and the scope of dedup answers)."""
+
+    __tablename__ = "xet_file_xorbs"
+    file_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    xorb_hash: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+
+
+class XetDedupChunk(Base):
+    """A chunk the client may ask about in a global-dedup query (the first of a file, or one whose hash is a
+    multiple of 1024 in its last word), and a xorb holding it."""
+
+    __tablename__ = "xet_dedup_chunks"
+    chunk_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    xorb_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class XetShard(Base):
+    """An uploaded shard (kept as blob ``sha256``), the repo whose write token sent it, and when."""
+
+    __tablename__ = "xet_shards"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    repo_pk: Mapped[int] = mapped_column(Integer, nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+
 class Discussion(Base):
     __tablename__ = "discussions"
     __table_args__ = (UniqueConstraint("repo_pk", "num", name="uq_discussion"),)
