@@ -82,7 +82,8 @@ def create_app(settings: ServerSettings | None = None) -> Any:
         title="modelhub",
         version=__version__,
         description="A self-hostable model hub speaking the Hugging Face Hub HTTP API.",
-        docs_url="/docs",
+        docs_url=None,  # web/pages.py serves /docs with Swagger UI's files from a package (works offline)
+        redoc_url=None,
         openapi_url="/openapi.json",
     )
     app.state.settings = settings

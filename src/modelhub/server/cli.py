@@ -97,8 +97,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     uc.add_argument("name")
     uc.add_argument("--fullname", default="")
     uc.add_argument("--admin", action="store_true", help="may read and write every repo")
+    uc.add_argument(
+        "--password",
+        action="store_true",
+        help="set a password for signing in to the web pages: asked on the terminal, or read as one line from"
+        " standard input when it is not a terminal",
+    )
     _add_storage_args(uc)
     uc.set_defaults(func=cmd_user_create)
+    up = user.add_parser(
+        "password", help="set or change a user's web sign-in password (asked, or from stdin)"
+    )
+    up.add_argument("name")
+    _add_storage_args(up)
+    up.set_defaults(func=cmd_user_password)
     ul = user.add_parser("list", help="list users and organizations")
     _add_storage_args(ul)
     ul.set_defaults(func=cmd_user_list)
@@ -311,12 +323,42 @@ def _run_admin(args: argparse.Namespace, fn) -> int:
     return 0
 
 
+def _read_password() -> str:
+    """A new password from the terminal (asked twice) or one line of standard input."""
+    import getpass
+
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Repeat the password: ") != first:
+        raise SystemExit("error: the passwords differ; nothing was changed.")
+    return first
+
+
 def cmd_user_create(args: argparse.Namespace) -> int:
     from .domain.accounts import create_user
 
+    password = _read_password() if args.password else None
+
     def fn(db):
+        from .domain.logins import set_password
+
         create_user(db, args.name, fullname=args.fullname, is_admin=args.admin)
-        print(f"created user {args.name!r}", file=sys.stderr)
+        if password is not None:
+            set_password(db, args.name, password)
+        print(f"created user {args.name!r}{' with a password' if password else ''}", file=sys.stderr)
+
+    return _run_admin(args, fn)
+
+
+def cmd_user_password(args: argparse.Namespace) -> int:
+    from .domain.logins import set_password
+
+    password = _read_password()
+
+    def fn(db):
+        set_password(db, args.name, password)
+        print(f"set the password of {args.name!r}", file=sys.stderr)
 
     return _run_admin(args, fn)
 

@@ -23,9 +23,10 @@ logger = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_.\-]{0,94}[A-Za-z0-9])?$")
 ROLES = ("read", "write")
-# First URL segments the server routes itself: an account of that name would shadow them.
+# First URL segments the server routes itself (the API and the web pages): an account of that name would shadow them.
 RESERVED_NAMES = frozenset(
     {"api", "datasets", "spaces", "models", "docs", "openapi.json", "lfs-upload", "lfs-objects"}
+    | {"login", "logout", "new", "settings", "search", "redoc", "static", "join", "organizations"}
 )
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ..storage.db import Discussion, DiscussionEvent, Ref, Repo
+from .accounts import Principal, can_write_namespace
 from .errors import Conflict, NotFound, RevisionNotFound, bad_request, revision_not_found
 from .hub import HubService, RefMoved, branch_ref
 
@@ -212,3 +213,46 @@ def pr_commit_hook(repo: Repo, ref_name: str, author: str, title: str) -> Callab
                 db.execute(update(Discussion).where(Discussion.id == disc.id).values(status="open"))
 
     return hook
+
+
+# --- who may do what on a discussion (the web pages ask these; permissions come from accounts' rules) ----------
+
+
+def can_merge(principal: Principal | None, repo: Repo) -> bool:
+    """Merging moves the target branch: a writer of the repo."""
+    return can_write_namespace(principal, repo.namespace)
+
+
+def can_change_status(principal: Principal | None, repo: Repo, disc: Discussion) -> bool:
+    """Closing or reopening: the author, or a writer of the repo (a merged PR stays merged)."""
+    if principal is None or disc.status == "merged":
+        return False
+    return principal.name == disc.author or can_write_namespace(principal, repo.namespace)
+
+
+def can_comment(principal: Principal | None, repo: Repo) -> bool:
+    """Anyone signed in who can read the repo (the caller checked the read)."""
+    return principal is not None
+
+
+def comment(db: Session, disc: Discussion, author: str, text: str) -> DiscussionEvent:
+    if not text.strip():
+        raise bad_request("The comment is empty: write something first.")
+    if len(text) > MAX_COMMENT:
+        raise bad_request(f"The comment is longer than {MAX_COMMENT} characters.")
+    ev = add_event(db, disc, "comment", author, {"edited": False, "hidden": False, "latest": {"raw": text}})
+    db.commit()
+    return ev
+
+
+def set_status(db: Session, disc: Discussion, author: str, status: str) -> None:
+    if status not in ("open", "closed"):
+        raise bad_request(f"Invalid status {status!r}: expected 'open' or 'closed'.")
+    if disc.status == "merged":
+        raise bad_request(f"#{disc.num} is merged; its status cannot change.")
+    disc.status = status
+    add_event(db, disc, "status-change", author, {"status": status})
+    db.commit()
+
+
+MAX_COMMENT = 65536

@@ -58,6 +58,22 @@ class Account(Base):
     fullname: Mapped[str] = mapped_column(String(200), nullable=False, default="")
     is_admin: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    # Argon2id hash (domain/logins.py) for signing in to the web pages; None: the account cannot sign in.
+    password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class LoginSession(Base):
+    """A signed-in browser: the cookie's SHA-256 (never the cookie itself) and the session's CSRF token."""
+
+    __tablename__ = "login_sessions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    csrf: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
 
 
 class Membership(Base):
