@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from .._common.validation import (
     validate_revision,
 )
 from ..errors import (
+    CorruptedFileError,
     FileMetadataError,
     GatedRepoError,
     HfHubHTTPError,
@@ -83,27 +84,49 @@ def _headers(
     )
 
 
-def _blob_ok(path: Path, expected_size: int | None) -> bool:
-    """Cheap check of a cached file: it exists and has the size the hub announced (a truncated blob fails)."""
-    try:
-        size = path.stat().st_size
-    except OSError:
-        return False
-    if expected_size is not None and size != expected_size:
-        logger.warning(
-            "cached %s has %d bytes, %d expected: treating it as corrupted and downloading again",
-            path,
-            size,
-            expected_size,
-        )
-        return False
-    if constants.env_flag("MODELHUB_VERIFY_CACHE"):
-        from .cache_layout import verify_blob
+def _present(pointer: Path) -> bool:
+    """A snapshot entry exists (a dangling symlink counts: its blob was deleted, the file is damaged)."""
+    return pointer.is_symlink() or pointer.exists()
 
-        if not verify_blob(path.resolve()):
-            logger.warning("cached %s does not match its hash: downloading again", path)
-            return False
-    return True
+
+def _usable(
+    rc: RepoCache,
+    pointer: Path,
+    etag: str | None,
+    size: int | None,
+    *,
+    label: str,
+    damaged: Callable[[str], Exception] | None,
+) -> bool:
+    """Whether the cached ``pointer`` can be served: present and intact (see ``RepoCache.check_cached``).
+
+    A damaged file is never served. With ``damaged`` (no way to fetch it again: offline, hub down) the error it
+    builds is raised; otherwise the damage is reported once (one warning), the file is removed from the cache and
+    False is returned, so the caller downloads it again.
+    """
+    if not _present(pointer):
+        return False
+    problem = rc.check_cached(pointer, etag, size)
+    if problem is None:
+        return True
+    if damaged is not None:
+        raise damaged(problem)
+    logger.warning("the cached %s of %s is damaged: %s; downloading it again", label, rc.repo_id, problem)
+    rc.discard(pointer, etag)
+    return False
+
+
+def _damaged(
+    repo_id: str, path: str, revision: str, pointer: Path, why: str
+) -> Callable[[str], CorruptedFileError]:
+    def build(problem: str) -> CorruptedFileError:
+        return CorruptedFileError(
+            f"The cached copy of {path!r} of {repo_id!r} at revision {revision!r} is damaged: {problem} "
+            f"({pointer}). It was not used, and it cannot be downloaded again because {why}. Fix: run the same "
+            "call online (it replaces the damaged file), or remove it first with `modelhub cache prune --verify`."
+        )
+
+    return build
 
 
 def _ensure_file(
@@ -118,20 +141,21 @@ def _ensure_file(
     endpoint: str,
     force_download: bool,
 ) -> Path:
-    """Make ``snapshots/<commit>/<path>`` exist, downloading its blob unless another download already did."""
+    """Make ``snapshots/<commit>/<path>`` exist and be intact, downloading its blob unless another download
+    already did (a damaged cached copy is reported once and replaced)."""
     pointer = rc.snapshot_path(commit, path)
-    if not force_download and pointer.exists() and _blob_ok(pointer, entry.size):
-        return pointer
     etag = entry.etag
+    if not force_download and _usable(rc, pointer, etag, entry.size, label=path, damaged=None):
+        return pointer
     blob = rc.blob_path(etag)
     rc.ensure_cachedir_tag()
     lock_path = rc.lock_path(etag)
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     blob.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(lock_path)):
-        if force_download or not (blob.exists() and _blob_ok(blob, entry.size)):
-            if blob.exists():
-                blob.unlink()  # wrong size: corrupted, or force_download
+        # a blob another snapshot (or another process, meanwhile) brought in is reused when it is intact
+        if force_download or not _usable(rc, blob, etag, entry.size, label=path, damaged=None):
+            blob.unlink(missing_ok=True)
             fetch_to(
                 url,
                 dest=blob,
@@ -143,7 +167,13 @@ def _ensure_file(
                 endpoint=endpoint,
                 label=path,
             )
-        return rc.link_snapshot(commit, path, etag)
+            rc.mark_verified(
+                blob, etag
+            )  # fetch_to checked size and hash: no need to hash it on the next read
+        pointer = rc.link_snapshot(commit, path, etag)
+        if not pointer.is_symlink():  # a copy of the verified blob (no symlinks here)
+            rc.mark_verified(pointer, etag)
+        return pointer
 
 
 def _resolve_url(endpoint: str, repo_id: str, repo_type: str, revision: str, path: str) -> str:
@@ -235,7 +265,14 @@ def hub_download(
         tree = rc.read_tree(commit)
         entry = tree.get(path) if tree is not None else None
         pointer = rc.snapshot_path(commit, path)
-        if not force_download and pointer.exists() and _blob_ok(pointer, entry.size if entry else None):
+        if not force_download and _usable(
+            rc,
+            pointer,
+            entry.etag if entry else None,
+            entry.size if entry else None,
+            label=path,
+            damaged=_damaged(repo_id, path, revision, pointer, why_offline) if offline else None,
+        ):
             return str(pointer)
         if rc.is_known_missing(commit, path):
             raise _missing(repo_id, path, revision, commit)
@@ -266,7 +303,8 @@ def hub_download(
         repo_id=repo_id, repo_type=repo_type, revision=revision, filename=path, endpoint=endpoint
     )
     cached = rc.read_ref(revision)
-    has_cached = bool(cached and not force_download and rc.snapshot_path(cached, path).exists())
+    cached_pointer = rc.snapshot_path(cached, path) if cached and not force_download else None
+    has_cached = cached_pointer is not None and _present(cached_pointer)
     head_url = _resolve_url(endpoint, repo_id, repo_type, commit or revision, path)
     try:
         meta = head_metadata(
@@ -294,11 +332,14 @@ def hub_download(
         raise
     except (HubConnectionError, HfHubHTTPError, FileMetadataError) as exc:
         # hub unreachable or failing: the cached copy of this revision, if any, is still right
-        if has_cached and cached:
+        if has_cached and cached_pointer is not None:
+            why = f"the hub could not be reached or failed ({exc})"
+            damaged = _damaged(repo_id, path, revision, cached_pointer, why)
+            _usable(rc, cached_pointer, None, None, label=path, damaged=damaged)
             logger.warning(
                 "could not reach %s (%s); using the cached %s@%s", endpoint, exc, repo_id, revision
             )
-            return str(rc.snapshot_path(cached, path))
+            return str(cached_pointer)
         raise _local_not_found(
             repo_id, path, revision, f"the hub could not be reached or failed ({exc})", exc
         ) from exc
@@ -336,7 +377,7 @@ def _ensure_unsized(
 ) -> Path:
     """Rare: the hub gave no size; download without a size check (the hash check still applies)."""
     pointer = rc.snapshot_path(meta.commit, path)
-    if pointer.exists() and not force:
+    if not force and _usable(rc, pointer, meta.etag, None, label=path, damaged=None):
         return pointer
     blob = rc.blob_path(meta.etag)
     rc.lock_path(meta.etag).parent.mkdir(parents=True, exist_ok=True)
@@ -608,12 +649,24 @@ def _snapshot_from_cache(
     commit = rc.read_ref(revision)
     if commit is None or not rc.snapshot_dir(commit).is_dir():
         raise _local_not_found(repo_id, "(snapshot)", revision, why, cause)
+    snapshot = rc.snapshot_dir(commit)
     tree = rc.read_tree(commit)
     if tree is not None:
         wanted = filter_paths(sorted(tree), allow_patterns=allow, ignore_patterns=ignore)
-        absent = [p for p in wanted if not rc.snapshot_path(commit, p).exists()]
+        absent = [p for p in wanted if not _present(rc.snapshot_path(commit, p))]
         if absent:
             raise _local_not_found(
                 repo_id, ", ".join(absent[:5]) + (" ..." if len(absent) > 5 else ""), revision, why, cause
             )
-    return str(rc.snapshot_dir(commit))
+        files: dict[str, TreeEntry | None] = {p: tree[p] for p in wanted}
+    else:
+        names = sorted(
+            p.relative_to(snapshot).as_posix() for p in snapshot.rglob("*") if p.is_symlink() or p.is_file()
+        )
+        files = dict.fromkeys(filter_paths(names, allow_patterns=allow, ignore_patterns=ignore))
+    # nothing damaged is handed out: every file the caller will read is checked (cheaply: see check_cached)
+    for path, entry in files.items():
+        pointer = rc.snapshot_path(commit, path)
+        etag, size = (entry.etag, entry.size) if entry is not None else (None, None)
+        _usable(rc, pointer, etag, size, label=path, damaged=_damaged(repo_id, path, revision, pointer, why))
+    return str(snapshot)
