@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ from ..errors import (
     GatedRepoError,
     HfHubHTTPError,
     HubConnectionError,
+    IncompleteSnapshotError,
     LocalEntryNotFoundError,
     OfflineModeIsEnabled,
     RemoteEntryNotFoundError,
@@ -231,7 +233,7 @@ def hub_download(
     local_dir_use_symlinks: bool | str | None = None,
 ) -> str:
     """Download one file of a repo (or find it in the cache) and return its local path."""
-    validate_repo_id(repo_id)
+    validate_repo_id(repo_id, allow_bare_name=True)
     repo_type = validate_repo_type(repo_type)
     revision = validate_revision(revision if revision is not None else constants.DEFAULT_REVISION)
     path = validate_path_in_repo(f"{subfolder.strip('/')}/{filename}" if subfolder else filename)
@@ -535,7 +537,7 @@ def snapshot_download(
     local_dir_use_symlinks: bool | str | None = None,
 ) -> str:
     """Download the files of a repo at a revision (filtered by patterns); return the snapshot folder."""
-    validate_repo_id(repo_id)
+    validate_repo_id(repo_id, allow_bare_name=True)
     repo_type = validate_repo_type(repo_type)
     revision = validate_revision(revision if revision is not None else constants.DEFAULT_REVISION)
     endpoint = (endpoint or constants.endpoint()).rstrip("/")
@@ -655,9 +657,10 @@ def _snapshot_from_cache(
         wanted = filter_paths(sorted(tree), allow_patterns=allow, ignore_patterns=ignore)
         absent = [p for p in wanted if not _present(rc.snapshot_path(commit, p))]
         if absent:
-            raise _local_not_found(
+            incomplete = _local_not_found(
                 repo_id, ", ".join(absent[:5]) + (" ..." if len(absent) > 5 else ""), revision, why, cause
             )
+            raise IncompleteSnapshotError(str(incomplete)) from cause
         files: dict[str, TreeEntry | None] = {p: tree[p] for p in wanted}
     else:
         names = sorted(
@@ -670,3 +673,90 @@ def _snapshot_from_cache(
         etag, size = (entry.etag, entry.size) if entry is not None else (None, None)
         _usable(rc, pointer, etag, size, label=path, damaged=_damaged(repo_id, path, revision, pointer, why))
     return str(snapshot)
+
+
+# --- upstream's smaller download helpers -------------------------------------------------------------------------
+_CACHED_NO_EXIST: Any = object()  # try_to_load_from_cache: "the cache knows this file does not exist"
+
+
+@dataclass(frozen=True)
+class HfFileMetadata:
+    """What the hub says about one file (``get_hf_file_metadata``): the commit it was read at, its ETag (the
+    blob name: sha256 of an LFS file, git sha1 of a regular one), where to download it and its size."""
+
+    commit_hash: str | None
+    etag: str | None
+    location: str
+    size: int | None
+
+
+def hf_hub_url(
+    repo_id: str,
+    filename: str,
+    *,
+    subfolder: str | None = None,
+    repo_type: str | None = None,
+    revision: str | None = None,
+    endpoint: str | None = None,
+) -> str:
+    """The ``/resolve`` URL of a file: what ``hf_hub_download`` fetches (no request is made)."""
+    validate_repo_id(repo_id, allow_bare_name=True)
+    path = validate_path_in_repo(f"{subfolder.strip('/')}/{filename}" if subfolder else filename)
+    revision = validate_revision(revision if revision is not None else constants.DEFAULT_REVISION)
+    endpoint = (endpoint or constants.endpoint()).rstrip("/")
+    return _resolve_url(endpoint, repo_id, validate_repo_type(repo_type), revision, path)
+
+
+def get_hf_file_metadata(
+    url: str,
+    token: str | bool | None = None,
+    proxies: dict[str, str] | None = None,
+    timeout: float | None = None,
+    library_name: str | None = None,
+    library_version: str | None = None,
+    user_agent: dict[str, str] | str | None = None,
+    headers: dict[str, str] | None = None,
+    endpoint: str | None = None,
+) -> HfFileMetadata:
+    """One ``HEAD`` of a ``/resolve`` URL (from ``hf_hub_url``): commit, ETag, download location and size."""
+    if constants.is_offline():
+        raise OfflineModeIsEnabled(
+            f"Cannot read the metadata of {url}: offline mode is on (HF_HUB_OFFLINE=1)."
+        )
+    endpoint = (endpoint or constants.endpoint()).rstrip("/")
+    meta = head_metadata(
+        url,
+        headers=_headers(token, headers, library_name, library_version, user_agent),
+        proxies=proxies,
+        timeout=timeout or constants.etag_timeout(),
+        ctx=http.Context(endpoint=endpoint, filename=url.rsplit("/", 1)[-1]),
+    )
+    return HfFileMetadata(commit_hash=meta.commit, etag=meta.etag, location=meta.location, size=meta.size)
+
+
+def try_to_load_from_cache(
+    repo_id: str,
+    filename: str,
+    cache_dir: str | os.PathLike[str] | None = None,
+    revision: str | None = None,
+    repo_type: str | None = None,
+) -> str | Any | None:
+    """The cached path of a file, ``_CACHED_NO_EXIST`` if the cache knows it does not exist at that revision,
+    None if the cache cannot tell. Never makes a request and never raises for a missing file; a damaged cached
+    copy counts as not cached (``None``)."""
+    validate_repo_id(repo_id, allow_bare_name=True)
+    rc = RepoCache(cache_dir, repo_id, validate_repo_type(repo_type))
+    commit = rc.read_ref(validate_revision(revision or constants.DEFAULT_REVISION))
+    if commit is None or not rc.snapshot_dir(commit).is_dir():
+        return None
+    pointer = rc.snapshot_path(commit, validate_path_in_repo(filename))
+    tree = rc.read_tree(commit)
+    entry = tree.get(filename) if tree is not None else None
+    if _present(pointer):
+        intact = (
+            rc.check_cached(pointer, entry.etag if entry else None, entry.size if entry else None) is None
+        )
+        return str(pointer) if intact else None
+    if rc.is_known_missing(commit, filename) or (tree is not None and entry is None):
+        return _CACHED_NO_EXIST
+    return None
