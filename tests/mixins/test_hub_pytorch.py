@@ -14,11 +14,13 @@ nn = torch.nn
 
 from modelhub import HubApi, ModelCard, ModelHubMixin, PyTorchModelHubMixin  # noqa: E402
 from modelhub.errors import (  # noqa: E402
-    CorruptedCheckpointError,
+    CorruptedFileError,
     EntryNotFoundError,
     RepositoryNotFoundError,
     RevisionNotFoundError,
 )
+
+from .._healing import DAMAGES, blob_of, check_heals  # noqa: E402
 
 pytestmark = pytest.mark.torch
 
@@ -124,10 +126,10 @@ def test_cache_dir_force_download_and_local_files_only(hub: Any, tmp_path: Path)
     # offline: served from the cache
     assert _same(HubNet.from_pretrained(repo_id, cache_dir=cache, local_files_only=True), model)
 
-    # damage the cached weights: a normal load trusts the cache and fails clearly; force_download repairs it
+    # damage the cached weights: offline the load refuses them, naming the file; force_download repairs it
     blob = weights.resolve()
     blob.write_bytes(blob.read_bytes()[:100])
-    with pytest.raises(CorruptedCheckpointError):
+    with pytest.raises(CorruptedFileError, match="model.safetensors"):
         HubNet.from_pretrained(repo_id, cache_dir=cache, local_files_only=True)
     assert _same(HubNet.from_pretrained(repo_id, cache_dir=cache, force_download=True), model)
 
@@ -310,3 +312,28 @@ def test_push_replaces_the_weight_layout(hub: Any) -> None:
     # Only the card: the weights on the hub stay as they are.
     single.push_to_hub(repo_id, token=hub.token, allow_patterns=["README.md"], max_shard_size=4096)
     assert "model.safetensors" in _files(hub, repo_id)
+
+
+@pytest.mark.parametrize("how", DAMAGES)
+@pytest.mark.parametrize("sharded", [False, True])
+def test_damaged_cache_heals(hub: Any, how: str, sharded: bool, caplog: Any, monkeypatch: Any) -> None:
+    """Fresh cache, load once, damage the weights' blob: the next load heals it (one warning) and never hands
+    the damaged file to torch; offline the error names the file."""
+    from modelhub.client.download import forget_resolved_revisions
+
+    repo_id = hub.new_repo_id()
+    model = HubNet(width=32)
+    model.push_to_hub(repo_id, token=hub.token, max_shard_size="8KB" if sharded else "5GB")
+    filename = "model-00001-of-00002.safetensors" if sharded else "model.safetensors"
+    cache = Path(os.environ["HF_HUB_CACHE"])
+    assert _same(HubNet.from_pretrained(repo_id), model)
+    check_heals(
+        load=lambda: HubNet.from_pretrained(repo_id),
+        check=lambda loaded: None if _same(loaded, model) else pytest.fail("wrong weights"),
+        blob=lambda: blob_of(cache, repo_id, filename),
+        filename=filename,
+        how=how,
+        caplog=caplog,
+        monkeypatch=monkeypatch,
+        reset=forget_resolved_revisions,
+    )

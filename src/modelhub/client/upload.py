@@ -251,7 +251,7 @@ def create_commit(
     num_threads: int = 5,
 ) -> CommitInfo:
     """Create one commit with ``operations`` on ``revision`` (a branch, or ``refs/pr/N``), or open a PR."""
-    validate_repo_id(repo_id)
+    validate_repo_id(repo_id, allow_bare_name=True)
     repo_type = validate_repo_type(repo_type)
     revision = validate_revision(revision if revision is not None else DEFAULT_REVISION)
     if not commit_message or not str(commit_message).strip():

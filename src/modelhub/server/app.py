@@ -158,6 +158,9 @@ def _error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_exc(request: Request, exc: StarletteHTTPException) -> Response:
+        bare = h.bare_repo_id_error(request.url.path) if exc.status_code == 404 else None
+        if bare is not None:
+            return h.error_response(bare, head=request.method == "HEAD")
         msg = f"{request.method} {request.url.path}: {exc.detail}"
         headers = dict(exc.headers or {})
         if exc.status_code == 405:  # Starlette's Allow names the methods of the first route of the path only
