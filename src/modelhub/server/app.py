@@ -21,7 +21,20 @@ from starlette.routing import Match
 from .._version import __version__
 from ..errors import HFValidationError
 from .api import _http as h
-from .api import accounts, cards, commit, discussions, lfs, misc, openapi, refs, repos, resolve, tree
+from .api import (
+    accounts,
+    cards,
+    commit,
+    community,
+    discussions,
+    lfs,
+    misc,
+    openapi,
+    refs,
+    repos,
+    resolve,
+    tree,
+)
 from .api.errors import ApiError, DomainError
 from .api.middleware import LimitAndLogMiddleware, RawPathMiddleware
 from .api.resolve import ResolveFastPath
@@ -72,9 +85,23 @@ def create_app(settings: ServerSettings | None = None) -> Any:
     app.state.settings = settings
     app.state.hub = HubService(sessions, blobs)
     app.state.tokens = TokenCache(sessions)
+    app.router.on_shutdown.append(app.state.hub.downloads.flush)  # uvicorn re-raises SIGTERM: no atexit
     app.state.secret = _secret(sessions)
     _error_handlers(app)
-    for room in (accounts, repos, refs, tree, cards, commit, lfs, resolve, discussions, misc, pages):
+    for room in (
+        accounts,
+        repos,
+        refs,
+        tree,
+        cards,
+        commit,
+        lfs,
+        resolve,
+        discussions,
+        community,
+        misc,
+        pages,
+    ):
         app.include_router(room.router)
     openapi.install(app)  # the document declares what the routes take and answer (api/openapi.py)
     return RawPathMiddleware(LimitAndLogMiddleware(ResolveFastPath(app), settings))

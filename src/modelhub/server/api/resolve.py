@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 
 from ..caches import MISS
+from ..domain.downloads import is_query_file
 from ..domain.hub import HubService
 from . import _http as h
 from .errors import ApiError, DomainError, entry_not_found
@@ -54,11 +55,15 @@ def resolve_response(
     rel = h.path_from(path)
     service = h.hub(request)
     snap = service.readable_snapshot(p, repo_type, rid)
+    service.require_download(p, snap, h.repo_web_url(request, repo_type, snap.repo_id))
     cid = service.resolve_cached(snap, rev)
     tree = service.cached_commit_tree(cid)
     entry = tree.get(rel)
     if entry is None:
         raise entry_not_found(rid, rev, rel, cid)
+    if is_query_file(repo_type, rel, snap.library):
+        service.downloads.hit(snap.id)  # in memory; written in batches (domain/downloads.py)
+        request.scope["modelhub.download"] = snap.id  # the fast path counts cached answers of it too
     headers = {"X-Repo-Commit": cid, "Accept-Ranges": "bytes", "Cache-Control": "private, max-age=0"}
     if entry.lfs:
         headers.update(
@@ -145,11 +150,13 @@ class ResolveFastPath:
         except (ApiError, DomainError) as exc:
             return h.error_response(exc, head=head)
         hot = self.app.state.hub.hot
-        key = ("resolve", request.method, request.scope["path"], None if p is None else (p.user_id, p.role))
+        key = ("resolve", request.method, request.scope["path"], None if p is None else p.cache_key)
         if not ranged:
             hit = hot.get(key)
             if hit is not MISS:
-                status, headers, body = hit
+                status, headers, body, counted = hit
+                if counted is not None:
+                    self.app.state.hub.downloads.hit(counted)
                 cached = Response(body, status_code=status)
                 cached.raw_headers = list(headers)
                 return cached
@@ -165,5 +172,6 @@ class ResolveFastPath:
             and len(body) <= self.MAX_CACHED_BODY
             and response.status_code < 500
         ):
-            hot.put(key, (response.status_code, response.raw_headers, body), gen)
+            counted = request.scope.get("modelhub.download")
+            hot.put(key, (response.status_code, response.raw_headers, body, counted), gen)
         return response

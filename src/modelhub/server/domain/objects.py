@@ -16,11 +16,11 @@ import datetime as dt
 import logging
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, or_, select, true
+from sqlalchemy import CursorResult, and_, delete, func, or_, select, true
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..storage.db import Commit, Repo, RepoObject, Setting, Tree, UploadGrant, utcnow
-from .accounts import Principal
+from .accounts import Principal, Scope
 from .trees import FileTree, decode_tree
 
 logger = logging.getLogger(__name__)
@@ -63,9 +63,23 @@ def readable_clause(principal: Principal | None) -> Any:
     """SQL condition on ``Repo`` for the repos ``principal`` may read."""
     if principal is None:
         return Repo.private.is_(False)
-    if principal.is_admin:
-        return true()
-    return or_(Repo.private.is_(False), Repo.namespace.in_([principal.name, *principal.orgs]))
+    member: Any = (
+        true()
+        if principal.is_admin
+        else func.lower(Repo.namespace).in_([principal.name.lower(), *principal.orgs])
+    )
+    if principal.scopes is not None:  # a fine-grained token sees private repos inside its scopes only
+        member = and_(member, or_(*(_scope_clause(s) for s in principal.scopes)))
+    return or_(Repo.private.is_(False), member)
+
+
+def _scope_clause(scope: Scope) -> Any:
+    if scope.kind == "namespace":
+        return func.lower(Repo.namespace) == scope.name.lower()
+    namespace, _, name = scope.name.lower().partition("/")
+    return and_(
+        Repo.type == scope.repo_type, func.lower(Repo.namespace) == namespace, func.lower(Repo.name) == name
+    )
 
 
 def provable(db: Session, principal: Principal | None, repo_pk: int, sha256: str) -> bool:

@@ -14,8 +14,10 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -23,6 +25,7 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    func,
     inspect,
     text,
 )
@@ -56,13 +59,15 @@ class Account(Base):
     fullname: Mapped[str] = mapped_column(String(200), nullable=False, default="")
     is_admin: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    # A disabled user's tokens are refused (nullable: added to older databases by _add_missing_columns).
+    disabled: Mapped[bool | None] = mapped_column(Boolean, nullable=True, default=False)
 
 
 class Membership(Base):
     __tablename__ = "memberships"
     org_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
-    role: Mapped[str] = mapped_column(String(16), nullable=False, default="write")
+    role: Mapped[str] = mapped_column(String(16), nullable=False, default="write")  # accounts.ORG_ROLES
 
 
 class Token(Base):
@@ -79,11 +84,19 @@ class Token(Base):
     # last_used_at is refreshed at most about once a minute (see accounts.TokenCache).
     expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    # Fine-grained tokens: JSON list of accounts.Scope (repos / namespaces the role applies to); None: unlimited.
+    scopes_json: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class Repo(Base):
+    """A repo; ``namespace/name`` is unique per type ignoring case (``uq_repo_ci``), and every lookup ignores case
+    and answers the stored (canonical) spelling."""
+
     __tablename__ = "repos"
-    __table_args__ = (UniqueConstraint("type", "namespace", "name", name="uq_repo"),)
+    __table_args__ = (
+        UniqueConstraint("type", "namespace", "name", name="uq_repo"),
+        Index("uq_repo_ci", "type", func.lower(text("namespace")), func.lower(text("name")), unique=True),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     type: Mapped[str] = mapped_column(String(16), nullable=False)
     namespace: Mapped[str] = mapped_column(String(96), nullable=False)
@@ -95,6 +108,10 @@ class Repo(Base):
     next_num: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     # README front matter of the default branch head, JSON text, for listing/search without reading blobs.
     card_json: Mapped[str] = mapped_column(Text, nullable=False, default="{}")
+    # The user who created it (org "contributor" members write the repos they created); None for older repos.
+    created_by: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Metadata derived from the default branch head (domain/metadata.py: library, pipeline tag, tags), JSON text.
+    meta_json: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     @property
     def repo_id(self) -> str:
@@ -189,6 +206,39 @@ class DiscussionEvent(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
 
 
+class AccessRequest(Base):
+    """A user's request for the files of a gated repo: pending, accepted or rejected (one per user and repo)."""
+
+    __tablename__ = "access_requests"
+    __table_args__ = (UniqueConstraint("repo_pk", "user_id", name="uq_access_request"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    repo_pk: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), nullable=False)
+    user_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False)
+    status: Mapped[str] = mapped_column(String(8), nullable=False, default="pending")
+    fields_json: Mapped[str] = mapped_column(Text, nullable=False, default="{}")
+    reason: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+
+class Like(Base):
+    __tablename__ = "likes"
+    user_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    repo_pk: Mapped[int] = mapped_column(
+        ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+
+class RepoDownloads(Base):
+    """Downloads of a repo per UTC day (domain/downloads.py adds the counts of each process in batches)."""
+
+    __tablename__ = "repo_downloads"
+    repo_pk: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+
+
 class Setting(Base):
     """Server-wide key/value settings (e.g. the secret that signs LFS upload URLs)."""
 
@@ -229,7 +279,23 @@ def open_database(url: str) -> sessionmaker:
     engine = make_engine(url)
     Base.metadata.create_all(engine)
     _add_missing_columns(engine)
+    _add_missing_indexes(engine)
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def _add_missing_indexes(engine: Engine) -> None:
+    """Create the case-insensitive unique index of repo names on a database of an earlier version (``create_all``
+    adds no index to an existing table; SQLite and PostgreSQL both know ``IF NOT EXISTS``). It fails if the
+    database holds two repos whose names differ only by case: logged, and both keep working (lookups answer the
+    oldest) until one is renamed."""
+    import logging
+
+    ddl = "CREATE UNIQUE INDEX IF NOT EXISTS uq_repo_ci ON repos (type, lower(namespace), lower(name))"
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(ddl))
+    except Exception as exc:
+        logging.getLogger(__name__).warning("could not create the index uq_repo_ci: %s", exc)
 
 
 def _add_missing_columns(engine: Engine) -> None:
