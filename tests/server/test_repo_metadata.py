@@ -5,13 +5,14 @@ safetensors parameter counts (single file and sharded), downloads counted on the
 from __future__ import annotations
 
 import json
-import os
 import struct
 import subprocess
 import sys
 import textwrap
 
 import pytest
+
+from .._hub import client_env
 
 hf = pytest.importorskip("huggingface_hub")
 from huggingface_hub import CommitOperationAdd, HfApi  # noqa: E402
@@ -204,14 +205,7 @@ def test_metadata_of_a_transformers_model_pushed_with_push_to_hub(hub, tmp_path)
     pytest.importorskip("torch")
     pytest.importorskip("transformers")
     repo_id = hub.new_repo_id("bert")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_", "TRANSFORMERS_"))}
-    env.update(
-        HF_ENDPOINT=hub.url,
-        HF_TOKEN=hub.token,
-        HF_HOME=str(tmp_path / "home"),
-        HF_HUB_DISABLE_TELEMETRY="1",
-        HF_HUB_DISABLE_PROGRESS_BARS="1",
-    )
+    env = client_env(hub, tmp_path / "home")
     res = subprocess.run(
         [sys.executable, "-c", TRANSFORMERS_SCRIPT, repo_id],
         env=env,

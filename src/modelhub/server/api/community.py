@@ -95,24 +95,23 @@ def grant_access(request: Request, body: h.JsonObject, plural: str, namespace: s
 # --- likes ----------------------------------------------------------------------------------------------------------
 
 
+def _set_like(request: Request, plural: str, namespace: str, name: str, liked: bool) -> Response:
+    repo = _repo(request, plural, namespace, name)
+    p = require_participant(h.principal(request), repo, "like a repo" if liked else "unlike a repo")
+    with h.hub(request).sessions() as db:
+        (community.like if liked else community.unlike)(db, p.user_id, repo.id)
+        db.commit()
+    return h.json_response({"liked": liked})
+
+
 @router.post(REPO + "/like", tags=["likes"])
 def like(request: Request, plural: str, namespace: str, name: str) -> Response:
-    repo = _repo(request, plural, namespace, name)
-    p = require_participant(h.principal(request), repo, "like a repo")
-    with h.hub(request).sessions() as db:
-        community.like(db, p.user_id, repo.id)
-        db.commit()
-    return h.json_response({"liked": True})
+    return _set_like(request, plural, namespace, name, True)
 
 
 @router.delete(REPO + "/like", tags=["likes"])
 def unlike(request: Request, plural: str, namespace: str, name: str) -> Response:
-    repo = _repo(request, plural, namespace, name)
-    p = require_participant(h.principal(request), repo, "unlike a repo")
-    with h.hub(request).sessions() as db:
-        community.unlike(db, p.user_id, repo.id)
-        db.commit()
-    return h.json_response({"liked": False})
+    return _set_like(request, plural, namespace, name, False)
 
 
 @router.get(REPO + "/likers", tags=["likes"])

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from ..domain.accounts import can_write
+from ..domain.accounts import Principal, can_write
 from ..domain.discussions import (
     add_event,
     diff_summary,
@@ -164,35 +164,46 @@ def comment(
         return h.json_response({"newMessage": event_json(ev)})
 
 
-@router.post(REPO + "/discussions/{num}/status", tags=["discussions"])
-def change_status(
-    request: Request, body: h.JsonObject, plural: str, namespace: str, name: str, num: str
+def _author_or_writer_change(
+    request: Request, plural: str, namespace: str, name: str, num: str, action: str, key: str, change: Any
 ) -> Response:
+    """A change of a discussion that its author or a repo writer may make: ``change(p, db, disc)`` applies it and
+    returns its event, answered under ``key``."""
     p = h.principal(request)
     rid = h.repo_id_from(namespace, name)
-    new = body.get("status")
-    if new not in ("open", "closed"):
-        raise bad_request(f"Invalid status {new!r}: expected 'open' or 'closed'.")
     service = h.hub(request)
     with service.sessions() as db:
         repo = service.readable_repo(db, p, h.PLURAL_TO_TYPE[plural], rid)
         disc = _get(db, repo, num)
-        p = require_author_or_writer(p, repo, disc, "change its status")
+        caller = require_author_or_writer(p, repo, disc, action)
+        ev = change(caller, db, disc)
+        db.commit()
+        return h.json_response({key: event_json(ev)})
+
+
+@router.post(REPO + "/discussions/{num}/status", tags=["discussions"])
+def change_status(
+    request: Request, body: h.JsonObject, plural: str, namespace: str, name: str, num: str
+) -> Response:
+    new = body.get("status")
+    if new not in ("open", "closed"):
+        raise bad_request(f"Invalid status {new!r}: expected 'open' or 'closed'.")
+    comment = _optional_comment(body)
+
+    def change(p: Principal, db: Session, disc: Discussion) -> DiscussionEvent:
         if disc.status == "merged":
             raise bad_request(f"PR #{num} is merged; its status cannot change.")
         disc.status = new
         ev = add_event(db, disc, "status-change", p.name, {"status": new})
-        comment = _optional_comment(body)
         if comment:
             add_event(
-                db,
-                disc,
-                "comment",
-                p.name,
-                {"edited": False, "hidden": False, "latest": {"raw": comment}},
+                db, disc, "comment", p.name, {"edited": False, "hidden": False, "latest": {"raw": comment}}
             )
-        db.commit()
-        return h.json_response({"newStatus": event_json(ev)})
+        return ev
+
+    return _author_or_writer_change(
+        request, plural, namespace, name, num, "change its status", "newStatus", change
+    )
 
 
 @router.post(REPO + "/discussions/{num}/merge", tags=["discussions"])
@@ -225,20 +236,15 @@ def rename(
     request: Request, body: h.JsonObject, plural: str, namespace: str, name: str, num: str
 ) -> Response:
     """Rename a discussion or PR (its author or a writer): a ``title-change`` event."""
-    p = h.principal(request)
-    rid = h.repo_id_from(namespace, name)
     title = body.get("title")
     if not isinstance(title, str) or not title.strip() or len(title) > 1000:
         raise bad_request("'title' must be a non-empty string of at most 1000 characters.")
-    service = h.hub(request)
-    with service.sessions() as db:
-        repo = service.readable_repo(db, p, h.PLURAL_TO_TYPE[plural], rid)
-        disc = _get(db, repo, num)
-        p = require_author_or_writer(p, repo, disc, "rename it")
+
+    def change(p: Principal, db: Session, disc: Discussion) -> DiscussionEvent:
         old, disc.title = disc.title, title.strip()
-        ev = add_event(db, disc, "title-change", p.name, {"from": old, "to": disc.title})
-        db.commit()
-        return h.json_response({"newTitle": event_json(ev)})
+        return add_event(db, disc, "title-change", p.name, {"from": old, "to": disc.title})
+
+    return _author_or_writer_change(request, plural, namespace, name, num, "rename it", "newTitle", change)
 
 
 def _comment_event(db: Session, disc: Discussion, comment_id: str) -> DiscussionEvent:
@@ -250,31 +256,50 @@ def _comment_event(db: Session, disc: Discussion, comment_id: str) -> Discussion
     return ev
 
 
-@router.post(REPO + "/discussions/{num}/comment/{comment_id}/edit", tags=["discussions"])
-def edit_comment(
-    request: Request, body: h.JsonObject, plural: str, namespace: str, name: str, num: str, comment_id: str
+def _change_comment(
+    request: Request,
+    plural: str,
+    namespace: str,
+    name: str,
+    num: str,
+    comment_id: str,
+    action: str,
+    change: Any,
 ) -> Response:
-    """Edit a comment: its author only (as on the Hub). The event keeps its author; ``edited`` becomes true."""
+    """Load the comment, check that the caller may take part, let ``change(p, repo, ev, data)`` refuse or update
+    its data, store it: the event keeps its author."""
     p = h.principal(request)
     rid = h.repo_id_from(namespace, name)
-    content = body.get("content")
-    if not isinstance(content, str) or not content:
-        raise bad_request("Missing 'content' (the new text of the comment) in the request body.")
     service = h.hub(request)
     with service.sessions() as db:
         repo = service.readable_repo(db, p, h.PLURAL_TO_TYPE[plural], rid)
         disc = _get(db, repo, num)
         ev = _comment_event(db, disc, h.seg(comment_id))
-        p = require_participant(p, repo, "edit a comment")
+        caller = require_participant(p, repo, action)
         data = json.loads(ev.data_json)
+        change(caller, repo, ev, data)
+        ev.data_json = json.dumps(data)
+        db.commit()
+        return h.json_response({"updatedComment": event_json(ev)})
+
+
+@router.post(REPO + "/discussions/{num}/comment/{comment_id}/edit", tags=["discussions"])
+def edit_comment(
+    request: Request, body: h.JsonObject, plural: str, namespace: str, name: str, num: str, comment_id: str
+) -> Response:
+    """Edit a comment: its author only (as on the Hub). ``edited`` becomes true."""
+    content = body.get("content")
+    if not isinstance(content, str) or not content:
+        raise bad_request("Missing 'content' (the new text of the comment) in the request body.")
+
+    def edit(p: Principal, repo: Repo, ev: DiscussionEvent, data: dict[str, Any]) -> None:
         if ev.author.lower() != p.name.lower():
             raise ApiError(403, "Only the author of a comment may edit it.", "Forbidden")
         if data.get("hidden"):
             raise bad_request("This comment is hidden; it cannot be edited.")
         data.update(edited=True, latest={"raw": content}, numEdits=int(data.get("numEdits", 0)) + 1)
-        ev.data_json = json.dumps(data)
-        db.commit()
-        return h.json_response({"updatedComment": event_json(ev)})
+
+    return _change_comment(request, plural, namespace, name, num, comment_id, "edit a comment", edit)
 
 
 @router.post(REPO + "/discussions/{num}/comment/{comment_id}/hide", tags=["discussions"])
@@ -282,18 +307,10 @@ def hide_comment(
     request: Request, plural: str, namespace: str, name: str, num: str, comment_id: str
 ) -> Response:
     """Hide a comment (irreversible, its text is dropped): a writer of the repo, or the comment's author."""
-    p = h.principal(request)
-    rid = h.repo_id_from(namespace, name)
-    service = h.hub(request)
-    with service.sessions() as db:
-        repo = service.readable_repo(db, p, h.PLURAL_TO_TYPE[plural], rid)
-        disc = _get(db, repo, num)
-        ev = _comment_event(db, disc, h.seg(comment_id))
-        p = require_participant(p, repo, "hide a comment")
+
+    def hide(p: Principal, repo: Repo, ev: DiscussionEvent, data: dict[str, Any]) -> None:
         if not can_write(p, repo) and ev.author.lower() != p.name.lower():
             raise ApiError(403, "Only a writer of the repo or the comment's author may hide it.", "Forbidden")
-        data = json.loads(ev.data_json)
         data.update(hidden=True, latest={"raw": ""}, hiddenBy=p.name)
-        ev.data_json = json.dumps(data)
-        db.commit()
-        return h.json_response({"updatedComment": event_json(ev)})
+
+    return _change_comment(request, plural, namespace, name, num, comment_id, "hide a comment", hide)

@@ -322,7 +322,7 @@ OPERATIONS: dict[str, Op] = {
     ),
     f"GET {_REPO}": _REPO_INFO,
     f"GET {_REPO}/revision/{{revision}}": _REPO_INFO,
-    f"GET {_REPO}/auth-check": Op(_READ),
+    f"GET {_REPO}/auth-check": Op((*_READ, 403)),  # 403 GatedRepo
     # refs
     f"GET {_REPO}/refs": Op(_READ, params=(_query("include_prs", _FLAG, "Add ``pullRequests``."),)),
     f"GET {_REPO}/commits/{{revision}}": Op(

@@ -345,11 +345,15 @@ def list_repos(request: Request, plural: str) -> Response:
 
 @router.get(REPO + "/auth-check", tags=["repos"])
 def auth_check(request: Request, plural: str, namespace: str, name: str) -> Response:
-    """200 if the caller may read the repo, else RepoNotFound (404, or 401 when anonymous)."""
+    """200 if the caller may read the repo (and have its files, for a gated one), else RepoNotFound (404, or 401
+    when anonymous) or GatedRepo (403, 401 anonymous)."""
     p = h.principal(request)
     rid = h.repo_id_from(namespace, name)
     service = h.hub(request)
     with service.sessions() as db:
         repo = service.readable_repo(db, p, h.PLURAL_TO_TYPE[plural], rid)
         writable = can_write(p, repo)
+    service.require_download(
+        p, repo, h.repo_web_url(request, repo.type, repo.repo_id)
+    )  # GatedRepo as the Hub
     return h.json_response({"read": True, "write": writable})

@@ -186,7 +186,7 @@ def repo_level(principal: Principal | None, repo: ReadableRepo) -> int:
 
 
 def can_read(principal: Principal | None, repo: ReadableRepo) -> bool:
-    return repo_level(principal, repo) >= READ
+    return not repo.private or repo_level(principal, repo) >= READ  # public: no role lookup on the hot path
 
 
 def can_write(principal: Principal | None, repo: ReadableRepo) -> bool:

@@ -299,29 +299,8 @@ class HubService:
         gitattributes = GITATTRIBUTES.encode()
         sha = self.blobs.put_bytes(gitattributes)
         entry = Entry(sha, len(gitattributes), False, git_blob_sha1(gitattributes))
-        with self.sessions() as db:
-            if self.find_repo(db, repo_type, f"{namespace}/{name}") is not None:
-                raise RepoExists(f"{namespace}/{name}")  # the unique index uq_repo_ci stops a racing twin
-            try:
-                repo = Repo(
-                    type=repo_type,
-                    namespace=namespace,
-                    name=name,
-                    private=private,
-                    created_by=principal.user_id,
-                )
-                db.add(repo)
-                db.flush()
-                tree_id, data = encode_tree({".gitattributes": entry})
-                self._ensure_tree(db, tree_id, data)
-                cid = self._new_commit(db, repo.id, tree_id, (), principal.name, "initial commit", "")
-                objects.record_tree(db, repo.id, {".gitattributes": entry})
-                db.add(Ref(repo_pk=repo.id, name="refs/heads/main", commit_id=cid))
-                db.commit()
-            except IntegrityError as exc:
-                db.rollback()
-                raise RepoExists(f"{namespace}/{name}") from exc
-            return repo
+        tree = {".gitattributes": entry}
+        return self._new_repo(principal, repo_type, namespace, name, private, tree, "initial commit", {})
 
     def duplicate_repo(
         self, principal: Principal, src: Repo, namespace: str, name: str, private: bool
@@ -330,25 +309,40 @@ class HubService:
         is copied); RepoExists if the target exists in any casing."""
         self.require_write(principal, namespace, f"{namespace}/{name}")
         with self.sessions() as db:
-            if self.find_repo(db, src.type, f"{namespace}/{name}") is not None:
+            tree = self.commit_tree(db, self.resolve(db, src, "main"))
+        title = f"Duplicate from {src.repo_id}"
+        derived = {"card_json": src.card_json, "meta_json": src.meta_json}
+        return self._new_repo(principal, src.type, namespace, name, private, tree, title, derived)
+
+    def _new_repo(
+        self,
+        principal: Principal,
+        repo_type: str,
+        namespace: str,
+        name: str,
+        private: bool,
+        tree: FileTree,
+        title: str,
+        derived: dict[str, Any],
+    ) -> Repo:
+        """Insert a repo whose ``main`` is one root commit of ``tree``; RepoExists if it exists in any casing (the
+        unique index ``uq_repo_ci`` stops a racing twin)."""
+        with self.sessions() as db:
+            if self.find_repo(db, repo_type, f"{namespace}/{name}") is not None:
                 raise RepoExists(f"{namespace}/{name}")
-            head = self.resolve(db, src, "main")
-            tree = self.commit_tree(db, head)
             try:
                 repo = Repo(
-                    type=src.type,
+                    type=repo_type,
                     namespace=namespace,
                     name=name,
                     private=private,
                     created_by=principal.user_id,
-                    card_json=src.card_json,
-                    meta_json=src.meta_json,
+                    **derived,
                 )
                 db.add(repo)
                 db.flush()
                 tree_id, data = encode_tree(tree)
                 self._ensure_tree(db, tree_id, data)
-                title = f"Duplicate from {src.repo_id}"
                 cid = self._new_commit(db, repo.id, tree_id, (), principal.name, title, "")
                 objects.record_tree(db, repo.id, tree)
                 db.add(Ref(repo_pk=repo.id, name="refs/heads/main", commit_id=cid))
