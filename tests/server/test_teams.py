@@ -3,6 +3,7 @@ and access requests, organization roles, disabled and deleted users, fine-graine
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,8 @@ import pytest
 hf = pytest.importorskip("huggingface_hub")
 from huggingface_hub import CommitOperationAdd, HfApi  # noqa: E402
 from huggingface_hub import errors as hf_errors  # noqa: E402
+
+from ._lfs import commit, lfs_line  # noqa: E402
 
 pytestmark = pytest.mark.interop
 
@@ -194,8 +197,13 @@ def test_gated_manual_refused_then_granted(hub, tmp_path) -> None:
     with pytest.raises(hf_errors.HfHubHTTPError) as exc:
         owner.grant_access(repo_id, carol)
     assert _status(exc) == 400
-    # the LFS batch download is gated too
+    # the LFS batch download is gated too, and naming a gated file's hash in one's own repo proves nothing
     dave, dave_api = _user(hub, "dave")
+    own = f"{dave}/copy"
+    dave_api.create_repo(own)
+    with hub.http(dave_api.token) as c:
+        r = commit(c, own, [lfs_line("stolen.txt", hashlib.sha256(b"weights").hexdigest())])
+    assert r.status_code == 400 and "never uploaded" in r.text
     with hub.http(dave_api.token) as c:
         r = c.post(
             f"/{repo_id}.git/info/lfs/objects/batch",
