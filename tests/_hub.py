@@ -188,6 +188,20 @@ class Hub:
         return httpx.Client(base_url=self.url, headers=headers, timeout=60, **kwargs)
 
 
+def client_env(hub: Hub, home: Path) -> dict[str, str]:
+    """The environment of a client subprocess (transformers, the official client) pointed at ``hub`` as alice,
+    with its own ``HF_HOME`` and nothing of the caller's HF_* / TRANSFORMERS_* settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_", "TRANSFORMERS_"))}
+    env.update(
+        HF_ENDPOINT=hub.url,
+        HF_TOKEN=hub.token,
+        HF_HOME=str(home),
+        HF_HUB_DISABLE_TELEMETRY="1",
+        HF_HUB_DISABLE_PROGRESS_BARS="1",
+    )
+    return env
+
+
 def point_official_client(monkeypatch: Any, url: str, home: Path) -> None:
     """The official ``huggingface_hub`` reads its environment at import time: patch its constants (and the
     endpoint of its module-level default ``HfApi``) so that in-process tests talk to our server."""

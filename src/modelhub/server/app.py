@@ -25,6 +25,7 @@ from .api import (
     accounts,
     cards,
     commit,
+    community,
     discussions,
     lfs,
     misc,
@@ -89,6 +90,7 @@ def create_app(settings: ServerSettings | None = None) -> Any:
     app.state.settings = settings
     app.state.hub = HubService(sessions, blobs)
     app.state.tokens = TokenCache(sessions)
+    app.router.on_shutdown.append(app.state.hub.downloads.flush)  # uvicorn re-raises SIGTERM: no atexit
     app.state.secret = _secret(sessions)
     app.state.xet = XetStore(sessions, blobs)  # the CAS's storage; the hub reads Xet files through it
     app.state.hub.xet = app.state.xet
@@ -104,6 +106,7 @@ def create_app(settings: ServerSettings | None = None) -> Any:
         lfs,
         resolve,
         discussions,
+        community,
         misc,
         pages,
     ):

@@ -11,6 +11,8 @@ import logging
 import os
 import sys
 
+from . import admin_teams
+
 logger = logging.getLogger(__name__)
 
 
@@ -125,6 +127,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     oa = org.add_parser("add-member", help="add a user to an organization")
     oa.add_argument("org")
     oa.add_argument("user")
+    oa.add_argument("--role", default="write", choices=("read", "contributor", "write", "admin"))
     _add_storage_args(oa)
     oa.set_defaults(func=cmd_org_add_member)
 
@@ -149,6 +152,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="the token stops working after this long: days (30, 0.5) or with a unit (30d, 12h, 90m);"
         " default: never",
     )
+    tc.add_argument(
+        "--scope",
+        action="append",
+        default=[],
+        metavar="REPO_OR_NAMESPACE",
+        help="fine-grained token: limit it to this repo (alice/model, datasets/alice/data) or namespace (my-org);"
+        " repeatable",
+    )
     _add_storage_args(tc)
     tc.set_defaults(func=cmd_token_create)
     tl = token.add_parser(
@@ -163,6 +174,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     _add_storage_args(tr)
     tr.set_defaults(func=cmd_token_revoke)
+    admin_teams.register(user, org)  # disable / enable / delete users, org roles and members
     # a group given without its sub-command prints that group's help
     admin.set_defaults(func=_help(admin, {"user": user_p, "org": org_p, "token": token_p}))
 
@@ -389,7 +401,7 @@ def cmd_org_create(args: argparse.Namespace) -> int:
 def cmd_org_add_member(args: argparse.Namespace) -> int:
     from .domain.accounts import add_member
 
-    return _run_admin(args, lambda db: add_member(db, args.org, args.user))
+    return _run_admin(args, lambda db: add_member(db, args.org, args.user, args.role))
 
 
 @_refusing
@@ -415,11 +427,14 @@ def cmd_gc(args: argparse.Namespace) -> int:
 
 def cmd_token_create(args: argparse.Namespace) -> int:
     """Print the new token alone on stdout (scripts capture it); it is stored hashed and never shown again."""
-    from .domain.accounts import create_token, parse_duration
+    from .domain.accounts import create_token, parse_duration, parse_scope
 
     def fn(db):
         expires_in = parse_duration(args.expires_in) if args.expires_in is not None else None
-        return create_token(db, args.user, role=args.role, name=args.name, expires_in=expires_in)
+        scopes = [parse_scope(s) for s in args.scope]
+        return create_token(
+            db, args.user, role=args.role, name=args.name, expires_in=expires_in, scopes=scopes
+        )
 
     return _run_admin(args, fn)
 

@@ -17,7 +17,7 @@ from starlette.responses import Response
 
 from ..._common.validation import validate_path_in_repo, validate_repo_id, validate_revision
 from ...errors import HFValidationError
-from ..domain.accounts import Principal, TokenCache, TokenExpired
+from ..domain.accounts import AccountDisabled, Principal, TokenCache, TokenExpired
 from ..domain.hub import HubService
 from ..settings import ServerSettings
 from ..storage.db import iso
@@ -89,6 +89,14 @@ def principal(request: Request) -> Principal | None:
                 401,
                 f"This access token ({exc.token_name!r}) expired at {iso(exc.expired_at)}: ask a hub"
                 " administrator for a new one (`modelhub admin token create USER [--expires-in DAYS]`).",
+                "InvalidCredentials",
+                headers={"X-Error-Message": INVALID_CREDENTIALS},
+            ) from None
+        except AccountDisabled as exc:
+            raise ApiError(
+                401,
+                f"The account {exc.user!r} is disabled: its tokens are refused. Ask a hub administrator"
+                " (`modelhub admin user enable NAME`).",
                 "InvalidCredentials",
                 headers={"X-Error-Message": INVALID_CREDENTIALS},
             ) from None

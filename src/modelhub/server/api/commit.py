@@ -15,7 +15,13 @@ from starlette.responses import Response
 
 from ..domain import gitignore, objects, xetfiles
 from ..domain.accounts import Principal
-from ..domain.discussions import add_event, commit_target, open_discussion, pr_commit_hook
+from ..domain.discussions import (
+    add_event,
+    check_commit_permission,
+    commit_target,
+    open_discussion,
+    pr_commit_hook,
+)
 from ..domain.hub import HubService, Op
 from ..domain.trees import Entry, git_blob_sha1
 from ..storage.db import BlobMeta, Repo
@@ -55,7 +61,7 @@ def _preupload(
     regular = client_wants_regular(request)
     threshold = h.settings(request).large_file_threshold
     with service.sessions() as db:
-        repo = service.writable_repo(db, p, h.PLURAL_TO_TYPE[plural], rid)
+        repo = service.uploadable_repo(db, p, h.PLURAL_TO_TYPE[plural], rid)
         try:
             tree = service.commit_tree(db, service.resolve(db, repo, rev))
         except NotFound:
@@ -261,9 +267,11 @@ async def commit(request: Request, plural: str, namespace: str, name: str, revis
     def target() -> tuple[Principal, Repo, str]:
         p = h.principal(request)
         with service.sessions() as db:
-            repo = service.writable_repo(db, p, h.PLURAL_TO_TYPE[plural], rid)
+            repo = service.uploadable_repo(db, p, h.PLURAL_TO_TYPE[plural], rid)
             assert p is not None
-            return p, repo, commit_target(db, repo, rev)
+            ref_name = commit_target(db, repo, rev)
+            check_commit_permission(db, p, repo, ref_name, create_pr)
+            return p, repo, ref_name
 
     p, repo, ref_name = await h.run(target)
     builder = _CommitBuilder(service, settings.large_file_threshold)

@@ -94,9 +94,9 @@ def _lfs_batch(request: Request, body: dict[str, Any], repo_type: str, namespace
     out: list[dict[str, Any]] = []
     with service.sessions() as db:
         if operation == "upload":
-            repo = service.writable_repo(db, p, repo_type, rid)
+            repo = service.uploadable_repo(db, p, repo_type, rid)
         else:
-            repo = service.readable_repo(db, p, repo_type, rid)
+            repo = service.downloadable_repo(db, p, repo_type, rid, h.repo_web_url(request, repo_type, rid))
         for obj in objs:
             item, act = _batch_item(db, service, p, repo, operation, obj, max_size)
             if act and operation == "upload":
@@ -215,7 +215,7 @@ def _lfs_verify(
     if not isinstance(oid, str) or not limits.OID.match(oid):
         raise bad_request(f"Invalid object id {oid!r}.")
     with service.sessions() as db:
-        repo = service.writable_repo(db, p, repo_type, rid)
+        repo = service.uploadable_repo(db, p, repo_type, rid)
         allowed = objects.provable(db, p, repo.id, oid)
         stored = xetfiles.content_size(db, service.blobs, oid) if allowed else None
     if stored is None:

@@ -13,6 +13,7 @@ from starlette.responses import FileResponse, RedirectResponse, Response, Stream
 
 from ..caches import MISS
 from ..domain import xetfiles
+from ..domain.downloads import is_query_file
 from ..domain.hub import HubService
 from . import _http as h
 from .errors import ApiError, DomainError, entry_not_found
@@ -120,11 +121,15 @@ def resolve_response(
     rel = h.path_from(path)
     service = h.hub(request)
     snap = service.readable_snapshot(p, repo_type, rid)
+    service.require_download(p, snap, h.repo_web_url(request, repo_type, snap.repo_id))
     cid = service.resolve_cached(snap, rev)
     tree = service.cached_commit_tree(cid)
     entry = tree.get(rel)
     if entry is None:
         raise entry_not_found(rid, rev, rel, cid)
+    if is_query_file(repo_type, rel, snap.library):
+        service.downloads.hit(snap.id)  # in memory; written in batches (domain/downloads.py)
+        request.scope["modelhub.download"] = snap.id  # the fast path counts cached answers of it too
     headers = {"X-Repo-Commit": cid, "Accept-Ranges": "bytes", "Cache-Control": "private, max-age=0"}
     xet_hash = xet_hash_of(service, entry.sha256) if entry.lfs else None
     if entry.lfs:
@@ -222,11 +227,13 @@ class ResolveFastPath:
         hot = self.app.state.hub.hot
         if not ranged:
             self.app.state.hub.sync_caches()  # answers stay correct after writes of other processes
-        key = ("resolve", request.method, request.scope["path"], None if p is None else (p.user_id, p.role))
+        key = ("resolve", request.method, request.scope["path"], None if p is None else p.cache_key)
         if not ranged:
             hit = hot.get(key)
             if hit is not MISS:
-                status, headers, body = hit
+                status, headers, body, counted = hit
+                if counted is not None:
+                    self.app.state.hub.downloads.hit(counted)
                 cached = Response(body, status_code=status)
                 cached.raw_headers = list(headers)
                 return cached
@@ -242,5 +249,6 @@ class ResolveFastPath:
             and len(body) <= self.MAX_CACHED_BODY
             and response.status_code < 500
         ):
-            hot.put(key, (response.status_code, response.raw_headers, body), gen)
+            counted = request.scope.get("modelhub.download")
+            hot.put(key, (response.status_code, response.raw_headers, body, counted), gen)
         return response

@@ -6,27 +6,35 @@ from __future__ import annotations
 import difflib
 import itertools
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..storage.db import Account, Discussion, Membership, Ref, Repo
-from .accounts import Principal, can_write_namespace, org_names
+from . import metadata
+from .accounts import Principal, can_create_in, org_names
+from .community import like_counts
+from .downloads import DownloadCounter
 from .hub import CommitRow, HubService, RepoSnap
+from .metadata import RepoMeta
 from .objects import readable_clause
 from .trees import Entry, FileTree, card_tags
 
 
 @dataclass(frozen=True)
 class RepoSummary:
-    """A repo as listings show it: the card data of its default branch head, its tags and head commit."""
+    """A repo as listings show it: the card data of its default branch head, its tags and head commit, the
+    derived library / pipeline tag (``meta``), likes and downloads (last 30 days, all time)."""
 
     repo: Repo
     card: dict[str, Any]
     tags: list[str]
     sha: str | None
+    meta: dict[str, Any] = field(default_factory=dict)
+    likes: int = 0
+    downloads: tuple[int, int] = (0, 0)
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,9 @@ class RepoDetail:
     tree: FileTree
     card: dict[str, Any]
     tags: list[str]
+    meta: RepoMeta
+    likes: int
+    downloads: tuple[int, int]  # last 30 days, all time
 
 
 SORT_COLUMNS = {"createdAt": Repo.created_at, "id": Repo.namespace + "/" + Repo.name}
@@ -55,12 +66,18 @@ def search_repos(
     direction: str | None = None,
     offset: int = 0,
     limit: int = 1000,
+    counter: DownloadCounter | None = None,
 ) -> tuple[list[RepoSummary], int]:
     """One page of the repos ``principal`` may read, and how many match in all. ``search`` is a case-insensitive
-    substring of the id, ``filters`` tags that must all be present (or the library name)."""
+    substring of the id, ``filters`` tags that must all be present (or the library name); ``sort`` also by
+    ``downloads`` (last 30 days, from ``counter``) or ``likes``."""
+
+    def service_downloads(db: Session, pks: list[int]) -> dict[int, tuple[int, int]]:
+        return counter.counts(db, pks) if counter is not None else {}
+
     stmt = select(Repo).where(Repo.type == repo_type, readable_clause(principal))
     if author:
-        stmt = stmt.where(Repo.namespace == author)
+        stmt = stmt.where(func.lower(Repo.namespace) == author.lower())
     if search:
         # autoescape: a "%" or "_" in the search text is matched literally, not as a LIKE wildcard
         stmt = stmt.where(
@@ -69,22 +86,35 @@ def search_repos(
     order = SORT_COLUMNS.get(sort, Repo.last_modified)
     ascending = direction in ("1", "asc") or (sort == "id" and direction is None)
     stmt = stmt.order_by(order.asc() if ascending else order.desc(), Repo.id)
-    matches: list[tuple[Repo, dict[str, Any], list[str]]] = []
+    matches: list[tuple[Repo, dict[str, Any], list[str], dict[str, Any]]] = []
     for repo in db.scalars(stmt):
         card = json.loads(repo.card_json or "{}")
-        tags = card_tags(card)
-        if filters and not all(f in tags or f == card.get("library_name") for f in filters):
+        meta = json.loads(repo.meta_json or "{}")
+        tags = meta.get("tags") or card_tags(card)
+        library = meta.get("library_name") or card.get("library_name")
+        if filters and not all(f in tags or f == library for f in filters):
             continue
-        matches.append((repo, card, tags))
+        matches.append((repo, card, tags, meta))
+    if sort in ("downloads", "likes"):  # counts live in other tables: order the matches by them
+        pks = [r.id for r, _, _, _ in matches]
+        if sort == "likes":
+            counts = like_counts(db, pks)
+        else:
+            counts = {pk: c[0] for pk, c in service_downloads(db, pks).items()}
+        matches.sort(key=lambda m: counts.get(m[0].id, 0), reverse=not ascending)
     page = matches[offset : offset + limit]
+    pks = [r.id for r, _, _, _ in page]
     heads = dict(
         db.execute(
-            select(Ref.repo_pk, Ref.commit_id).where(
-                Ref.repo_pk.in_([r.id for r, _, _ in page]), Ref.name == "refs/heads/main"
-            )
+            select(Ref.repo_pk, Ref.commit_id).where(Ref.repo_pk.in_(pks), Ref.name == "refs/heads/main")
         ).all()
     )
-    return [RepoSummary(r, card, tags, heads.get(r.id)) for r, card, tags in page], len(matches)
+    likes = like_counts(db, pks)
+    downloads = service_downloads(db, pks)
+    return [
+        RepoSummary(r, card, tags, heads.get(r.id), meta, likes.get(r.id, 0), downloads.get(r.id, (0, 0)))
+        for r, card, tags, meta in page
+    ], len(matches)
 
 
 def repo_detail(service: HubService, db: Session, repo: Repo | RepoSnap, commit_id: str) -> RepoDetail:
@@ -92,7 +122,11 @@ def repo_detail(service: HubService, db: Session, repo: Repo | RepoSnap, commit_
     if row is None:
         raise RuntimeError(f"commit {commit_id} of {repo.repo_id} is missing from the database")
     card = service.card_at(db, commit_id)
-    return RepoDetail(repo, row, service.tree(db, row.tree_id), card, card_tags(card))
+    tree = service.tree(db, row.tree_id)
+    meta = metadata.compute(service.blobs, tree, row.tree_id, card, repo.type)
+    likes = like_counts(db, [repo.id]).get(repo.id, 0)
+    downloads = service.downloads.counts(db, [repo.id]).get(repo.id, (0, 0))
+    return RepoDetail(repo, row, tree, card, meta.tags, meta, likes, downloads)
 
 
 def refs_of(db: Session, repo: Repo) -> list[tuple[str, str]]:
@@ -130,7 +164,7 @@ def org_members(db: Session, org: Account) -> list[str]:
 def writable_namespaces(db: Session, principal: Principal) -> list[str]:
     """The namespaces ``principal`` may create repos in: its own, then its organizations (or all, for an admin)."""
     names = [principal.name] + org_names(db, principal.user_id)
-    return [n for n in dict.fromkeys(names) if can_write_namespace(principal, n)]
+    return [n for n in dict.fromkeys(names) if can_create_in(principal, n)]
 
 
 @dataclass(frozen=True)

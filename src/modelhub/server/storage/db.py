@@ -14,8 +14,10 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -23,6 +25,7 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    func,
     inspect,
     select,
     text,
@@ -60,6 +63,8 @@ class Account(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
     # Argon2id hash (domain/logins.py) for signing in to the web pages; None: the account cannot sign in.
     password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # A disabled user's tokens are refused at once (nullable: added to older databases by migration 0003).
+    disabled: Mapped[bool | None] = mapped_column(Boolean, nullable=True, default=False)
 
 
 class LoginSession(Base):
@@ -80,7 +85,7 @@ class Membership(Base):
     __tablename__ = "memberships"
     org_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
-    role: Mapped[str] = mapped_column(String(16), nullable=False, default="write")
+    role: Mapped[str] = mapped_column(String(16), nullable=False, default="write")  # accounts.ORG_ROLES
 
 
 class Token(Base):
@@ -97,11 +102,19 @@ class Token(Base):
     # last_used_at is refreshed at most about once a minute (see accounts.TokenCache).
     expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    # Fine-grained tokens: JSON list of accounts.Scope (repos / namespaces the role applies to); None: unlimited.
+    scopes_json: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class Repo(Base):
+    """A repo; ``namespace/name`` is unique per type ignoring case (``uq_repo_ci``), and every lookup ignores case
+    and answers the stored (canonical) spelling."""
+
     __tablename__ = "repos"
-    __table_args__ = (UniqueConstraint("type", "namespace", "name", name="uq_repo"),)
+    __table_args__ = (
+        UniqueConstraint("type", "namespace", "name", name="uq_repo"),
+        Index("uq_repo_ci", "type", func.lower(text("namespace")), func.lower(text("name")), unique=True),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     type: Mapped[str] = mapped_column(String(16), nullable=False)
     namespace: Mapped[str] = mapped_column(String(96), nullable=False)
@@ -113,6 +126,10 @@ class Repo(Base):
     next_num: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     # README front matter of the default branch head, JSON text, for listing/search without reading blobs.
     card_json: Mapped[str] = mapped_column(Text, nullable=False, default="{}")
+    # The user who created it (org "contributor" members write the repos they created); None for older repos.
+    created_by: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Metadata derived from the default branch head (domain/metadata.py: library, pipeline tag, tags), JSON text.
+    meta_json: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     @property
     def repo_id(self) -> str:
@@ -266,6 +283,39 @@ class HubState(Base):
     __tablename__ = "hub_state"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     generation: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+
+
+class AccessRequest(Base):
+    """A user's request for the files of a gated repo: pending, accepted or rejected (one per user and repo)."""
+
+    __tablename__ = "access_requests"
+    __table_args__ = (UniqueConstraint("repo_pk", "user_id", name="uq_access_request"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    repo_pk: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), nullable=False)
+    user_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False)
+    status: Mapped[str] = mapped_column(String(8), nullable=False, default="pending")
+    fields_json: Mapped[str] = mapped_column(Text, nullable=False, default="{}")
+    reason: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+
+class Like(Base):
+    __tablename__ = "likes"
+    user_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    repo_pk: Mapped[int] = mapped_column(
+        ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+
+class RepoDownloads(Base):
+    """Downloads of a repo per UTC day (domain/downloads.py adds the counts of each process in batches)."""
+
+    __tablename__ = "repo_downloads"
+    repo_pk: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
 
 
 class Setting(Base):
