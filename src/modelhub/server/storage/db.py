@@ -397,20 +397,21 @@ def read_generation(engine: Engine) -> int:
         return conn.execute(_GENERATION).scalar_one_or_none() or 0
 
 
-def add_missing_columns(engine: Engine, tables: tuple[str, ...]) -> None:
-    """Add the nullable columns that a database created by an earlier version lacks (``create_all`` creates missing
-    tables, never missing columns), with ``ALTER TABLE ... ADD COLUMN`` (SQLite and PostgreSQL).
+def add_missing_columns(engine: Engine, columns: dict[str, tuple[str, ...]]) -> None:
+    """Add the nullable ``columns`` (table name -> column names) that a database created by an earlier version
+    lacks (``create_all`` creates missing tables, never missing columns), with ``ALTER TABLE ... ADD COLUMN``
+    (SQLite and PostgreSQL).
 
-    Only for databases older than Alembic revision 0001 (``storage.migrate`` runs it before stamping 0001):
-    every later change is a migration. Safe when several processes start at once."""
+    Only for databases older than Alembic revision 0001 (``storage.migrate`` runs it before stamping 0001, naming
+    the columns 0001 has): every later change is a migration. Safe when several processes start at once."""
     existing_tables = set(inspect(engine).get_table_names())
     quote = engine.dialect.identifier_preparer.quote
     for table in Base.metadata.sorted_tables:
-        if table.name not in existing_tables or table.name not in tables:
+        if table.name not in existing_tables or table.name not in columns:
             continue
         have = {c["name"] for c in inspect(engine).get_columns(table.name)}
         for column in table.columns:
-            if column.name in have:
+            if column.name in have or column.name not in columns[table.name]:
                 continue
             if not column.nullable:
                 raise RuntimeError(

@@ -26,6 +26,12 @@ BASELINE_TABLES = (
     "accounts", "blob_meta", "commits", "discussion_events", "discussions", "memberships", "refs",
     "repo_objects", "repos", "settings", "tokens", "trees", "upload_grants",
 )  # fmt: skip
+# the nullable columns that versions before 0001 added at start-up (the rest of 0001's columns were always there)
+BASELINE_LATE_COLUMNS = {
+    "tokens": ("expires_at", "last_used_at"),
+    "blob_meta": ("git_sha1",),
+    "discussions": ("merge_commit",),
+}
 
 
 class SchemaError(RuntimeError):
@@ -127,7 +133,7 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
     if before.current == BASELINE and "alembic_version" not in inspect(engine).get_table_names():
         # older than 0001: what those versions did at start-up (missing tables, two nullable token columns)
         Base.metadata.create_all(engine, tables=[Base.metadata.tables[t] for t in BASELINE_TABLES])
-        add_missing_columns(engine, BASELINE_TABLES)
+        add_missing_columns(engine, BASELINE_LATE_COLUMNS)
     with engine.begin() as conn:
         _serialized(conn)
         if "alembic_version" not in inspect(conn).get_table_names():
