@@ -129,3 +129,18 @@ def test_same_content_through_xet_and_lfs_is_one_file(hub, api, tmp_path: Path, 
     monkeypatch.setattr(hf.constants, "HF_HUB_DISABLE_XET", True)
     got = hf_hub_download(repo_id, "b.bin", cache_dir=tmp_path / "c", token=hub.token)
     assert Path(got).read_bytes() == data
+
+
+def test_file_repeating_one_chunk_round_trips(hub, api, tmp_path: Path) -> None:
+    """A periodic file chunks into one chunk repeated: its terms all name chunk 0 of one xorb, and the plan
+    must give each term a fetch range that covers it (they are merged per xorb)."""
+    repo_id = hub.new_repo_id()
+    api.create_repo(repo_id)
+    data = hashlib.sha256(b"interop").digest() * 40000
+    api.upload_file(path_or_fileobj=data, path_in_repo="w.bin", repo_id=repo_id)
+    got = hf_hub_download(repo_id, "w.bin", cache_dir=tmp_path / "c", token=hub.token)
+    assert Path(got).read_bytes() == data
+    with hub.http(hub.token) as c:
+        assert c.get(f"/{repo_id}/resolve/main/w.bin", headers={"range": "bytes=131000-300000"}).content == (
+            data[131000:300001]
+        )
