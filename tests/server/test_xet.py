@@ -141,6 +141,7 @@ def test_file_repeating_one_chunk_round_trips(hub, api, tmp_path: Path) -> None:
     got = hf_hub_download(repo_id, "w.bin", cache_dir=tmp_path / "c", token=hub.token)
     assert Path(got).read_bytes() == data
     with hub.http(hub.token) as c:
-        assert c.get(f"/{repo_id}/resolve/main/w.bin", headers={"range": "bytes=131000-300000"}).content == (
-            data[131000:300001]
+        assert (
+            c.get(f"/{repo_id}/resolve/main/w.bin", headers={"range": "bytes=131000-300000"}).content
+            == (data[131000:300001])
         )

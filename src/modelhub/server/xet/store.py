@@ -343,6 +343,7 @@ class XetStore:
             for c0, c1 in _merged(ranges):
                 b0, b1 = idx.record_start(c0), idx.record_ends[c1 - 1] - 1
                 chunks, link = {"start": c0, "end": c1}, url(x, b0, b1)
+                entry: dict[str, object]
                 if v2:
                     entry = {"url": link, "ranges": [{"chunks": chunks, "bytes": {"start": b0, "end": b1}}]}
                 else:
