@@ -145,3 +145,33 @@ def test_file_repeating_one_chunk_round_trips(hub, api, tmp_path: Path) -> None:
             c.get(f"/{repo_id}/resolve/main/w.bin", headers={"range": "bytes=131000-300000"}).content
             == (data[131000:300001])
         )
+
+
+def test_hf_upload_cli_through_xet(hub, tmp_path: Path) -> None:
+    """``hf upload`` (the official CLI, default install) of a folder with a large file."""
+    import shutil
+    import subprocess
+    import sys
+
+    hf_cli = shutil.which("hf") or str(Path(sys.executable).parent / "hf")
+    repo_id = hub.new_repo_id("cli")
+    folder = tmp_path / "up"
+    folder.mkdir()
+    sha = write_random(folder / "model.bin", 6 * MB, seed=31)
+    (folder / "notes.txt").write_text("hi")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_"))}
+    env.update(
+        HF_ENDPOINT=hub.url, HF_TOKEN=hub.token, HF_HOME=str(tmp_path / "home"), HF_HUB_DISABLE_TELEMETRY="1"
+    )
+    with traffic(hub.server) as up:
+        res = subprocess.run(
+            [hf_cli, "upload", repo_id, str(folder), ".", "--commit-message", "cli"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    assert res.returncode == 0, res.stderr[-3000:]
+    _assert_through_xet(up, 2)
+    got = hf_hub_download(repo_id, "model.bin", cache_dir=tmp_path / "c", token=hub.token)
+    assert sha256_file(got) == sha
