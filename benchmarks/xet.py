@@ -28,12 +28,16 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+# (importing it sets HF_HUB_DISABLE_XET in this process only: every client here runs in a process of its own,
+# with the environment client() builds)
+from server_transfer import RssSampler as BaseSampler  # noqa: E402
 
 UPLOAD = textwrap.dedent(
     """
@@ -53,39 +57,20 @@ DOWNLOAD = textwrap.dedent(
 )
 
 
-class RssSampler:
-    """Peak RSS of a process (and its children) sampled every 20 ms."""
-
-    def __init__(self, pid: int) -> None:
-        import psutil
-
-        self.proc = psutil.Process(pid)
-        self.peak = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _rss(self) -> int:
-        total = self.proc.memory_info().rss
-        for child in self.proc.children(recursive=True):
-            try:
-                total += child.memory_info().rss
-            except Exception:
-                pass
-        return total
+class RssSampler(BaseSampler):
+    """Peak RSS of a process and its children (hf_xet works in-process, but be safe), every 20 ms."""
 
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                self.peak = max(self.peak, self._rss())
+                total = self.proc.memory_info().rss
+                total += sum(c.memory_info().rss for c in self.proc.children(recursive=True))
+                self.peak = max(self.peak, total)
             except Exception:
                 return
             time.sleep(0.02)
 
-    def __enter__(self) -> RssSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, *exc: object) -> None:  # no CPU time: the client process is gone by then
         self._stop.set()
         self._thread.join()
 

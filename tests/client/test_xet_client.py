@@ -15,13 +15,18 @@ pytest.importorskip("hf_xet")
 MB = 2**20
 
 
-def test_upload_and_download_through_xet(hub, tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.delenv("HF_HUB_DISABLE_XET", raising=False)
+def _setup(hub, tmp_path: Path, name: str, size: int) -> tuple[HubApi, str, Path, str]:
+    """A client, a new repo and a random file (api, repo id, path, SHA-256)."""
     api = HubApi(endpoint=hub.url, token=hub.token)
     repo_id = hub.new_repo_id("mhx")
     api.create_repo(repo_id)
-    src = tmp_path / "w.safetensors"
-    sha = write_random(src, 12 * MB, seed=21)
+    src = tmp_path / name
+    return api, repo_id, src, write_random(src, size, seed=size)
+
+
+def test_upload_and_download_through_xet(hub, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("HF_HUB_DISABLE_XET", raising=False)
+    api, repo_id, src, sha = _setup(hub, tmp_path, "w.safetensors", 12 * MB)
     with traffic(hub.server) as up:
         api.upload_file(path_or_fileobj=str(src), path_in_repo="w.safetensors", repo_id=repo_id)
         api.upload_file(path_or_fileobj=b"\0" * (3 * MB), path_in_repo="zeros.bin", repo_id=repo_id)
@@ -41,11 +46,7 @@ def test_upload_and_download_through_xet(hub, tmp_path: Path, monkeypatch) -> No
 
 def test_disable_xet_keeps_to_lfs_and_plain_http(hub, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("HF_HUB_DISABLE_XET", "1")
-    api = HubApi(endpoint=hub.url, token=hub.token)
-    repo_id = hub.new_repo_id("mhl")
-    api.create_repo(repo_id)
-    src = tmp_path / "w.bin"
-    sha = write_random(src, 11 * MB, seed=22)
+    api, repo_id, src, sha = _setup(hub, tmp_path, "w.bin", 11 * MB)
     with traffic(hub.server) as t:
         api.upload_file(path_or_fileobj=str(src), path_in_repo="w.bin", repo_id=repo_id)
         got = hub_download(repo_id, "w.bin", cache_dir=tmp_path / "c", token=hub.token)

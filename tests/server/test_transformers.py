@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
 
 import pytest
 
-from ._xet import traffic
+from ._xet import client_env, traffic
 
 pytestmark = [pytest.mark.torch, pytest.mark.interop, pytest.mark.slow]
 
@@ -42,14 +41,7 @@ def test_transformers_push_and_load(hub, tmp_path, disable_xet: bool) -> None:
     pytest.importorskip("torch")
     pytest.importorskip("transformers")
     repo_id = hub.new_repo_id("bert")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_", "TRANSFORMERS_"))}
-    env.update(
-        HF_ENDPOINT=hub.url,
-        HF_TOKEN=hub.token,
-        HF_HOME=str(tmp_path / "home"),
-        HF_HUB_DISABLE_TELEMETRY="1",
-        HF_HUB_DISABLE_PROGRESS_BARS="1",
-    )
+    env = client_env(tmp_path / "home", HF_ENDPOINT=hub.url, HF_TOKEN=hub.token)
     if disable_xet:
         env["HF_HUB_DISABLE_XET"] = "1"
     with traffic(hub.server) as t:

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ._xet import sha256_file, traffic, write_random
+from ._xet import client_env, sha256_file, traffic, write_random
 
 hf = pytest.importorskip("huggingface_hub")
 pytest.importorskip("hf_xet")
@@ -159,10 +159,7 @@ def test_hf_upload_cli_through_xet(hub, tmp_path: Path) -> None:
     folder.mkdir()
     sha = write_random(folder / "model.bin", 6 * MB, seed=31)
     (folder / "notes.txt").write_text("hi")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_"))}
-    env.update(
-        HF_ENDPOINT=hub.url, HF_TOKEN=hub.token, HF_HOME=str(tmp_path / "home"), HF_HUB_DISABLE_TELEMETRY="1"
-    )
+    env = client_env(tmp_path / "home", HF_ENDPOINT=hub.url, HF_TOKEN=hub.token)
     with traffic(hub.server) as up:
         res = subprocess.run(
             [hf_cli, "upload", repo_id, str(folder), ".", "--commit-message", "cli"],
