@@ -23,6 +23,7 @@ BIG = bytes(range(256)) * 4096 * 3  # 3 MiB, binary: stored as LFS
 def _fresh_memory(monkeypatch):
     monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     monkeypatch.setenv("MODELHUB_RETRY_BACKOFF", "0.01")
+    monkeypatch.setenv("HF_HUB_DISABLE_XET", "1")  # the HTTP path (resume, proxies); Xet: test_xet_client.py
     forget_resolved_revisions()
     yield
     forget_resolved_revisions()

@@ -154,9 +154,10 @@ UPLOAD = textwrap.dedent(
 )
 
 
-def client_env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_"))}
-    env.update(HF_HOME=str(home), HF_HUB_DISABLE_TELEMETRY="1", HF_HUB_DISABLE_PROGRESS_BARS="1")
+def client_env(home: Path, **extra: str) -> dict[str, str]:
+    """The environment of a client process: none of ours (HF_*, TRANSFORMERS_*), its own HF_HOME, quiet."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_", "TRANSFORMERS_"))}
+    env.update(HF_HOME=str(home), HF_HUB_DISABLE_TELEMETRY="1", HF_HUB_DISABLE_PROGRESS_BARS="1", **extra)
     return env
 
 

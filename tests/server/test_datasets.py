@@ -3,14 +3,13 @@ fresh process, with the default install (hf_xet: the parquet shard goes through 
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
 
 import pytest
 
-from ._xet import traffic
+from ._xet import client_env, traffic
 
 pytest.importorskip("datasets")
 pytestmark = [pytest.mark.interop, pytest.mark.slow]
@@ -32,14 +31,8 @@ SCRIPT = textwrap.dedent(
 
 def test_dataset_push_to_hub_and_load_dataset_through_xet(hub, tmp_path) -> None:
     repo_id = hub.new_repo_id("ds")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_"))}
-    env.update(
-        HF_ENDPOINT=hub.url,
-        HF_TOKEN=hub.token,
-        HF_HOME=str(tmp_path / "home"),
-        HF_HUB_DISABLE_TELEMETRY="1",
-        HF_HUB_DISABLE_PROGRESS_BARS="1",
-        HF_DATASETS_DISABLE_PROGRESS_BARS="1",
+    env = client_env(
+        tmp_path / "home", HF_ENDPOINT=hub.url, HF_TOKEN=hub.token, HF_DATASETS_DISABLE_PROGRESS_BARS="1"
     )
     with traffic(hub.server) as t:
         res = subprocess.run(

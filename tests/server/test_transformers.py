@@ -8,8 +8,7 @@ import textwrap
 
 import pytest
 
-from .._hub import client_env
-from ._xet import traffic
+from ._xet import client_env, traffic
 
 pytestmark = [pytest.mark.torch, pytest.mark.interop, pytest.mark.slow]
 
@@ -42,7 +41,7 @@ def test_transformers_push_and_load(hub, tmp_path, disable_xet: bool) -> None:
     pytest.importorskip("torch")
     pytest.importorskip("transformers")
     repo_id = hub.new_repo_id("bert")
-    env = client_env(hub, tmp_path / "home")
+    env = client_env(tmp_path / "home", HF_ENDPOINT=hub.url, HF_TOKEN=hub.token)
     if disable_xet:
         env["HF_HUB_DISABLE_XET"] = "1"
     with traffic(hub.server) as t:

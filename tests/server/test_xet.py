@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ._xet import sha256_file, traffic, write_random
+from ._xet import client_env, sha256_file, traffic, write_random
 
 hf = pytest.importorskip("huggingface_hub")
 pytest.importorskip("hf_xet")
@@ -129,3 +129,46 @@ def test_same_content_through_xet_and_lfs_is_one_file(hub, api, tmp_path: Path, 
     monkeypatch.setattr(hf.constants, "HF_HUB_DISABLE_XET", True)
     got = hf_hub_download(repo_id, "b.bin", cache_dir=tmp_path / "c", token=hub.token)
     assert Path(got).read_bytes() == data
+
+
+def test_file_repeating_one_chunk_round_trips(hub, api, tmp_path: Path) -> None:
+    """A periodic file chunks into one chunk repeated: its terms all name chunk 0 of one xorb, and the plan
+    must give each term a fetch range that covers it (they are merged per xorb)."""
+    repo_id = hub.new_repo_id()
+    api.create_repo(repo_id)
+    data = hashlib.sha256(b"interop").digest() * 40000
+    api.upload_file(path_or_fileobj=data, path_in_repo="w.bin", repo_id=repo_id)
+    got = hf_hub_download(repo_id, "w.bin", cache_dir=tmp_path / "c", token=hub.token)
+    assert Path(got).read_bytes() == data
+    with hub.http(hub.token) as c:
+        assert (
+            c.get(f"/{repo_id}/resolve/main/w.bin", headers={"range": "bytes=131000-300000"}).content
+            == (data[131000:300001])
+        )
+
+
+def test_hf_upload_cli_through_xet(hub, tmp_path: Path) -> None:
+    """``hf upload`` (the official CLI, default install) of a folder with a large file."""
+    import shutil
+    import subprocess
+    import sys
+
+    hf_cli = shutil.which("hf") or str(Path(sys.executable).parent / "hf")
+    repo_id = hub.new_repo_id("cli")
+    folder = tmp_path / "up"
+    folder.mkdir()
+    sha = write_random(folder / "model.bin", 6 * MB, seed=31)
+    (folder / "notes.txt").write_text("hi")
+    env = client_env(tmp_path / "home", HF_ENDPOINT=hub.url, HF_TOKEN=hub.token)
+    with traffic(hub.server) as up:
+        res = subprocess.run(
+            [hf_cli, "upload", repo_id, str(folder), ".", "--commit-message", "cli"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    assert res.returncode == 0, res.stderr[-3000:]
+    _assert_through_xet(up, 2)
+    got = hf_hub_download(repo_id, "model.bin", cache_dir=tmp_path / "c", token=hub.token)
+    assert sha256_file(got) == sha

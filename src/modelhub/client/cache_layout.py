@@ -123,6 +123,11 @@ def safe_repo_path(path_in_repo: str) -> str:
     return path_in_repo
 
 
+def is_xet_hash(value: str) -> bool:
+    """64 lowercase hex characters (a Xet hash string)."""
+    return len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+
+
 @dataclass(frozen=True)
 class TreeEntry:
     """One file of a commit, as the tree listing gives it (and as ``trees/<commit>.json`` stores it)."""
@@ -131,6 +136,7 @@ class TreeEntry:
     blob_id: str
     lfs_sha256: str | None = None
     lfs_size: int | None = None
+    xet_hash: str | None = None  # the file's Xet hash when the hub stores it through Xet
 
     @property
     def etag(self) -> str:
@@ -142,6 +148,8 @@ class TreeEntry:
         if self.lfs_sha256 is not None:
             data["lfs_sha256"] = self.lfs_sha256
             data["lfs_size"] = self.lfs_size
+        if self.xet_hash is not None:
+            data["xet_hash"] = self.xet_hash
         return data
 
 
@@ -332,14 +340,13 @@ def read_tree_file(path: Path) -> dict[str, TreeEntry] | None:
             return None
         entries = {}
         for name, info in data["files"].items():
-            if info.get("xet_hash"):
-                # written by a Xet-enabled client: still a valid listing, the blob names do not depend on it
-                pass
+            xet_hash = info.get("xet_hash")
             entries[name] = TreeEntry(
                 size=int(info["size"]),
                 blob_id=str(info["blob_id"]),
                 lfs_sha256=info.get("lfs_sha256"),
                 lfs_size=info.get("lfs_size"),
+                xet_hash=xet_hash if isinstance(xet_hash, str) and is_xet_hash(xet_hash) else None,
             )
         return entries
     except FileNotFoundError:

@@ -49,7 +49,7 @@ from ..errors import (
     RevisionNotFoundError,
     UnauthorizedError,
 )
-from . import http
+from . import http, xet
 from ._parallel import map_in_threads
 from ._revisions import forget_resolved_revisions as forget_resolved_revisions  # re-exported
 from ._revisions import resolved_get, resolved_key, resolved_put
@@ -59,6 +59,7 @@ from .cache_layout import (
     RepoCache,
     TreeEntry,
     is_sha256,
+    is_xet_hash,
     local_dir_paths,
     read_local_dir_metadata,
     safe_commit,
@@ -158,6 +159,11 @@ def _ensure_file(
         # a blob another snapshot (or another process, meanwhile) brought in is reused when it is intact
         if force_download or not _usable(rc, blob, etag, entry.size, label=path, damaged=None):
             blob.unlink(missing_ok=True)
+            xet_source = None
+            if entry.xet_hash and entry.lfs_sha256:
+                plural = constants.REPO_TYPES_API_PLURAL[rc.repo_type]
+                refresh = xet.token_url(endpoint, plural, rc.repo_id, "read", commit)
+                xet_source = (entry.xet_hash, refresh)
             fetch_to(
                 url,
                 dest=blob,
@@ -168,6 +174,7 @@ def _ensure_file(
                 proxies=proxies,
                 endpoint=endpoint,
                 label=path,
+                xet_source=xet_source,
             )
             rc.mark_verified(
                 blob, etag
@@ -351,7 +358,10 @@ def hub_download(
     if meta.size is None:
         return str(_ensure_unsized(rc, meta, path, req_headers or {}, proxies, endpoint, force_download))
     entry = TreeEntry(
-        size=meta.size, blob_id=meta.etag, lfs_sha256=meta.etag if is_sha256(meta.etag) else None
+        size=meta.size,
+        blob_id=meta.etag,
+        lfs_sha256=meta.etag if is_sha256(meta.etag) else None,
+        xet_hash=meta.xet_hash,
     )
     return str(
         _ensure_file(
@@ -502,11 +512,13 @@ def _fetch_tree(
         if item.get("type") != "file":
             continue
         lfs = item.get("lfs")
+        xet_hash = item.get("xetHash")
         entries[item["path"]] = TreeEntry(
             size=int(item["size"]),
             blob_id=item["oid"],
             lfs_sha256=lfs["oid"] if lfs else None,
             lfs_size=int(lfs["size"]) if lfs else None,
+            xet_hash=xet_hash if lfs and isinstance(xet_hash, str) and is_xet_hash(xet_hash) else None,
         )
     return entries
 

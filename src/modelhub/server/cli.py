@@ -57,8 +57,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--upload-mode",
         choices=("auto", "lfs", "regular"),
         default="auto",
-        help="what preupload answers: auto = 'regular' for official clients >= 1.20 (which would go to Xet),"
-        " LFS for large/binary files otherwise; see docs/server.md (default %(default)s)",
+        help="what preupload answers: auto (= lfs) = 'lfs' for large/binary files, which Xet clients upload"
+        " through Xet and others through LFS; regular = every file inline in the commit; see docs/server.md"
+        " (default %(default)s)",
     )
     serve.add_argument(
         "--init-user",

@@ -122,7 +122,7 @@ class ServerSettings:
     data_dir: Path | None
     database_url: str
     public_url: str | None = None
-    upload_mode: str = "auto"  # auto | lfs | regular: what preupload answers (see docs/server.md)
+    upload_mode: str = "auto"  # auto (= lfs) | lfs | regular: what preupload answers (see docs/server.md)
     blob_store: str | None = None  # None = DATA_DIR/blobs on local disk (storage/blobs.open_blob_store)
     s3_endpoint_url: str | None = None
     large_file_threshold: int = 10 * 1024 * 1024

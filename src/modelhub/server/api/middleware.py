@@ -42,8 +42,8 @@ class LimitAndLogMiddleware:
     def _limit(self, path: str) -> int:
         if path.startswith("/lfs-upload/"):
             return self.settings.max_object_size
-        if path.startswith("/cas/"):  # xorbs and shards: at most 64 MiB each (+ an old client's xorb footer)
-            return 65 * 2**20
+        if path.startswith("/cas/"):  # xorbs (64 MiB of content + headers + an old client's footer), shards
+            return 67 * 2**20
         if "/commit/" in path:
             return self.settings.max_commit_body
         return self.settings.max_json_body

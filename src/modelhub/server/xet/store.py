@@ -59,6 +59,17 @@ def dedup_eligible(h: bytes) -> bool:
     return struct.unpack_from("<Q", h, 24)[0] % 1024 == 0
 
 
+def _merged(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Chunk ranges ``[start, end)`` with overlapping or adjacent ones joined, sorted."""
+    out: list[tuple[int, int]] = []
+    for a, b in sorted(ranges):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
 class XetStore:
     """Xorbs, files and shards in the database and the blob store."""
 
@@ -297,9 +308,12 @@ class XetStore:
         self, row: XetFile, start: int, end: int, url: Callable[[str, int, int], str], v2: bool
     ) -> dict[str, object]:
         """The reconstruction answer for bytes ``[start, end)``: terms trimmed to whole chunks covering it,
-        ``offset_into_first_range`` and a signed fetch URL per term (``url(xorb, first byte, last byte)``)."""
+        ``offset_into_first_range``, and per xorb the fetch ranges (overlapping or adjacent chunk ranges of its
+        terms merged, as the client looks up each term in the range that contains it) with signed URLs
+        (``url(xorb, first byte, last byte)``)."""
         out_terms: list[dict[str, object]] = []
-        fetch: dict[str, list[dict[str, object]]] = {}
+        wanted: dict[str, list[tuple[int, int]]] = {}
+        indexes: dict[str, ChunkIndex] = {}
         offset = 0
         skip = 0
         for t in unpack_terms(row.terms):
@@ -310,7 +324,7 @@ class XetStore:
             found = self.xorb(t.xorb)
             if found is None:
                 raise FileNotFoundError(f"xorb {t.xorb} is missing")
-            idx = found[1]
+            idx = indexes[t.xorb] = found[1]
             base = offset - idx.unpacked_start(t.start)  # file offset of the xorb's byte 0
             c0, c1 = t.start, t.end
             while base + idx.unpacked_ends[c0] <= start:
@@ -321,20 +335,20 @@ class XetStore:
                 skip = start - (base + idx.unpacked_start(c0))
             size = idx.unpacked_ends[c1 - 1] - idx.unpacked_start(c0)
             out_terms.append({"hash": t.xorb, "unpacked_length": size, "range": {"start": c0, "end": c1}})
-            b0, b1 = idx.record_start(c0), idx.record_ends[c1 - 1] - 1
-            link = url(t.xorb, b0, b1)
-            if v2:
-                fetch.setdefault(t.xorb, []).append(
-                    {
-                        "url": link,
-                        "ranges": [{"chunks": {"start": c0, "end": c1}, "bytes": {"start": b0, "end": b1}}],
-                    }
-                )
-            else:
-                fetch.setdefault(t.xorb, []).append(
-                    {"range": {"start": c0, "end": c1}, "url": link, "url_range": {"start": b0, "end": b1}}
-                )
+            wanted.setdefault(t.xorb, []).append((c0, c1))
             offset = t_end
+        fetch: dict[str, list[dict[str, object]]] = {}
+        for x, ranges in wanted.items():
+            idx = indexes[x]
+            for c0, c1 in _merged(ranges):
+                b0, b1 = idx.record_start(c0), idx.record_ends[c1 - 1] - 1
+                chunks, link = {"start": c0, "end": c1}, url(x, b0, b1)
+                entry: dict[str, object]
+                if v2:
+                    entry = {"url": link, "ranges": [{"chunks": chunks, "bytes": {"start": b0, "end": b1}}]}
+                else:
+                    entry = {"range": chunks, "url": link, "url_range": {"start": b0, "end": b1}}
+                fetch.setdefault(x, []).append(entry)
         answer: dict[str, object] = {"offset_into_first_range": skip, "terms": out_terms}
         answer["xorbs" if v2 else "fetch_info"] = fetch
         return answer

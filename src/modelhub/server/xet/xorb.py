@@ -15,7 +15,9 @@ import lz4.frame
 
 from . import hashing
 
-MAX_XORB_BYTES = 64 * 2**20  # the chunk section of one xorb
+MAX_UNPACKED_BYTES = 64 * 2**20  # the content of one xorb (hf_xet cuts xorbs there)
+# its chunk section: the content plus 8-byte headers and LZ4 frame overhead (uncompressible chunks go stored)
+MAX_XORB_BYTES = MAX_UNPACKED_BYTES + 2 * 2**20
 MAX_FOOTER_BYTES = 92 + 40 * 8192 + 64
 MAX_CHUNKS = 8192
 MAX_CHUNK = 128 * 1024  # uncompressed
@@ -144,14 +146,18 @@ def verify(data: bytes, expected: bytes) -> tuple[int, ChunkIndex]:
     for end, scheme, ulen, payload in iter_records(data):
         if len(hashes) == MAX_CHUNKS:
             raise XorbError(f"more than {MAX_CHUNKS} chunks in one xorb")
-        hashes.append(hashing.chunk_hash(decompress(scheme, payload, ulen)))
+        raw = payload if scheme == SCHEME_NONE and len(payload) == ulen else decompress(scheme, payload, ulen)
+        hashes.append(hashing.chunk_hash(raw))  # a stored chunk is hashed in place (no copy)
         unpacked += ulen
         rec_ends.append(end)
         unp_ends.append(unpacked)
     if not hashes:
         raise XorbError("the xorb has no chunks")
-    if end > MAX_XORB_BYTES:
-        raise XorbError(f"the xorb's chunks take {end} bytes, more than the {MAX_XORB_BYTES}-byte limit")
+    if end > MAX_XORB_BYTES or unpacked > MAX_UNPACKED_BYTES:
+        raise XorbError(
+            f"the xorb's chunks take {end} bytes ({unpacked} uncompressed), more than the limits"
+            f" ({MAX_XORB_BYTES}, {MAX_UNPACKED_BYTES})"
+        )
     if end < len(data):
         _check_footer(memoryview(data)[end:])
     sizes = [u - prev for u, prev in zip(unp_ends, [0, *unp_ends[:-1]], strict=True)]
