@@ -232,7 +232,7 @@ def test_database_of_the_previous_version_gains_the_columns(tmp_path: Path) -> N
             conn.execute(ddl.format(id="INTEGER", ts="DATETIME"))
         for sql in OLD_ROWS:
             conn.execute(sql)
-    server = HubServer(data)
+    server = HubServer(data, backend="sqlite")
     with pytest.raises(RuntimeError, match="modelhub admin migrate"):
         server.start()  # never migrates silently: it names the command instead
     server.admin("migrate")
