@@ -88,10 +88,9 @@ class _S3Writer(BlobWriter):
         if self._final is not None and self._final != s.key(sha):
             raise BlobVerificationError(f"content SHA-256 is {sha}, not the one the upload was opened for")
         final = s.key(sha)
-        if s.exists(sha):  # same content already stored: keep the one copy
-            self._discard()
-            s.touch(sha)
-        elif self._upload_id is None:  # small: verified in memory, put once
+        # No "already stored?" check: writing the same bytes again is harmless (one object per SHA-256 either
+        # way), refreshes its modification time (so gc spares it) and saves a round trip per small file.
+        if self._upload_id is None:  # small: verified in memory, put once
             s.client.put_object(Bucket=s.bucket, Key=final, Body=bytes(self._buf))
         else:
             if self._buf or not self._parts:
