@@ -127,12 +127,17 @@ class HubServer:
                 time.sleep(0.02)
         return self.log_path.read_text(errors="replace")
 
-    def admin(self, *args: str) -> str:
-        """Run ``modelhub admin ...`` against this data dir; returns stdout; raises with stderr on failure."""
+    def admin_command(self, *args: str) -> tuple[list[str], dict[str, str]]:
+        """The argv and environment of ``modelhub admin ARGS`` on this hub (for tests that check failures)."""
         cmd = [sys.executable, "-m", "modelhub", "admin", *args, "--data-dir", str(self.data_dir)]
         if "--database-url" not in args:
             cmd += self.storage_args
-        res = subprocess.run(cmd, capture_output=True, text=True, env=_clean_env() | self.env, timeout=120)
+        return cmd, _clean_env() | self.env
+
+    def admin(self, *args: str) -> str:
+        """Run ``modelhub admin ...`` against this data dir; returns stdout; raises with stderr on failure."""
+        cmd, env = self.admin_command(*args)
+        res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
         if res.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd)} failed ({res.returncode}): {res.stderr.strip()}")
         return res.stdout.strip()
@@ -185,6 +190,8 @@ class Hub:
     def http(self, token: str | None = None, **kwargs: Any) -> httpx.Client:
         """A plain HTTP client on the server (for protocol-level tests)."""
         headers = {"authorization": f"Bearer {token}"} if token else {}
+        # as the official client does: large files of an S3 hub answer with a redirect to the bucket
+        kwargs.setdefault("follow_redirects", True)
         return httpx.Client(base_url=self.url, headers=headers, timeout=60, **kwargs)
 
 

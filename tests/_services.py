@@ -233,17 +233,19 @@ def backend() -> str:
     return value
 
 
-def backend_storage() -> tuple[tuple[str, ...], dict[str, str]]:
-    """Flags and environment for a new hub on the selected backend (a new database and bucket prefix each)."""
-    if backend() == "sqlite":
-        return (), {}
+def pg_s3_storage() -> tuple[tuple[str, ...], dict[str, str]]:
+    """Flags and environment for a new hub on PostgreSQL + S3 (a new database and a new bucket prefix)."""
     store = s3()
-    flags = (
-        "--database-url",
-        new_database(),
-        "--blob-store",
-        store.new_store(),
-        "--s3-endpoint-url",
-        store.endpoint,
-    )
-    return flags, store.env()
+    flags = ("--database-url", new_database(), "--blob-store", store.new_store())
+    return (*flags, "--s3-endpoint-url", store.endpoint), store.env()
+
+
+def backend_storage() -> tuple[tuple[str, ...], dict[str, str]]:
+    """Flags and environment for a new hub on the selected backend."""
+    return ((), {}) if backend() == "sqlite" else pg_s3_storage()
+
+
+def local_storage_only(why: str):
+    """Skip a test that looks at the local data dir (blob files, partial uploads) on the PostgreSQL + S3 backend;
+    the S3 counterpart of such a test is in tests/server/test_scale.py."""
+    return pytest.mark.skipif(backend() != "sqlite", reason=f"SQLite + local disk only: {why}")

@@ -73,6 +73,9 @@ def test_serve_explains_a_file_as_data_dir_and_a_port_in_use_in_one_line(tmp_pat
         res = _modelhub("serve", "--port", str(taken), "--data-dir", str(data))
         _one_line_error(res, f"port {taken}", "already in use", "--port")
         assert not data.exists()  # bound before any setup: no hub, no admin user, no token spent
+    if Path("/sys/kernel").is_dir():  # sysfs refuses new directories, even to root
+        res = _modelhub("serve", "--port", str(port), "--data-dir", "/sys/modelhub-test-hub")
+        _one_line_error(res, "cannot be written", "choose a directory")
     res = _modelhub("serve", "--port", str(port), "--data-dir", str(tmp_path / "w"), "--workers", "0")
     _one_line_error(res, "--workers")
 

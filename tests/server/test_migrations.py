@@ -42,7 +42,7 @@ def test_fixture_upgrades_with_data_intact(tmp_path: Path) -> None:
     db = data / "modelhub.sqlite3"
     shutil.copy(FIXTURE, db)
     before = _rows(db)
-    server = HubServer(data)
+    server = HubServer(data, backend="sqlite")
     with pytest.raises(RuntimeError, match=r"revision 0001.*modelhub admin migrate --data-dir"):
         server.start()
     assert _rows(db) == before  # refused, untouched

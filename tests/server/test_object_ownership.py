@@ -127,7 +127,7 @@ def test_own_object_table(world: World, kind: str, caller: str, op: str) -> None
     assert status == 200, (kind, caller, op, status)
     if op == "batch download":
         assert "download" in item["actions"], item
-        got = httpx.get(item["actions"]["download"]["href"], timeout=60)
+        got = httpx.get(item["actions"]["download"]["href"], timeout=60, follow_redirects=True)
         assert got.status_code == 200 and hashlib.sha256(got.content).hexdigest() == world.objects[kind][0]
     if op == "batch upload":
         assert "actions" not in item and "error" not in item, item  # already in this repo: nothing to send

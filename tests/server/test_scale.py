@@ -26,7 +26,7 @@ import httpx
 import pytest
 
 from .._hub import HubServer
-from .._services import new_database, s3
+from .._services import pg_s3_storage, s3
 from ._lfs import batch, commit, file_line, lfs_line
 
 pytestmark = pytest.mark.slow
@@ -58,17 +58,9 @@ class Cluster:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    store = s3()
-    flags = (
-        "--database-url",
-        new_database(),
-        "--blob-store",
-        store.new_store(),
-        "--s3-endpoint-url",
-        store.endpoint,
-    )
+    flags, env = pg_s3_storage()
     base = tmp_path_factory.mktemp("cluster")
-    servers = [HubServer(base / f"data{i}", extra_args=flags, env=store.env()) for i in range(3)]
+    servers = [HubServer(base / f"data{i}", extra_args=flags, env=env) for i in range(3)]
     try:
         for s in servers:
             s.start()
@@ -289,16 +281,8 @@ def test_kill_9_mid_upload_leaves_nothing_visible_and_gc_collects_it(cluster: Cl
 
 
 def test_serve_workers_share_one_port(tmp_path: Path) -> None:
-    store = s3()
-    flags = (
-        "--database-url",
-        new_database(),
-        "--blob-store",
-        store.new_store(),
-        "--s3-endpoint-url",
-        store.endpoint,
-    )
-    server = HubServer(tmp_path / "data", extra_args=(*flags, "--workers", "2"), env=store.env()).start()
+    flags, env = pg_s3_storage()
+    server = HubServer(tmp_path / "data", extra_args=(*flags, "--workers", "2"), env=env).start()
     try:
         server.create_user("wally")
         token = server.create_token("wally")

@@ -510,6 +510,7 @@ def _first_run(sessions, user: str, url: str, storage) -> None:
         )
     else:
         path = storage.data_dir / FIRST_RUN_TOKEN_FILE
+        storage.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # PostgreSQL + S3: maybe not made yet
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(token + "\n")

@@ -62,7 +62,13 @@ class Storage:
         if self.data_dir is not None:
             flags.append(f"--data-dir {_quote(str(self.data_dir))}")
         if not (self.data_dir is not None and self.database_url == _sqlite_url(self.data_dir)):
-            flags.append(f"--database-url {_quote(self.database_url)}")
+            # never a password in a message (it may go to a log): name the variable that should hold the URL
+            shown = (
+                _quote(self.database_url)
+                if not _has_password(self.database_url)
+                else '"$MODELHUB_DATABASE_URL"'
+            )
+            flags.append(f"--database-url {shown}")
         if self.blob_store:
             flags.append(f"--blob-store {_quote(self.blob_store)}")
         if self.s3_endpoint_url:
@@ -74,6 +80,15 @@ def _quote(value: str) -> str:
     import shlex
 
     return shlex.quote(value)
+
+
+def _has_password(url: str) -> bool:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).password is not None
+    except Exception:
+        return True  # unparsable: do not echo it
 
 
 def _sqlite_url(data_dir: Path) -> str:

@@ -34,6 +34,7 @@ class BlobWriter(abc.ABC):
     def __init__(self) -> None:
         self._sha256 = hashlib.sha256()
         self.size = 0
+        self._done = False
 
     def write(self, data: bytes) -> None:
         self.update_hash(data)
@@ -52,15 +53,42 @@ class BlobWriter(abc.ABC):
     def sha256(self) -> str:
         return self._sha256.hexdigest()
 
+    def _verify(self, expected_sha256: str | None, expected_size: int | None) -> str:
+        """The SHA-256 of what was written, if it matches the expectations; else ``BlobVerificationError``."""
+        sha = self.sha256
+        if expected_size is not None and self.size != expected_size:
+            raise BlobVerificationError(f"received {self.size} bytes but {expected_size} were declared")
+        if expected_sha256 is not None and sha != expected_sha256:
+            raise BlobVerificationError(f"content SHA-256 is {sha} but {expected_sha256} was declared")
+        return sha
+
     @abc.abstractmethod
     def _write(self, data: bytes) -> None: ...
 
-    @abc.abstractmethod
     def commit(self, expected_sha256: str | None = None, expected_size: int | None = None) -> str:
-        """Verify against the expectations (if given), make the blob visible and return its SHA-256."""
+        """Verify against the expectations (if given), make the blob visible and return its SHA-256; on any
+        failure nothing becomes visible and what was written is dropped."""
+        try:
+            sha = self._verify(expected_sha256, expected_size)
+            self._publish(sha)
+            self._done = True
+            return sha
+        except BaseException:
+            self.abort()
+            raise
+
+    def abort(self) -> None:
+        if not self._done:
+            self._done = True
+            self._discard()
 
     @abc.abstractmethod
-    def abort(self) -> None: ...
+    def _publish(self, sha256: str) -> None:
+        """Make the verified content visible as blob ``sha256`` (keeping the one copy if it exists already)."""
+
+    @abc.abstractmethod
+    def _discard(self) -> None:
+        """Drop what was written (once)."""
 
 
 class BlobStore(abc.ABC):

@@ -57,7 +57,6 @@ class _S3Writer(BlobWriter):
         self._upload_id: str | None = None
         self._parts: list[Future[dict[str, Any]]] = []
         self._slots = threading.BoundedSemaphore(PARTS_IN_FLIGHT)
-        self._done = False
 
     def _write(self, data: bytes) -> None:
         self._buf += data
@@ -84,46 +83,29 @@ class _S3Writer(BlobWriter):
 
         self._parts.append(s.pool.submit(upload))
 
-    def commit(self, expected_sha256: str | None = None, expected_size: int | None = None) -> str:
+    def _publish(self, sha: str) -> None:
         s = self._store
-        sha = self.sha256
-        try:
-            if expected_size is not None and self.size != expected_size:
-                raise BlobVerificationError(f"received {self.size} bytes but {expected_size} were declared")
-            if expected_sha256 is not None and sha != expected_sha256:
-                raise BlobVerificationError(f"content SHA-256 is {sha} but {expected_sha256} was declared")
-            if self._final is not None and self._final != s.key(sha):
-                raise BlobVerificationError(
-                    f"content SHA-256 is {sha}, not the one the upload was opened for"
-                )
-            final = s.key(sha)
-            if s.exists(sha):  # same content already stored: keep the one copy
-                self.abort()
-                s.touch(sha)
-            elif self._upload_id is None:  # small: verified in memory, put once
-                s.client.put_object(Bucket=s.bucket, Key=final, Body=bytes(self._buf))
-            else:
-                if self._buf or not self._parts:
-                    self._send(bytes(self._buf))
-                parts = [f.result() for f in self._parts]
-                s.client.complete_multipart_upload(
-                    Bucket=s.bucket, Key=self._key, UploadId=self._upload_id, MultipartUpload={"Parts": parts}
-                )
-                self._upload_id = None
-                if self._key != final:
-                    s.client.copy({"Bucket": s.bucket, "Key": self._key}, s.bucket, final)
-                    s.client.delete_object(Bucket=s.bucket, Key=self._key)
-            self._done = True
-            self._buf = bytearray()
-            return sha
-        except BaseException:
-            self.abort()
-            raise
+        if self._final is not None and self._final != s.key(sha):
+            raise BlobVerificationError(f"content SHA-256 is {sha}, not the one the upload was opened for")
+        final = s.key(sha)
+        # No "already stored?" check: writing the same bytes again is harmless (one object per SHA-256 either
+        # way), refreshes its modification time (so gc spares it) and saves a round trip per small file.
+        if self._upload_id is None:  # small: verified in memory, put once
+            s.client.put_object(Bucket=s.bucket, Key=final, Body=bytes(self._buf))
+        else:
+            if self._buf or not self._parts:
+                self._send(bytes(self._buf))
+            parts = [f.result() for f in self._parts]
+            s.client.complete_multipart_upload(
+                Bucket=s.bucket, Key=self._key, UploadId=self._upload_id, MultipartUpload={"Parts": parts}
+            )
+            self._upload_id = None
+            if self._key != final:
+                s.client.copy({"Bucket": s.bucket, "Key": self._key}, s.bucket, final)
+                s.client.delete_object(Bucket=s.bucket, Key=self._key)
+        self._buf = bytearray()
 
-    def abort(self) -> None:
-        if self._done:
-            return
-        self._done = True
+    def _discard(self) -> None:
         self._buf = bytearray()
         for f in self._parts:
             f.cancel()
