@@ -77,7 +77,6 @@ def _seed(url: str, token: str) -> dict[str, list[str]]:
         "path": ["README.md", "dir/a.txt", "dir", "dir/b.bin", ".gitattributes"],
         "num": ["1", "2"],
         "comment_id": [said.json()["newMessage"]["id"]],
-        "status": ["pending", "accepted", "rejected"],
         "user": ["alice"],
         "org": ["fz-org"],
         "oid": [hashlib.sha256(blob).hexdigest()],

@@ -16,7 +16,7 @@ from ..domain.accounts import AccountError, can_manage_org, remove_member, set_m
 from ..domain.discussions import require_participant
 from ..storage.db import Repo, iso
 from . import _http as h
-from .errors import ApiError, NotFound, RepoExists, Unauthorized, bad_request
+from .errors import ApiError, RepoExists, Unauthorized, bad_request
 
 router = APIRouter()
 REPO = "/api/{plural:plural}/{namespace}/{name}"
@@ -48,11 +48,8 @@ def ask_access(request: Request, body: h.JsonObject, plural: str, namespace: str
     return h.json_response({"status": status})
 
 
-@router.get(REPO + "/user-access-request/{status}", tags=["gated"])
-def list_access_requests(request: Request, plural: str, namespace: str, name: str, status: str) -> Response:
-    """The pending / accepted / rejected requests (the repo's writers only)."""
-    if status not in gating.STATUSES:
-        raise NotFound(f"No list {status[:40]!r}: use pending, accepted or rejected.")
+def _access_requests(request: Request, plural: str, namespace: str, name: str, status: str) -> Response:
+    """The requests in one state (the repo's writers only)."""
     repo = _repo(request, plural, namespace, name, write=True)
     with h.hub(request).sessions() as db:
         rows = gating.listing(db, repo.id, status)
@@ -68,6 +65,22 @@ def list_access_requests(request: Request, plural: str, namespace: str, name: st
             for r in rows
         ]
     )
+
+
+# three routes, not one with a {status} parameter: .../handle and .../grant are POST-only URLs of their own
+@router.get(REPO + "/user-access-request/pending", tags=["gated"])
+def pending_access_requests(request: Request, plural: str, namespace: str, name: str) -> Response:
+    return _access_requests(request, plural, namespace, name, "pending")
+
+
+@router.get(REPO + "/user-access-request/accepted", tags=["gated"])
+def accepted_access_requests(request: Request, plural: str, namespace: str, name: str) -> Response:
+    return _access_requests(request, plural, namespace, name, "accepted")
+
+
+@router.get(REPO + "/user-access-request/rejected", tags=["gated"])
+def rejected_access_requests(request: Request, plural: str, namespace: str, name: str) -> Response:
+    return _access_requests(request, plural, namespace, name, "rejected")
 
 
 @router.post(REPO + "/user-access-request/handle", tags=["gated"])

@@ -249,7 +249,7 @@ def rename(
 
 def _comment_event(db: Session, disc: Discussion, comment_id: str) -> DiscussionEvent:
     ev = None
-    if comment_id.isdigit() and len(comment_id) < 12:
+    if comment_id.isascii() and comment_id.isdigit() and len(comment_id) < 12:
         ev = db.get(DiscussionEvent, int(comment_id))
     if ev is None or ev.discussion_id != disc.id or ev.type != "comment":
         raise ApiError(404, f"No comment {comment_id[:40]!r} in #{disc.num}.", "CommentNotFound")

@@ -446,7 +446,9 @@ OPERATIONS: dict[str, Op] = {
     f"POST {_REPO}/ask-access": Op(
         (*_READ, *_BODY), body=_json_body(_obj(fields={"type": "object", "additionalProperties": _STR}))
     ),
-    f"GET {_REPO}/user-access-request/{{status}}": Op(_WRITE),
+    f"GET {_REPO}/user-access-request/pending": Op(_WRITE),
+    f"GET {_REPO}/user-access-request/accepted": Op(_WRITE),
+    f"GET {_REPO}/user-access-request/rejected": Op(_WRITE),
     f"POST {_REPO}/user-access-request/handle": Op(
         (*_WRITE, *_BODY),
         body=_json_body(

@@ -128,7 +128,7 @@ def _target(db: Session, repo_pk: int, user: Any, request_id: Any) -> tuple[Acce
         )
         return row, acc
     rid = str(request_id)
-    row = db.get(AccessRequest, int(rid)) if rid.isdigit() and len(rid) < 12 else None
+    row = db.get(AccessRequest, int(rid)) if rid.isascii() and rid.isdigit() and len(rid) < 12 else None
     if row is None or row.repo_pk != repo_pk:
         raise NotFound(f"No access request {rid[:40]!r} for this repo.", "AccessRequestNotFound")
     acc = db.get(Account, row.user_id)
