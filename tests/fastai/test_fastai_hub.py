@@ -284,3 +284,15 @@ def test_damaged_cache_heals(hub: Any, learner: Any, how: str, caplog: Any, monk
         monkeypatch=monkeypatch,
         reset=forget_resolved_revisions,
     )
+
+
+def test_single_segment_ids(hub: Any, learner: Any, monkeypatch: Any) -> None:
+    from .._bare_hub import bare_id_hub
+
+    repo_id = hub.new_repo_id("bare")
+    push_to_hub_fastai(learner, repo_id=repo_id, token=hub.token)
+    name = repo_id.split("/")[1]
+    with bare_id_hub(hub, monkeypatch) as standin:
+        standin.serve(name)
+        loaded = from_pretrained_fastai(name, trust_pickle=True)
+        assert torch.equal(predictions(loaded), predictions(learner))

@@ -279,3 +279,16 @@ def test_damaged_cache_heals(keras3, hub, how, caplog, monkeypatch):
         monkeypatch=monkeypatch,
         reset=forget_resolved_revisions,
     )
+
+
+def test_single_segment_ids(keras3, hub, monkeypatch):
+    from .._bare_hub import bare_id_hub
+
+    repo_id = hub.new_repo_id("bare")
+    model = make_model(keras3, "functional", seed=5)
+    push_to_hub_keras(model, repo_id, token=hub.token)
+    x, _ = data(seed=6)
+    name = repo_id.split("/")[1]
+    with bare_id_hub(hub, monkeypatch) as standin:
+        standin.serve(name)
+        np.testing.assert_array_equal(predict(from_pretrained_keras(name), x), predict(model, x))

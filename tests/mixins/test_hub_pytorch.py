@@ -337,3 +337,24 @@ def test_damaged_cache_heals(hub: Any, how: str, sharded: bool, caplog: Any, mon
         monkeypatch=monkeypatch,
         reset=forget_resolved_revisions,
     )
+
+
+def test_single_segment_ids(hub: Any, monkeypatch: Any) -> None:
+    """`MyModel.from_pretrained("gpt2")`-style ids, against a stand-in hub that serves them; the modelhub hub
+    itself answers them with a clear 404."""
+    from .._bare_hub import bare_id_hub
+
+    repo_id = hub.new_repo_id("bare")
+    model = HubNet(width=12)
+    model.push_to_hub(repo_id, token=hub.token)
+    name = repo_id.split("/")[1]
+    with pytest.raises(RepositoryNotFoundError, match="have a namespace"):
+        HubNet.from_pretrained(name)
+    with bare_id_hub(hub, monkeypatch) as standin:
+        standin.serve(name)
+        assert _same(HubNet.from_pretrained(name), model)
+        assert _same(HubNet.from_pretrained(name, revision="main", force_download=True), model)
+        other = HubNet(width=12)
+        other.push_to_hub(name, token=hub.token)  # push by the bare id too
+        assert _same(HubNet.from_pretrained(name), other)
+        assert ModelCard.load(name).data.library_name == "hub-lib"
