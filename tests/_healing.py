@@ -49,18 +49,22 @@ def damage_warnings(caplog: pytest.LogCaptureFixture, filename: str) -> list[str
 
 
 def check_heals(
-    *,
     load: Callable[[], Any],
     check: Callable[[Any], None],
-    blob: Callable[[], Path],
+    repo_id: str,
     filename: str,
     how: str,
     caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
-    reset: Callable[[], None],
 ) -> None:
-    """``load`` once (caller did), damage ``filename``'s blob, load online: healed, one warning; damage again,
-    load offline: CorruptedFileError naming the file; online again: healed."""
+    """After a first ``load`` (the caller's, into ``HF_HUB_CACHE``): damage ``filename``'s blob, load online:
+    healed (``check`` passes), one warning; damage it again, load offline: CorruptedFileError naming the file;
+    online again: healed. Each load starts with no remembered revision, as a new process would."""
+    from modelhub.client.download import forget_resolved_revisions as reset
+
+    def blob() -> Path:
+        return blob_of(Path(os.environ["HF_HUB_CACHE"]), repo_id, filename)
+
     damage(blob(), how)
     reset()
     caplog.clear()

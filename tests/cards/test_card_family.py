@@ -337,7 +337,7 @@ def test_a_1mb_pathological_card_parses_in_under_100ms(shape: str) -> None:
     text = PATHOLOGICAL[shape]
     assert len(text) >= 1_000_000
     best = float("inf")
-    for _ in range(3):  # the best of three: a shared CI machine's noise is not the parser's cost
+    for _ in range(5):  # the best of five: a shared CI machine's noise is not the parser's cost
         start = time.perf_counter()
         card = ModelCard(text)
         best = min(best, time.perf_counter() - start)

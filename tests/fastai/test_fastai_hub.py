@@ -20,7 +20,7 @@ from modelhub.errors import (
 )
 from modelhub.mixins.fastai import UntrustedPickleError, from_pretrained_fastai, push_to_hub_fastai
 
-from .._healing import DAMAGES, blob_of, check_heals
+from .._healing import DAMAGES, check_heals
 from ._learners import make_learner, predictions
 
 pytestmark = pytest.mark.fastai
@@ -265,7 +265,6 @@ def test_private_push_patterns_endpoint_and_token(hub: Any, learner: Any) -> Non
 
 @pytest.mark.parametrize("how", DAMAGES)
 def test_damaged_cache_heals(hub: Any, learner: Any, how: str, caplog: Any, monkeypatch: Any) -> None:
-    from modelhub.client.download import forget_resolved_revisions
 
     repo_id = hub.new_repo_id()
     push_to_hub_fastai(learner, repo_id=repo_id, token=hub.token)
@@ -273,14 +272,23 @@ def test_damaged_cache_heals(hub: Any, learner: Any, how: str, caplog: Any, monk
     load = lambda: from_pretrained_fastai(repo_id, trust_pickle=True)  # noqa: E731
     load()
     check_heals(
-        load=load,
-        check=lambda loaded: (
-            None if torch.equal(predictions(loaded), expected) else pytest.fail("wrong model")
-        ),
-        blob=lambda: blob_of(Path(os.environ["HF_HUB_CACHE"]), repo_id, "model.pkl"),
-        filename="model.pkl",
-        how=how,
-        caplog=caplog,
-        monkeypatch=monkeypatch,
-        reset=forget_resolved_revisions,
+        load,
+        lambda loaded: None if torch.equal(predictions(loaded), expected) else pytest.fail("wrong model"),
+        repo_id,
+        "model.pkl",
+        how,
+        caplog,
+        monkeypatch,
     )
+
+
+def test_single_segment_ids(hub: Any, learner: Any, monkeypatch: Any) -> None:
+    from .._bare_hub import bare_id_hub
+
+    repo_id = hub.new_repo_id("bare")
+    push_to_hub_fastai(learner, repo_id=repo_id, token=hub.token)
+    name = repo_id.split("/")[1]
+    with bare_id_hub(hub, monkeypatch) as standin:
+        standin.serve(name)
+        loaded = from_pretrained_fastai(name, trust_pickle=True)
+        assert torch.equal(predictions(loaded), predictions(learner))

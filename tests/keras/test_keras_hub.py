@@ -11,7 +11,7 @@ import pytest
 from modelhub.errors import CorruptedFileError, KerasModelNotFoundError
 from modelhub.mixins.keras import KerasModelHubMixin, from_pretrained_keras, push_to_hub_keras
 
-from .._healing import DAMAGES, blob_of, check_heals
+from .._healing import DAMAGES, check_heals
 from ._models import data, make_model, predict
 
 pytestmark = pytest.mark.keras
@@ -256,7 +256,6 @@ def test_cache_dir_and_force_download_reach_the_download(keras3, hub, tmp_path):
 
 @pytest.mark.parametrize("how", DAMAGES)
 def test_damaged_cache_heals(keras3, hub, how, caplog, monkeypatch):
-    from modelhub.client.download import forget_resolved_revisions
 
     repo_id = hub.new_repo_id("heal")
     model = make_model(keras3, "functional", seed=3)
@@ -269,13 +268,17 @@ def test_damaged_cache_heals(keras3, hub, how, caplog, monkeypatch):
 
     load = lambda: from_pretrained_keras(repo_id, token=hub.token)  # noqa: E731
     check(load())
-    check_heals(
-        load=load,
-        check=check,
-        blob=lambda: blob_of(Path(os.environ["HF_HUB_CACHE"]), repo_id, "model.keras"),
-        filename="model.keras",
-        how=how,
-        caplog=caplog,
-        monkeypatch=monkeypatch,
-        reset=forget_resolved_revisions,
-    )
+    check_heals(load, check, repo_id, "model.keras", how, caplog, monkeypatch)
+
+
+def test_single_segment_ids(keras3, hub, monkeypatch):
+    from .._bare_hub import bare_id_hub
+
+    repo_id = hub.new_repo_id("bare")
+    model = make_model(keras3, "functional", seed=5)
+    push_to_hub_keras(model, repo_id, token=hub.token)
+    x, _ = data(seed=6)
+    name = repo_id.split("/")[1]
+    with bare_id_hub(hub, monkeypatch) as standin:
+        standin.serve(name)
+        np.testing.assert_array_equal(predict(from_pretrained_keras(name), x), predict(model, x))

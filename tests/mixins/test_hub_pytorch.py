@@ -20,7 +20,7 @@ from modelhub.errors import (  # noqa: E402
     RevisionNotFoundError,
 )
 
-from .._healing import DAMAGES, blob_of, check_heals  # noqa: E402
+from .._healing import DAMAGES, check_heals  # noqa: E402
 
 pytestmark = pytest.mark.torch
 
@@ -319,21 +319,39 @@ def test_push_replaces_the_weight_layout(hub: Any) -> None:
 def test_damaged_cache_heals(hub: Any, how: str, sharded: bool, caplog: Any, monkeypatch: Any) -> None:
     """Fresh cache, load once, damage the weights' blob: the next load heals it (one warning) and never hands
     the damaged file to torch; offline the error names the file."""
-    from modelhub.client.download import forget_resolved_revisions
 
     repo_id = hub.new_repo_id()
     model = HubNet(width=32)
     model.push_to_hub(repo_id, token=hub.token, max_shard_size="8KB" if sharded else "5GB")
     filename = "model-00001-of-00002.safetensors" if sharded else "model.safetensors"
-    cache = Path(os.environ["HF_HUB_CACHE"])
     assert _same(HubNet.from_pretrained(repo_id), model)
     check_heals(
-        load=lambda: HubNet.from_pretrained(repo_id),
-        check=lambda loaded: None if _same(loaded, model) else pytest.fail("wrong weights"),
-        blob=lambda: blob_of(cache, repo_id, filename),
-        filename=filename,
-        how=how,
-        caplog=caplog,
-        monkeypatch=monkeypatch,
-        reset=forget_resolved_revisions,
+        lambda: HubNet.from_pretrained(repo_id),
+        lambda loaded: None if _same(loaded, model) else pytest.fail("wrong weights"),
+        repo_id,
+        filename,
+        how,
+        caplog,
+        monkeypatch,
     )
+
+
+def test_single_segment_ids(hub: Any, monkeypatch: Any) -> None:
+    """`MyModel.from_pretrained("gpt2")`-style ids, against a stand-in hub that serves them; the modelhub hub
+    itself answers them with a clear 404."""
+    from .._bare_hub import bare_id_hub
+
+    repo_id = hub.new_repo_id("bare")
+    model = HubNet(width=12)
+    model.push_to_hub(repo_id, token=hub.token)
+    name = repo_id.split("/")[1]
+    with pytest.raises(RepositoryNotFoundError, match="have a namespace"):
+        HubNet.from_pretrained(name)
+    with bare_id_hub(hub, monkeypatch) as standin:
+        standin.serve(name)
+        assert _same(HubNet.from_pretrained(name), model)
+        assert _same(HubNet.from_pretrained(name, revision="main", force_download=True), model)
+        other = HubNet(width=12)
+        other.push_to_hub(name, token=hub.token)  # push by the bare id too
+        assert _same(HubNet.from_pretrained(name), other)
+        assert ModelCard.load(name).data.library_name == "hub-lib"

@@ -18,7 +18,7 @@ from ..errors import CardMetadataError
 
 # A line break, `---`, blanks, then CRLF, LF or the end. Linear: a candidate fails at its first mismatch, and
 # the blanks after a fence are scanned for that fence only.
-_CLOSING = re.compile(r"[\r\n]---[ \t]*(?:\r\n|\n|\Z)")
+_CLOSING = re.compile(r"[\r\n]---[ \t]*+(?:\r\n|\n|\Z)")
 
 
 @dataclass(frozen=True)

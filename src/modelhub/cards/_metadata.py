@@ -31,11 +31,8 @@ def metadata_save(local_path: str | Path, data: dict[str, Any]) -> None:
     eol = line_ending(content) or "\n"
     block_text = f"---{eol}{dump_metadata(data, line_break=eol)}---{eol}"
     block = find_front_matter(content)
-    if block is not None:
-        opening_start = len(content) - len(content.lstrip())
-        content = content[:opening_start] + block_text + content[block.end :]
-    else:
-        content = block_text + content
+    # a new block goes on top; an old one is replaced, with the white space before it (as upstream does)
+    content = block_text + (content[block.end :] if block is not None else content)
     with open(local_path, "w", encoding="utf-8", newline="") as f:
         f.write(content)
 

@@ -24,6 +24,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import time
 from dataclasses import dataclass
@@ -69,17 +70,24 @@ def normalize_etag(etag: str | None) -> str | None:
     return etag.strip('"')
 
 
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_SHA1 = re.compile(r"[0-9a-f]{40}")
+
+
 def is_sha256(value: str | None) -> bool:
-    return value is not None and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+    return value is not None and _SHA256.fullmatch(value) is not None
 
 
 def is_git_sha1(value: str | None) -> bool:
-    return value is not None and len(value) == 40 and all(c in "0123456789abcdef" for c in value)
+    return value is not None and _SHA1.fullmatch(value) is not None
 
 
 def is_content_hash(etag: str) -> bool:
     """Whether a blob name is its content hash (sha256 for LFS files, git blob sha1 for the others)."""
     return is_sha256(etag) or is_git_sha1(etag)
+
+
+_VERIFIED_HERE: set[str] = set()  # signatures this process hashed (bounded by the files it read)
 
 
 def _stat_signature(st: os.stat_result) -> str:
@@ -196,7 +204,8 @@ class RepoCache:
 
     # --- integrity of cached files ----------------------------------------------------------------------------------
     def check_cached(self, pointer: Path, etag: str | None, expected_size: int | None) -> str | None:
-        """Why the cached file behind ``pointer`` cannot be served (``None``: it is intact).
+        """Why the cached file behind ``pointer`` cannot be served (``None``: it is intact); FileNotFoundError
+        when nothing is cached there at all.
 
         ``etag`` is the blob's name when known (a tree entry, the HEAD); otherwise the symlink target names it.
         The size is checked on every call. The content hash (sha256 for LFS files, git sha1 for the others) is
@@ -205,8 +214,13 @@ class RepoCache:
         in-place write, even one that restores the mtime, changes the ctime). ``MODELHUB_VERIFY_CACHE=1``
         hashes on every call.
         """
-        if pointer.is_symlink():
-            etag = etag or os.path.basename(os.readlink(pointer))
+        try:
+            target = os.readlink(pointer)  # one syscall tells a link (and its blob's name) from a copy
+        except (FileNotFoundError, NotADirectoryError):
+            raise FileNotFoundError(f"nothing cached at {pointer}") from None
+        except OSError:  # not a symlink: a copy (no symlinks in this cache)
+            target = None
+        etag = etag or (os.path.basename(target) if target is not None else None)
         try:
             st = pointer.stat()
         except OSError:
@@ -215,12 +229,17 @@ class RepoCache:
             return f"it has {st.st_size} bytes, {expected_size} expected (truncated or overwritten)"
         if etag is None or not is_content_hash(etag):
             return None  # nothing to hash against: the size is all there is to check
-        marker = self.verified_path(etag)
         signature = _stat_signature(st)
-        if not constants.env_flag("MODELHUB_VERIFY_CACHE") and signature in _read_signatures(marker):
+        recheck = constants.env_flag("MODELHUB_VERIFY_CACHE")
+        if signature in _VERIFIED_HERE and not recheck:
+            return None
+        marker = self.verified_path(etag)
+        if signature in _read_signatures(marker) and not recheck:
+            _VERIFIED_HERE.add(signature)
             return None
         if not content_matches(pointer, etag):
             return f"its content does not match its {'sha256' if is_sha256(etag) else 'git sha1'} {etag}"
+        _VERIFIED_HERE.add(signature)  # a read-only cache cannot keep the marker: hash once per process then
         self._record_verified(marker, signature)
         return None
 

@@ -107,9 +107,10 @@ def _usable(
     builds is raised; otherwise the damage is reported once (one warning), the file is removed from the cache and
     False is returned, so the caller downloads it again.
     """
-    if not _present(pointer):
+    try:
+        problem = rc.check_cached(pointer, etag, size)
+    except FileNotFoundError:
         return False
-    problem = rc.check_cached(pointer, etag, size)
     if problem is None:
         return True
     if damaged is not None:
@@ -176,9 +177,8 @@ def _ensure_file(
                 label=path,
                 xet_source=xet_source,
             )
-            rc.mark_verified(
-                blob, etag
-            )  # fetch_to checked size and hash: no need to hash it on the next read
+            # fetch_to checked size and hash: no need to hash it again on the next read
+            rc.mark_verified(blob, etag)
         pointer = rc.link_snapshot(commit, path, etag)
         if not pointer.is_symlink():  # a copy of the verified blob (no symlinks here)
             rc.mark_verified(pointer, etag)
