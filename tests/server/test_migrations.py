@@ -29,11 +29,27 @@ def _differences(url: str) -> list:
         return compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
 
 
-def _rows(db: Path) -> dict[str, list[tuple]]:
-    tables = ["accounts", "memberships", "tokens", "repos", "refs", "commits", "trees", "repo_objects"]
-    tables += ["discussions", "discussion_events", "upload_grants", "settings"]
+TABLES = ["accounts", "memberships", "tokens", "repos", "refs", "commits", "trees", "repo_objects"]
+TABLES += ["discussions", "discussion_events", "upload_grants", "settings"]
+
+
+def _columns(db: Path) -> dict[str, list[str]]:
     with sqlite3.connect(db) as conn:
-        return {t: sorted(conn.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in tables}
+        return {t: [r[1] for r in conn.execute(f"PRAGMA table_info({t})")] for t in TABLES}
+
+
+def _rows(db: Path, columns: dict[str, list[str]]) -> dict[str, list[tuple]]:
+    """Every row of the fixture's tables, in the fixture's columns (later migrations add columns)."""
+    with sqlite3.connect(db) as conn:
+        return {
+            t: sorted(conn.execute(f"SELECT {', '.join(cols)} FROM {t}").fetchall(), key=repr)
+            for t, cols in columns.items()
+        }
+
+
+def _indexes(db: Path) -> set[str]:
+    with sqlite3.connect(db) as conn:
+        return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
 
 
 def test_fixture_upgrades_with_data_intact(tmp_path: Path) -> None:
@@ -41,17 +57,19 @@ def test_fixture_upgrades_with_data_intact(tmp_path: Path) -> None:
     data.mkdir()
     db = data / "modelhub.sqlite3"
     shutil.copy(FIXTURE, db)
-    before = _rows(db)
+    columns = _columns(db)
+    before = _rows(db, columns)
     server = HubServer(data, backend="sqlite")
     with pytest.raises(RuntimeError, match=r"revision 0001.*modelhub admin migrate --data-dir"):
         server.start()
-    assert _rows(db) == before  # refused, untouched
+    assert _rows(db, columns) == before  # refused, untouched
     out = server.admin("migrate")
     assert out == ""
     assert migrate.state(create_engine(f"sqlite:///{db}")).up_to_date
-    after = _rows(db)
+    after = _rows(db, columns)
     assert after == before  # every row of every table kept
     assert _differences(f"sqlite:///{db}") == []
+    assert "uq_repo_ci" in _indexes(db)  # expression index: compare_metadata cannot see it on SQLite
     server.admin("migrate")  # up to date: a no-op
     server.start()
     try:
@@ -95,6 +113,28 @@ def test_fresh_database_is_the_metadata_and_at_head(tmp_path: Path) -> None:
     with chain.begin() as conn:
         command.upgrade(migrate._config(conn), "head")
     assert _differences(str(chain.url)) == []
+    assert "uq_repo_ci" in _indexes(tmp_path / "chain.sqlite3")
+
+
+def test_repos_differing_only_by_case_stop_the_upgrade_with_their_names(tmp_path: Path) -> None:
+    """Revision 0003 makes repo names unique ignoring case: a database holding ``Foo`` and ``foo`` is refused,
+    naming them, and left as it was."""
+    db = tmp_path / "modelhub.sqlite3"
+    shutil.copy(FIXTURE, db)
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "INSERT INTO repos (type, namespace, name, private, gated, created_at, last_modified, next_num,"
+            " card_json) SELECT type, namespace, upper(name), private, gated, created_at, last_modified,"
+            " next_num, card_json FROM repos WHERE name = 'fixture-model'"
+        )
+    columns = _columns(db)
+    before = _rows(db, columns)
+    engine = create_engine(f"sqlite:///{db}")
+    with pytest.raises(RuntimeError, match=r"differ only by case: model alice/fixture-model \(2 spellings\)"):
+        migrate.upgrade(engine)
+    engine.dispose()
+    assert _rows(db, columns) == before
+    assert "uq_repo_ci" not in _indexes(db)
 
 
 def test_unknown_newer_revision_is_refused(tmp_path: Path) -> None:
