@@ -337,10 +337,12 @@ def test_a_1mb_pathological_card_parses_in_under_100ms(shape: str) -> None:
     text = PATHOLOGICAL[shape]
     assert len(text) >= 1_000_000
     best = float("inf")
-    for _ in range(5):  # the best of five: a shared CI machine's noise is not the parser's cost
-        start = time.perf_counter()
+    for _ in range(
+        5
+    ):  # CPU time, best of five: other processes on a shared machine are not the parser's cost
+        start = time.process_time()
         card = ModelCard(text)
-        best = min(best, time.perf_counter() - start)
+        best = min(best, time.process_time() - start)
     assert card.data.to_dict() == {} or shape == "CR line endings throughout"
     assert best < 0.1, f"{shape}: {best * 1000:.1f} ms"
 

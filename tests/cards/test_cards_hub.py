@@ -98,6 +98,18 @@ def test_metadata_update_create_pr_and_revision(hub):
     assert pr.pr_num and pr.pr_revision == f"refs/pr/{pr.pr_num}"
     assert "pipeline_tag" not in _readme(hub, repo_id)
     assert "pipeline_tag: text-classification" in _readme(hub, repo_id, revision=pr.pr_revision)
+    # a card pushed to a branch, and metadata_update reading and writing that branch
+    api.create_branch(repo_id, branch="dev")
+    ModelCard("---\nlicense: mit\n---\ndev body\n").push_to_hub(
+        repo_id, token=hub.token, revision="dev", commit_message="card on dev", commit_description="why"
+    )
+    metadata_update(repo_id, {"tags": ["dev"]}, revision="dev", token=hub.token)
+    assert _readme(hub, repo_id, revision="dev") == "---\nlicense: mit\ntags:\n- dev\n---\ndev body\n"
+    assert _readme(hub, repo_id) == "---\nlicense: mit\n---\nbody\n"
+    assert [c.title for c in api.list_repo_commits(repo_id, revision="dev")][:2] == [
+        "Update metadata with modelhub",
+        "card on dev",
+    ]
 
 
 def test_push_to_hub_with_parent_commit_and_validate(hub):
