@@ -12,10 +12,12 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 step() { printf '\n== %s (%s)\n' "$1" "$(date +%T)"; }
 
 step "system packages"
-# graphviz renders Keras model plots; postgresql backs the PostgreSQL metadata test. Tests skip (saying why)
-# where either is missing.
+# graphviz renders Keras model plots; postgresql backs the PostgreSQL metadata test; chromium is the browser
+# that tests/web drive through Playwright (Debian's build: Playwright downloads no browser). Tests skip (saying
+# why) where one is missing.
 need=""
 command -v dot >/dev/null 2>&1 || need="$need graphviz"
+[ -x /usr/bin/chromium ] || need="$need chromium chromium-driver"
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need="$need postgresql"
 if [ -n "$need" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -51,6 +53,8 @@ $VPY -m mypy
 
 step "tests"
 export HF_HUB_DISABLE_TELEMETRY=1 KERAS_BACKEND=torch
+# screenshots of the web pages (tests/web/test_browser.py) land here
+export MODELHUB_TEST_ARTIFACTS=${MODELHUB_TEST_ARTIFACTS:-$PWD/test-artifacts}
 $VPY -m pytest -n 2 -p no:cacheprovider -m "not tf_keras" "$@"
 
 step "TensorFlow job (.venv-tf: tensorflow + tf-keras, the legacy SavedModel layout)"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import mimetypes
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -143,8 +144,9 @@ def _card_page(request: Request, namespace: str, name: str, revision: str) -> Re
             )
             service.caches.derived.put(key, card_html)
     snips = snippets(
-        ctx.repo_type, ctx.repo.repo_id, detail.card, detail.tags, set(detail.tree), h.base_url(request)
-    )
+        ctx.repo_type, ctx.repo.repo_id, detail.card, detail.tags, set(detail.tree), h.base_url(request),
+        _architectures(service, detail.tree),
+    )  # fmt: skip
     return page(
         request,
         "repo.html",
@@ -160,6 +162,24 @@ def _card_page(request: Request, namespace: str, name: str, revision: str) -> Re
             weights=_weights_file(detail.tree),
         ),
     )
+
+
+def _architectures(service: HubService, tree: dict[str, Any]) -> list[str]:
+    """``architectures`` of the repo's ``config.json`` (small, cached by its content), [] when there is none."""
+    entry = tree.get("config.json")
+    if entry is None or entry.size > 256 * 1024:
+        return []
+    key = ("architectures", entry.sha256)
+    hit = service.caches.derived.get(key)
+    if hit is None:
+        try:
+            config = json.loads(views.text_of(service, entry) or "{}")
+        except ValueError:
+            config = {}
+        raw = config.get("architectures") if isinstance(config, dict) else None
+        hit = [a for a in raw if isinstance(a, str)][:10] if isinstance(raw, list) else []
+        service.caches.derived.put(key, hit)
+    return hit
 
 
 def _as_list(value: Any) -> list[str]:
