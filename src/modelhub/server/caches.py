@@ -7,7 +7,7 @@
 | ``commits`` | commit id -> commit row | never (commits are immutable) | LRU only |
 | ``listings`` | (commit, path, recursive) -> tree listing | never (commits are immutable) | LRU only |
 | ``cards`` | README blob SHA-256 -> parsed front matter | never (content-addressed) | LRU only |
-| ``derived`` | facts derived from immutable commits or blobs for the web pages: safetensors headers (by blob SHA-256), last commit per entry of a folder (by commit + folder), rendered cards (by README SHA-256 + link base) | never | LRU only |
+| ``derived`` | facts derived from immutable commits or blobs for the web pages: safetensors headers (by blob SHA-256), the paths each commit changed, last commit per entry of a folder (by commit + folder), rendered cards (by README SHA-256 + link base) | never | LRU only |
 
 Tokens are *not* cached: every authenticated request checks its token against the database, so revocation
 takes effect at once on every process.
@@ -94,4 +94,4 @@ class Caches:
     commits: LRU[str, Any] = field(default_factory=lambda: LRU(4096))
     listings: LRU[tuple[str, str, bool], Any] = field(default_factory=lambda: LRU(16))
     cards: LRU[str, dict[str, Any]] = field(default_factory=lambda: LRU(512))
-    derived: LRU[tuple[Any, ...], Any] = field(default_factory=lambda: LRU(1024))
+    derived: LRU[tuple[Any, ...], Any] = field(default_factory=lambda: LRU(8192))

@@ -265,7 +265,7 @@ def repo_blob(request: Request, namespace: str, name: str, revision: str, path: 
         entry = tree.get(rel)
         if entry is None:
             raise entry_not_found(ctx.repo.repo_id, rev, rel, cid)
-        last = service.last_commits(db, cid, {rel: False}).get(rel)
+        last = views.last_changed(service, db, cid, {rel}).get(rel)
     view: dict[str, Any] = {"kind": "binary"}
     lower = rel.lower()
     if lower.endswith(".safetensors") or lower.endswith(".safetensors.index.json"):
