@@ -113,6 +113,8 @@ def _error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_exc(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404 and pages.wants_page(request):  # a browser on an unknown URL: the 404 page
+            return pages.not_found(request)
         msg = f"{request.method} {request.url.path}: {exc.detail}"
         headers = dict(exc.headers or {})
         if exc.status_code == 405:  # Starlette's Allow names the methods of the first route of the path only

@@ -206,8 +206,12 @@ def folder_listing(service: HubService, db: Session, commit_id: str, path: str) 
 def history_page(
     service: HubService, db: Session, repo: Repo, head: str, offset: int, limit: int
 ) -> tuple[list[CommitRow], int]:
-    """One page of the commits reachable from ``head``, newest first, and how many there are."""
-    history = service.history(db, repo, head)
+    """One page of the commits reachable from ``head``, newest first, and how many there are. The history of a
+    commit never changes, so it is computed once per head (``caches.histories``)."""
+    history = service.caches.histories.get(head)
+    if history is None:
+        history = service.history(db, repo, head)
+        service.caches.histories.put(head, history)
     return history[offset : offset + limit], len(history)
 
 

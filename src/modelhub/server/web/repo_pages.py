@@ -41,9 +41,10 @@ MAX_TEXT_VIEW = 1024 * 1024
 
 class _ModelNamespace(Convertor[str]):
     """A model's namespace: any segment but ``datasets`` / ``spaces`` (so ``/datasets/a/b/...`` never reads as
-    the model ``datasets/a``, whatever order the routes are tried in)."""
+    the model ``datasets/a``, whatever order the routes are tried in) and the API's own first segments (an unknown
+    ``/api/...`` URL stays a JSON 404)."""
 
-    regex = "(?!(?:datasets|spaces)/)[^/]+"
+    regex = "(?!(?:datasets|spaces|api|lfs-upload|lfs-objects)/)[^/]+"
 
     def convert(self, value: str) -> str:
         return value
