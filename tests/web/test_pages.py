@@ -309,3 +309,10 @@ def test_api_docs_work_offline(hub: Hub, page: str) -> None:
     for asset in re.findall(r'(?:src|href)="(/-/[^"]+)"', html):
         assert httpx.get(hub.url + asset).status_code == 200, asset
     assert httpx.get(hub.url + "/openapi.json").json()["info"]["title"] == "modelhub"
+
+
+def test_unknown_urls_answer_a_page_to_browsers_and_json_to_clients(hub: Hub) -> None:
+    browser = httpx.get(f"{hub.url}/alice/x/y/z/w", headers={"accept": "text/html,application/xhtml+xml"})
+    assert browser.status_code == 404 and "There is no page at this address" in browser.text
+    api = httpx.get(f"{hub.url}/api/nothing-here", headers={"accept": "text/html"})
+    assert api.status_code == 404 and api.headers["content-type"] == "application/json"

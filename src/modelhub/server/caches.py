@@ -7,7 +7,8 @@
 | ``commits`` | commit id -> commit row | never (commits are immutable) | LRU only |
 | ``listings`` | (commit, path, recursive) -> tree listing | never (commits are immutable) | LRU only |
 | ``cards`` | README blob SHA-256 -> parsed front matter | never (content-addressed) | LRU only |
-| ``derived`` | facts derived from immutable commits or blobs for the web pages: safetensors headers (by blob SHA-256), last commit per entry of a folder (by commit + folder), rendered cards (by README SHA-256 + link base) | never | LRU only |
+| ``histories`` | head commit -> its history, newest first (the web commit list) | never (a commit's ancestors are fixed) | LRU only |
+| ``derived`` | facts derived from immutable commits or blobs for the web pages: safetensors headers (by blob SHA-256), the paths each commit changed, last commit per entry of a folder (by commit + folder), rendered cards (by README SHA-256 + link base) | never | LRU only |
 
 So every process answers as if it had no cache, whatever other processes (or the admin CLI) wrote before the
 request began. Tokens are *not* cached: every authenticated request checks its token against the database, so
@@ -103,4 +104,5 @@ class Caches:
     commits: LRU[str, Any] = field(default_factory=lambda: LRU(4096))
     listings: LRU[tuple[str, str, bool], Any] = field(default_factory=lambda: LRU(16))
     cards: LRU[str, dict[str, Any]] = field(default_factory=lambda: LRU(512))
-    derived: LRU[tuple[Any, ...], Any] = field(default_factory=lambda: LRU(1024))
+    derived: LRU[tuple[Any, ...], Any] = field(default_factory=lambda: LRU(8192))
+    histories: LRU[str, Any] = field(default_factory=lambda: LRU(32))

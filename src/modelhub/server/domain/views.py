@@ -226,7 +226,7 @@ def folder_listing(service: HubService, db: Session, commit_id: str, path: str) 
     listing = service.listing(db, commit_id, path, False)
     if listing is None or (path and len(listing) == 1 and listing[0]["path"] == path):
         return None
-    lasts = service.last_commits(db, commit_id, {e["path"]: e["type"] == "directory" for e in listing})
+    lasts = last_changed(service, db, commit_id, {e["path"] for e in listing})
     tree = service.commit_tree(db, commit_id)
     out = [
         FolderEntry(e["path"], e["type"] == "directory", tree.get(e["path"]), lasts.get(e["path"]))
@@ -240,8 +240,12 @@ def folder_listing(service: HubService, db: Session, commit_id: str, path: str) 
 def history_page(
     service: HubService, db: Session, repo: Repo, head: str, offset: int, limit: int
 ) -> tuple[list[CommitRow], int]:
-    """One page of the commits reachable from ``head``, newest first, and how many there are."""
-    history = service.history(db, repo, head)
+    """One page of the commits reachable from ``head``, newest first, and how many there are. The history of a
+    commit never changes, so it is computed once per head (``caches.histories``)."""
+    history = service.caches.histories.get(head)
+    if history is None:
+        history = service.history(db, repo, head)
+        service.caches.histories.put(head, history)
     return history[offset : offset + limit], len(history)
 
 
@@ -290,22 +294,11 @@ def text_of(service: HubService, entry: Entry | None, limit: int = MAX_DIFF_FILE
 def text_diff(service: HubService, change: Change, context: int = 3) -> list[str] | None:
     """The unified diff of a changed text file (lines without their newline, at most ``MAX_DIFF_LINES``); None
     when either side is not a small text file."""
-    key = ("diff", change.old.sha256 if change.old else "", change.new.sha256 if change.new else "")
-    hit = service.caches.derived.get(key)
-    if hit is not None:
-        return hit
     a, b = text_of(service, change.old), text_of(service, change.new)
     if a is None or b is None:
         return None
-    lines = list(
-        itertools.islice(
-            difflib.unified_diff(a.splitlines(), b.splitlines(), lineterm="", n=context),
-            2,
-            MAX_DIFF_LINES + 2,
-        )
-    )
-    service.caches.derived.put(key, lines)
-    return lines
+    diff = difflib.unified_diff(a.splitlines(), b.splitlines(), lineterm="", n=context)
+    return list(itertools.islice(diff, 2, MAX_DIFF_LINES + 2))  # the first two are the ---/+++ file lines
 
 
 @dataclass(frozen=True)
@@ -364,3 +357,47 @@ def repo_facets(db: Session, principal: Principal | None, repo_type: str, top: i
         return sorted(counters[kind].items(), key=lambda kv: (-kv[1], kv[0]))[:top]
 
     return Facets(most("library"), most("pipeline"), most("license"), most("tag"))
+
+
+def changed_paths(service: HubService, db: Session, commit: CommitRow) -> frozenset[str]:
+    """The files ``commit`` added, removed or changed against its first parent, and every folder above them
+    (a folder changes when anything below it does). Cached per commit: commits are immutable."""
+    key = ("changed", commit.id)
+    hit = service.caches.derived.get(key)
+    if hit is not None:
+        return hit
+    after = service.tree(db, commit.tree_id)
+    parent = service.commit_row(db, commit.parents[0]) if commit.parents else None
+    before = service.tree(db, parent.tree_id) if parent is not None else {}
+    out: set[str] = set()
+    if parent is None or parent.tree_id != commit.tree_id:
+        for path in after.keys() | before.keys():
+            if before.get(path) != after.get(path):
+                out.add(path)
+                parts = path.split("/")
+                out.update("/".join(parts[:i]) for i in range(1, len(parts)))
+    result = frozenset(out)
+    service.caches.derived.put(key, result)
+    return result
+
+
+def last_changed(
+    service: HubService, db: Session, head: str, paths: set[str], max_steps: int = 20_000
+) -> dict[str, CommitRow]:
+    """For each path (file or folder), the newest commit on the first-parent line of ``head`` that changed it.
+
+    Walks the history once for all paths, comparing each commit with its parent (cached per commit), so a folder
+    of a repo with a long history costs one pass, and later pages (other folders, other revisions sharing the
+    history) reuse the comparisons. A path still undecided after ``max_steps`` commits is left out."""
+    result: dict[str, CommitRow] = {}
+    pending = set(paths)
+    cur = service.commit_row(db, head)
+    for _ in range(max_steps):
+        if cur is None or not pending:
+            break
+        found = pending & changed_paths(service, db, cur)
+        for path in found:
+            result[path] = cur
+        pending -= found
+        cur = service.commit_row(db, cur.parents[0]) if cur.parents else None
+    return result

@@ -5,16 +5,19 @@ merge; the buttons show, and the posts succeed, only for those the domain's rule
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
 from ..domain import discussions as disc_rules
 from ..domain import views
+from ..domain.accounts import Principal
 from ..domain.discussions import find_discussions, get_discussion, merge_pr, open_discussion
 from ..domain.errors import Forbidden, Unauthorized, bad_request
-from ..storage.db import Discussion
+from ..storage.db import Discussion, Repo
 from . import render
 from ._page import page, redirect
 from .repo_pages import RepoCtx, open_repo, routes
@@ -125,26 +128,42 @@ def _thread(
     return v, ctx, _num(num)
 
 
-@routes("/discussions/{num}/comment", methods=("POST",))
-def post_comment(request: Request, form: WebForm, namespace: str, name: str, num: str) -> Response:
-    v, ctx, n = _thread(request, form, namespace, name, num)
+def _act(
+    request: Request,
+    form: dict[str, Any],
+    where: tuple[str, str, str],
+    allowed: Callable[[Principal | None, Repo, Discussion], bool],
+    refusal: str,
+    act: Callable[[Session, Discussion, str], Any],
+    anchor: str = "",
+) -> Response:
+    """A form that changes a thread: CSRF and sign-in checked, the domain rule ``allowed`` asked, then ``act``."""
+    v, ctx, n = _thread(request, form, *where)
     with ctx.service.sessions() as db:
         disc = get_discussion(db, ctx.repo, n)
-        if not disc_rules.can_comment(v.principal, ctx.repo):
-            raise Forbidden("You may not comment here.")
-        disc_rules.comment(db, disc, v.name, str(form.get("comment", "")))
-    return redirect(f"{ctx.base}/discussions/{n}#bottom")
+        if not allowed(v.principal, ctx.repo, disc):
+            raise Forbidden(refusal)
+        act(db, disc, str(v.name))
+    return redirect(f"{ctx.base}/discussions/{n}{anchor}")
+
+
+@routes("/discussions/{num}/comment", methods=("POST",))
+def post_comment(request: Request, form: WebForm, namespace: str, name: str, num: str) -> Response:
+    text = str(form.get("comment", ""))
+    return _act(
+        request, form, (namespace, name, num), lambda p, repo, _d: disc_rules.can_comment(p, repo),
+        "You may not comment here.", lambda db, disc, me: disc_rules.comment(db, disc, me, text), "#bottom",
+    )  # fmt: skip
 
 
 @routes("/discussions/{num}/status", methods=("POST",))
 def post_status(request: Request, form: WebForm, namespace: str, name: str, num: str) -> Response:
-    v, ctx, n = _thread(request, form, namespace, name, num)
-    with ctx.service.sessions() as db:
-        disc = get_discussion(db, ctx.repo, n)
-        if not disc_rules.can_change_status(v.principal, ctx.repo, disc):
-            raise Forbidden("Only the author or a writer of the repo may close or reopen this.")
-        disc_rules.set_status(db, disc, v.name, str(form.get("status", "")))
-    return redirect(f"{ctx.base}/discussions/{n}")
+    status = str(form.get("status", ""))
+    return _act(
+        request, form, (namespace, name, num), disc_rules.can_change_status,
+        "Only the author or a writer of the repo may close or reopen this.",
+        lambda db, disc, me: disc_rules.set_status(db, disc, me, status),
+    )  # fmt: skip
 
 
 @routes("/discussions/{num}/merge", methods=("POST",))

@@ -17,7 +17,7 @@ from ..api import _http as h
 from ..domain import views
 from ..domain.errors import NotFound
 from . import account_pages, community, render, repo_pages  # noqa: F401 - community registers its routes
-from ._page import SECURITY_HEADERS, page, web_router
+from ._page import SECURITY_HEADERS, error_page, page, web_router
 from .session import viewer
 
 router = web_router()
@@ -123,6 +123,16 @@ def api_docs(request: Request) -> Response:
         "img-src 'self' data:; object-src 'none'; frame-ancestors 'none'"
     )
     return Response(html.body, media_type="text/html", headers=headers)
+
+
+def wants_page(request: Request) -> bool:
+    """Whether an unknown URL should answer the HTML 404 page (a browser, not an API path) rather than JSON."""
+    path = request.url.path
+    return "text/html" in request.headers.get("accept", "") and not path.startswith(("/api/", "/lfs-"))
+
+
+def not_found(request: Request) -> Response:
+    return error_page(request, NotFound("There is no page at this address."))
 
 
 router.include_router(account_pages.router)

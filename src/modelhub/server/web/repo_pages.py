@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import mimetypes
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,9 +41,10 @@ MAX_TEXT_VIEW = 1024 * 1024
 
 class _ModelNamespace(Convertor[str]):
     """A model's namespace: any segment but ``datasets`` / ``spaces`` (so ``/datasets/a/b/...`` never reads as
-    the model ``datasets/a``, whatever order the routes are tried in)."""
+    the model ``datasets/a``, whatever order the routes are tried in) and the API's own first segments (an unknown
+    ``/api/...`` URL stays a JSON 404)."""
 
-    regex = "(?!(?:datasets|spaces)/)[^/]+"
+    regex = "(?!(?:datasets|spaces|api|lfs-upload|lfs-objects)/)[^/]+"
 
     def convert(self, value: str) -> str:
         return value
@@ -143,8 +145,9 @@ def _card_page(request: Request, namespace: str, name: str, revision: str) -> Re
             )
             service.caches.derived.put(key, card_html)
     snips = snippets(
-        ctx.repo_type, ctx.repo.repo_id, detail.card, detail.tags, set(detail.tree), h.base_url(request)
-    )
+        ctx.repo_type, ctx.repo.repo_id, detail.card, detail.tags, set(detail.tree), h.base_url(request),
+        _architectures(service, detail.tree),
+    )  # fmt: skip
     return page(
         request,
         "repo.html",
@@ -160,6 +163,24 @@ def _card_page(request: Request, namespace: str, name: str, revision: str) -> Re
             weights=_weights_file(detail.tree),
         ),
     )
+
+
+def _architectures(service: HubService, tree: dict[str, Any]) -> list[str]:
+    """``architectures`` of the repo's ``config.json`` (small, cached by its content), [] when there is none."""
+    entry = tree.get("config.json")
+    if entry is None or entry.size > 256 * 1024:
+        return []
+    key = ("architectures", entry.sha256)
+    hit = service.caches.derived.get(key)
+    if hit is None:
+        try:
+            config = json.loads(views.text_of(service, entry) or "{}")
+        except ValueError:
+            config = {}
+        raw = config.get("architectures") if isinstance(config, dict) else None
+        hit = [a for a in raw if isinstance(a, str)][:10] if isinstance(raw, list) else []
+        service.caches.derived.put(key, hit)
+    return hit
 
 
 def _as_list(value: Any) -> list[str]:
@@ -245,7 +266,7 @@ def repo_blob(request: Request, namespace: str, name: str, revision: str, path: 
         entry = tree.get(rel)
         if entry is None:
             raise entry_not_found(ctx.repo.repo_id, rev, rel, cid)
-        last = service.last_commits(db, cid, {rel: False}).get(rel)
+        last = views.last_changed(service, db, cid, {rel}).get(rel)
     view: dict[str, Any] = {"kind": "binary"}
     lower = rel.lower()
     if lower.endswith(".safetensors") or lower.endswith(".safetensors.index.json"):

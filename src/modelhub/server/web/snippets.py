@@ -27,9 +27,29 @@ class Snippet:
     code: str
 
 
-def _transformers(repo_id: str, card: dict[str, Any]) -> list[Snippet]:
+# the head of a transformers architecture (``config.json``'s ``architectures``) -> its Auto class
+HEAD_CLASSES = {
+    "ForCausalLM": "AutoModelForCausalLM",
+    "ForMaskedLM": "AutoModelForMaskedLM",
+    "ForSequenceClassification": "AutoModelForSequenceClassification",
+    "ForTokenClassification": "AutoModelForTokenClassification",
+    "ForQuestionAnswering": "AutoModelForQuestionAnswering",
+    "ForImageClassification": "AutoModelForImageClassification",
+}
+
+
+def _auto_class(card: dict[str, Any], architectures: list[str]) -> str:
+    for arch in architectures:
+        for head, auto in HEAD_CLASSES.items():
+            if isinstance(arch, str) and arch.endswith(head):
+                return auto
     pipeline_tag = card.get("pipeline_tag") if isinstance(card.get("pipeline_tag"), str) else None
-    auto = AUTO_CLASSES.get(pipeline_tag or "", "AutoModel")
+    return AUTO_CLASSES.get(pipeline_tag or "", "AutoModel")
+
+
+def _transformers(repo_id: str, card: dict[str, Any], architectures: list[str]) -> list[Snippet]:
+    pipeline_tag = card.get("pipeline_tag") if isinstance(card.get("pipeline_tag"), str) else None
+    auto = _auto_class(card, architectures)
     out = [
         Snippet(
             "transformers",
@@ -67,9 +87,16 @@ def _mixin(repo_id: str, card: dict[str, Any], tags: list[str]) -> list[Snippet]
 
 
 def snippets(
-    repo_type: str, repo_id: str, card: dict[str, Any], tags: list[str], files: set[str], endpoint: str
+    repo_type: str,
+    repo_id: str,
+    card: dict[str, Any],
+    tags: list[str],
+    files: set[str],
+    endpoint: str,
+    architectures: list[str] | None = None,
 ) -> list[Snippet]:
-    """Snippets for the repo, the most specific first; the download ones always come last."""
+    """Snippets for the repo, the most specific first; the download ones always come last. ``architectures``:
+    from the repo's ``config.json`` (transformers models name their head class there)."""
     out: list[Snippet] = []
     library = card.get("library_name")
     is_mixin = any(t in tags for t in ("model_hub_mixin", "pytorch_model_hub_mixin"))
@@ -77,7 +104,7 @@ def snippets(
         if library == "transformers" or (
             not is_mixin and "config.json" in files and "tokenizer_config.json" in files
         ):
-            out += _transformers(repo_id, card)
+            out += _transformers(repo_id, card, architectures or [])
         elif is_mixin:
             out += _mixin(repo_id, card, tags)
     if repo_type == "dataset":

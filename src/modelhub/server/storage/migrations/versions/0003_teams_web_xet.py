@@ -17,8 +17,6 @@ down_revision = "0002"
 branch_labels = None
 depends_on = None
 
-_CASCADE = {"ondelete": "CASCADE"}
-
 
 def _check_case_duplicates() -> None:
     """Refuse (before changing anything: the upgrade runs in one transaction) a database holding two repos whose
@@ -79,8 +77,8 @@ def upgrade() -> None:
     op.create_table(
         "access_requests",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
-        sa.Column("repo_pk", sa.Integer(), sa.ForeignKey("repos.id", **_CASCADE), nullable=False),
-        sa.Column("user_id", sa.Integer(), sa.ForeignKey("accounts.id", **_CASCADE), nullable=False),
+        sa.Column("repo_pk", sa.Integer(), sa.ForeignKey("repos.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("user_id", sa.Integer(), sa.ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
         sa.Column("status", sa.String(8), nullable=False),
         sa.Column("fields_json", sa.Text(), nullable=False),
         sa.Column("reason", sa.Text(), nullable=False),
@@ -90,15 +88,21 @@ def upgrade() -> None:
     )
     op.create_table(
         "likes",
-        sa.Column("user_id", sa.Integer(), sa.ForeignKey("accounts.id", **_CASCADE), primary_key=True),
         sa.Column(
-            "repo_pk", sa.Integer(), sa.ForeignKey("repos.id", **_CASCADE), primary_key=True, index=True
+            "user_id", sa.Integer(), sa.ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+        ),
+        sa.Column(
+            "repo_pk",
+            sa.Integer(),
+            sa.ForeignKey("repos.id", ondelete="CASCADE"),
+            primary_key=True,
+            index=True,
         ),
         sa.Column("created_at", sa.DateTime(), nullable=False),
     )
     op.create_table(
         "repo_downloads",
-        sa.Column("repo_pk", sa.Integer(), sa.ForeignKey("repos.id", **_CASCADE), primary_key=True),
+        sa.Column("repo_pk", sa.Integer(), sa.ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True),
         sa.Column("day", sa.Date(), primary_key=True),
         sa.Column("count", sa.BigInteger(), nullable=False),
     )
@@ -108,7 +112,11 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
         sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
         sa.Column(
-            "user_id", sa.Integer(), sa.ForeignKey("accounts.id", **_CASCADE), nullable=False, index=True
+            "user_id",
+            sa.Integer(),
+            sa.ForeignKey("accounts.id", ondelete="CASCADE"),
+            nullable=False,
+            index=True,
         ),
         sa.Column("csrf", sa.String(64), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
