@@ -685,7 +685,7 @@ class HubService:
         if ref_name == "refs/heads/main":
             card = self._card_from_tree(tree)
             values["card_json"] = json.dumps(card, default=str)
-            meta = metadata.compute(self.blobs, tree, None, card, repo.type)  # headers are memoized by blob
+            meta = metadata.compute(self.blobs, tree, None, card, repo.type)  # no weight header read here
             values["meta_json"] = json.dumps(meta.summary(), default=str)
         db.execute(update(Repo).where(Repo.id == repo.id).values(**values))
 

@@ -67,9 +67,10 @@ class RepoMeta:
 def compute(
     blobs: BlobStore, tree: FileTree, tree_id: str | None, card: dict[str, Any], repo_type: str
 ) -> RepoMeta:
-    """The metadata of a tree (memoized by ``tree_id`` when given; ``card``: its README's front matter)."""
+    """The metadata of a tree (memoized by ``tree_id``; ``card``: its README's front matter). Without a
+    ``tree_id`` (inside a commit's transaction) the weight headers are not read: no ``safetensors`` counts."""
     if tree_id is None:
-        return _compute(blobs, tree, card, repo_type)
+        return _compute(blobs, tree, card, repo_type, weights=False)
     key = (tree_id, repo_type)
     hit = _META.get(key)
     if hit is None:
@@ -78,7 +79,9 @@ def compute(
     return hit
 
 
-def _compute(blobs: BlobStore, tree: FileTree, card: dict[str, Any], repo_type: str) -> RepoMeta:
+def _compute(
+    blobs: BlobStore, tree: FileTree, card: dict[str, Any], repo_type: str, weights: bool = True
+) -> RepoMeta:
     if repo_type != "model":
         return RepoMeta(tags=card_tags(card))
     config = _json_file(blobs, tree, "config.json")
@@ -96,9 +99,10 @@ def _compute(blobs: BlobStore, tree: FileTree, card: dict[str, Any], repo_type: 
             if "tokenizer_config.json" in tree or "tokenizer.json" in tree:
                 info["processor"] = "AutoTokenizer"
     safe_config = _safe_config(config, _json_file(blobs, tree, "tokenizer_config.json")) if config else None
-    params = _safetensors(blobs, tree)
+    files = _weight_files(blobs, tree)
+    params = _safetensors(blobs, tree, files) if weights and files else None
     tags = card_tags({**card, "library_name": library, "pipeline_tag": pipeline})
-    if params is not None:
+    if files:
         tags.append("safetensors")
     if safe_config and isinstance(safe_config.get("model_type"), str):
         tags.append(safe_config["model_type"])
@@ -165,10 +169,7 @@ def _weight_files(blobs: BlobStore, tree: FileTree) -> list[str]:
     return sorted(p for p in tree if "/" not in p and p.endswith(".safetensors"))
 
 
-def _safetensors(blobs: BlobStore, tree: FileTree) -> dict[str, Any] | None:
-    files = _weight_files(blobs, tree)
-    if not files:
-        return None
+def _safetensors(blobs: BlobStore, tree: FileTree, files: list[str]) -> dict[str, Any] | None:
     per_dtype: dict[str, int] = {}
     for path in files:
         counts = header_parameters(blobs, tree[path].sha256)
