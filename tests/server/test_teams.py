@@ -166,6 +166,9 @@ def test_gated_manual_refused_then_granted(hub, tmp_path) -> None:
     assert _status(exc) == 401
     with pytest.raises(hf_errors.GatedRepoError):
         bob_api.auth_check(repo_id)
+    with hub.http(bob_api.token) as c:  # no CAS token either: Xet downloads are gated like resolve
+        r = c.get(f"/api/models/{repo_id}/xet-read-token/main")
+    assert r.status_code == 403 and r.headers["x-error-code"] == "GatedRepo"
     # the owner downloads (a writer); bob asks, the owner sees the request and accepts it
     assert Path(hf.hf_hub_download(repo_id, "w.txt", token=hub.token, cache_dir=tmp_path / "o")).read_bytes()
     with hub.http(bob_api.token) as c:
@@ -179,6 +182,8 @@ def test_gated_manual_refused_then_granted(hub, tmp_path) -> None:
     owner.accept_access_request(repo_id, bob)
     assert [r.username for r in owner.list_accepted_access_requests(repo_id)] == [bob]
     bob_api.auth_check(repo_id)
+    with hub.http(bob_api.token) as c:
+        assert c.get(f"/api/models/{repo_id}/xet-read-token/main").status_code == 200
     path = hf.hf_hub_download(repo_id, "w.txt", token=bob_api.token, cache_dir=tmp_path / "b")
     assert Path(path).read_bytes() == b"weights"
     # rejected: refused again at once

@@ -24,10 +24,13 @@ def _token(request: Request, plural: str, namespace: str, name: str, revision: s
     service = h.hub(request)
     creating_pr = request.query_params.get("create_pr") in ("1", "true", "True")
     with service.sessions() as db:
+        # uploads: writers, and contributors sending a pull request (the commit route then checks the ref);
+        # downloads: those who may have the files of a gated repo, as for resolve
+        repo_type = h.PLURAL_TO_TYPE[plural]
         if write:
-            repo = service.writable_repo(db, p, h.PLURAL_TO_TYPE[plural], rid)
+            repo = service.uploadable_repo(db, p, repo_type, rid)
         else:
-            repo = service.readable_repo(db, p, h.PLURAL_TO_TYPE[plural], rid)
+            repo = service.downloadable_repo(db, p, repo_type, rid, h.repo_web_url(request, repo_type, rid))
         # `None?create_pr=1` is what create_commit sends while the PR does not exist yet
         if not (write and (creating_pr or revision == "None")):
             try:
