@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import anyio
 import anyio.to_thread
 from fastapi import APIRouter, Request
 from starlette.responses import FileResponse, Response, StreamingResponse
@@ -93,7 +94,7 @@ def _too_large(what: str, limit: int) -> TooLarge:
     return TooLarge(f"{what} larger than {limit} bytes: a client of this protocol never sends one.")
 
 
-async def _body(request: Request, limit: int, what: str) -> bytes:
+async def _body(request: Request, limit: int, what: str) -> bytearray:
     """The request body, refused (413) as soon as it passes ``limit`` (one xorb or shard: bounded)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -103,7 +104,18 @@ async def _body(request: Request, limit: int, what: str) -> bytes:
         data += piece
         if len(data) > limit:
             raise _too_large(what, limit)
-    return bytes(data)
+    return data
+
+
+# hf_xet sends several xorbs at once; each is held whole (up to 66 MiB) while it is verified, so at most this many
+# are in memory per process (the others wait, their connections open): server RSS stays bounded
+_IN_MEMORY: list[anyio.Semaphore] = []
+
+
+def _in_memory() -> anyio.Semaphore:
+    if not _IN_MEMORY:  # made on first use, inside the event loop
+        _IN_MEMORY.append(anyio.Semaphore(3))
+    return _IN_MEMORY[0]
 
 
 def _verified(fn: Callable[..., T], *args: Any) -> T:
@@ -137,8 +149,9 @@ def xorb_grant(prefix: str, xorb_hash: str) -> Response:
 async def upload_xorb(request: Request, prefix: str, xorb_hash: str) -> Response:
     claims = _claims(request, write=True)
     _hash_param(xorb_hash, "xorb hash")
-    data = await _body(request, MAX_XORB_BODY, "A xorb")
-    inserted = await _run(_verified, _store(request).put_xorb, xorb_hash, data)
+    async with _in_memory():
+        data = await _body(request, MAX_XORB_BODY, "A xorb")
+        inserted = await _run(_verified, _store(request).put_xorb, xorb_hash, data)
     logger.info(
         "xet: xorb %s from repo %d: %d bytes received, inserted=%s",
         xorb_hash,
@@ -158,11 +171,12 @@ def upload_shard_v2() -> Response:
 @router.post("/v1/shards")
 async def upload_shard(request: Request) -> Response:
     claims = _claims(request, write=True)
-    data = await _body(request, shard.MAX_SHARD_BYTES, "A shard")
+    async with _in_memory():
+        data = await _body(request, shard.MAX_SHARD_BYTES, "A shard")
 
     def work() -> int:
         _check_still_allowed(request, claims)
-        return _store(request).register_shard(data, claims.repo_pk)
+        return _store(request).register_shard(bytes(data), claims.repo_pk)  # small; records become dict keys
 
     created = await _run(_verified, work)
     logger.info(
