@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the test suite's service starters (tests/_services.py): one recipe for both
 
 from tests._hub import HubServer  # noqa: E402
-from tests._services import pg_s3_storage, s3  # noqa: E402
+from tests._services import pg_s3_storage, s3, stop_all  # noqa: E402
 
 
 def _cpu(proc: psutil.Process) -> float:
@@ -186,10 +186,13 @@ def main() -> None:
     ap.add_argument("--size-gib", type=float, default=2.0)
     ap.add_argument("--duration", type=int, default=20)
     args = ap.parse_args()
-    flags, env = pg_s3_storage()
-    with tempfile.TemporaryDirectory() as tmp:
-        load(flags, env, Path(tmp), args.duration)
-        transfers(flags, env, Path(tmp), int(args.size_gib * 2**30))
+    try:
+        flags, env = pg_s3_storage()
+        with tempfile.TemporaryDirectory() as tmp:
+            load(flags, env, Path(tmp), args.duration)
+            transfers(flags, env, Path(tmp), int(args.size_gib * 2**30))
+    finally:
+        stop_all()
 
 
 if __name__ == "__main__":

@@ -40,6 +40,20 @@ def _unavailable(why: str):
 
 
 _started: dict[str, object] = {}
+_stops: list = []  # how to stop what this process started, newest last
+
+
+def stop_all() -> None:
+    """Stop the servers this process started (pytest_unconfigure, also in xdist workers; and at exit)."""
+    while _stops:
+        try:
+            _stops.pop()()
+        except Exception:  # best effort: the next one still gets stopped
+            pass
+    _started.clear()
+
+
+atexit.register(stop_all)
 
 
 def _pg_bin() -> Path | None:
@@ -110,7 +124,7 @@ def pg_url() -> str:
         )
         shutil.rmtree(base, ignore_errors=True)
 
-    atexit.register(stop)
+    _stops.append(stop)
     _started["pg"] = f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
     return str(_started["pg"])
 
@@ -197,12 +211,13 @@ def s3() -> S3:
     def stop() -> None:
         proc.terminate()
         try:
-            proc.wait(timeout=20)
+            proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait(timeout=10)
         shutil.rmtree(base, ignore_errors=True)
 
-    atexit.register(stop)
+    _stops.append(stop)
     server = S3(f"http://127.0.0.1:{ports['s3']}")
     client = server.client()
     deadline = time.monotonic() + 60

@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import random
 import time
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, cast
@@ -552,7 +553,7 @@ class HubService:
         for attempt in range(attempts):
             try:
                 with self.sessions() as db:
-                    head = self._expected_head(db, repo, ref_name, parent_commit)
+                    head = self._expected_head(db, repo, ref_name, parent_commit, lock=True)
                     tree = self.apply_ops(self.commit_tree(db, head), ops, repo.repo_id)
                     cid = self.land(db, repo, ref_name, head, tree, author, title, message, extra_parent)
                     if on_commit is not None:
@@ -565,7 +566,7 @@ class HubService:
                 logger.info(
                     "commit on %s %s lost a race (%s); retrying", repo.repo_id, ref_name, type(exc).__name__
                 )
-                time.sleep(min(0.01 * (attempt + 1), 0.2))
+                time.sleep(random.uniform(0, min(0.01 * 2**attempt, 0.5)))  # jittered: no lockstep retries
         raise Conflict(
             f"Too many concurrent commits on {repo.repo_id!r} {ref_name!r}; try again.", "ConcurrentCommit"
         )
@@ -593,9 +594,16 @@ class HubService:
             db.commit()
             return cid
 
-    def _expected_head(self, db: Session, repo: Repo, ref_name: str, parent_commit: str | None) -> str:
-        """The head of ``ref_name``; RevisionNotFound without one, 412 when ``parent_commit`` is not it."""
-        head = db.scalar(select(Ref.commit_id).where(Ref.repo_pk == repo.id, Ref.name == ref_name))
+    def _expected_head(
+        self, db: Session, repo: Repo, ref_name: str, parent_commit: str | None, lock: bool = False
+    ) -> str:
+        """The head of ``ref_name``; RevisionNotFound without one, 412 when ``parent_commit`` is not it.
+
+        ``lock``: hold the ref's row until the transaction ends (PostgreSQL ``FOR UPDATE``; SQLite serializes
+        writers anyway), so that concurrent commits to one branch queue instead of losing the compare-and-swap and
+        retrying, which under load could exhaust the retries. The swap stays a compare-and-swap."""
+        query = select(Ref.commit_id).where(Ref.repo_pk == repo.id, Ref.name == ref_name)
+        head = db.scalar(query.with_for_update() if lock else query)
         if head is None:
             raise revision_not_found(repo.repo_id, ref_name.removeprefix("refs/heads/"))
         if parent_commit is not None and parent_commit != head:

@@ -350,7 +350,10 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=16, max_overflow=32)
+    # No pool_pre_ping: it costs a round trip on every checkout, and every request checks a connection out (token,
+    # write generation). Connections are recycled instead, and a request that meets a dropped one gets 503 and
+    # its retry a fresh connection (the pool invalidates connections that fail).
+    return create_engine(url, pool_recycle=300, pool_size=16, max_overflow=32)
 
 
 def open_database(url: str) -> sessionmaker:
