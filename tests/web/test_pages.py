@@ -91,6 +91,25 @@ def test_transformers_repo_gets_the_auto_class_snippet(hub: Hub) -> None:
     assert "pipeline(&#34;text-generation&#34;" in html
 
 
+def test_listing_sorts_by_downloads_and_shows_the_counts(hub: Hub) -> None:
+    """The Hub counts a model's downloads by its config.json: the more downloaded repo is listed first."""
+    api = _api(hub)
+    tag = hub.unique_name("dl")
+    few, many = hub.new_repo_id(f"{tag}-few"), hub.new_repo_id(f"{tag}-many")
+    for rid in (few, many):
+        api.create_repo(rid)
+        api.upload_file(path_or_fileobj=b'{"hidden": 8}', path_in_repo="config.json", repo_id=rid)
+    with hub.http(hub.token) as c:
+        for rid, n in ((few, 1), (many, 3)):
+            for _ in range(n):
+                assert c.get(f"/{rid}/resolve/main/config.json").status_code == 200
+    html = httpx.get(f"{hub.url}/models", params={"search": tag, "sort": "downloads"}).text
+    assert html.index(f'href="/{many}"') < html.index(f'href="/{few}"')
+    assert "↓ 3" in html and "↓ 1" in html
+    by_name = httpx.get(f"{hub.url}/models", params={"search": tag, "sort": "name"}).text
+    assert by_name.index(f'href="/{few}"') < by_name.index(f'href="/{many}"')
+
+
 def test_private_repos_are_invisible_to_those_who_cannot_read_them(hub: Hub) -> None:
     api = _api(hub)
     public, private = hub.new_repo_id("pub"), hub.new_repo_id("priv")

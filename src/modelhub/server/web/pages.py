@@ -22,7 +22,13 @@ from .session import viewer
 
 router = web_router()
 PER_PAGE = 30
-SORTS = {"modified": ("lastModified", None), "name": ("id", "asc"), "created": ("createdAt", None)}
+SORTS = {
+    "modified": ("lastModified", None),
+    "downloads": ("downloads", None),  # last 30 days, as on the Hub (domain/downloads.py)
+    "likes": ("likes", None),
+    "name": ("id", "asc"),
+    "created": ("createdAt", None),
+}
 STATIC_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml", ".png": "image/png"}
 
 
@@ -36,10 +42,11 @@ def _listing(request: Request, repo_type: str, author: str | None = None) -> dic
     page_num = int(raw_page) if raw_page.isdigit() and len(raw_page) < 7 else 0
     principal = viewer(request).principal
     key, direction = SORTS[sort]
-    with h.hub(request).sessions() as db:
+    service = h.hub(request)
+    with service.sessions() as db:
         repos, total = views.search_repos(
             db, principal, repo_type, author=author, search=search or None, filters=filters, sort=key,
-            direction=direction, offset=page_num * PER_PAGE, limit=PER_PAGE,
+            direction=direction, offset=page_num * PER_PAGE, limit=PER_PAGE, counter=service.downloads,
         )  # fmt: skip
         facets = views.repo_facets(db, principal, repo_type) if author is None else None
     return {
