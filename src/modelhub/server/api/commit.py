@@ -101,7 +101,7 @@ def _ignore_rules(service: HubService, uploaded: Any, tree: dict[str, Entry]) ->
         if isinstance(uploaded, str):
             ignored = gitignore.matcher(uploaded)
         elif (entry := tree.get(".gitignore")) is not None:
-            with service.blobs.open(entry.sha256) as fh:
+            with service.content.open(entry.sha256) as fh:
                 text = fh.read(gitignore.MAX_BYTES + 1).decode("utf-8", errors="replace")
             ignored = gitignore.matcher(text, strict=False)
         else:

@@ -28,6 +28,7 @@ from ..storage.blobs import BlobStore
 from ..storage.db import Commit, Ref, Repo, Tree, read_generation, utcnow
 from . import gating, metadata, objects, xetfiles
 from .accounts import Principal, can_contribute, can_create_in, can_read, can_write
+from .content import ContentReader
 from .downloads import DownloadCounter
 from .errors import (
     Conflict,
@@ -183,6 +184,8 @@ class HubService:
         self._engine = sessions.kw["bind"]
         self.trees = self.caches.trees
         self.xet: xetfiles.XetReader | None = None  # set by the app when the Xet room is wired in
+        # file contents wherever they are stored (blob store or Xet): what the server itself reads of files
+        self.content = ContentReader(blobs, sessions, lambda: self.xet)
         self.downloads = DownloadCounter(sessions)
 
     # --- repos --------------------------------------------------------------------------------------------
@@ -693,7 +696,7 @@ class HubService:
         if ref_name == "refs/heads/main":
             card = self._card_from_tree(tree)
             values["card_json"] = json.dumps(card, default=str)
-            meta = metadata.compute(self.blobs, tree, None, card, repo.type)  # no weight header read here
+            meta = metadata.compute(self.content, tree, None, card, repo.type)  # no weight header read here
             values["meta_json"] = json.dumps(meta.summary(), default=str)
         db.execute(update(Repo).where(Repo.id == repo.id).values(**values))
 
@@ -740,7 +743,7 @@ class HubService:
         if cached is not None:
             return cached
         try:
-            with self.blobs.open(entry.sha256) as fh:
+            with self.content.open(entry.sha256) as fh:
                 text = fh.read().decode("utf-8", errors="replace")
         except FileNotFoundError:
             return {}

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..caches import LRU
-from ..storage.blobs import BlobStore
+from .content import ContentSource
 from .trees import FileTree, card_tags
 
 logger = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ class RepoMeta:
 
 
 def compute(
-    blobs: BlobStore, tree: FileTree, tree_id: str | None, card: dict[str, Any], repo_type: str
+    blobs: ContentSource, tree: FileTree, tree_id: str | None, card: dict[str, Any], repo_type: str
 ) -> RepoMeta:
     """The metadata of a tree (memoized by ``tree_id``; ``card``: its README's front matter). Without a
     ``tree_id`` (inside a commit's transaction) the weight headers are not read: no ``safetensors`` counts."""
@@ -80,7 +80,7 @@ def compute(
 
 
 def _compute(
-    blobs: BlobStore, tree: FileTree, card: dict[str, Any], repo_type: str, weights: bool = True
+    blobs: ContentSource, tree: FileTree, card: dict[str, Any], repo_type: str, weights: bool = True
 ) -> RepoMeta:
     if repo_type != "model":
         return RepoMeta(tags=card_tags(card))
@@ -109,7 +109,7 @@ def _compute(
     return RepoMeta(library, pipeline, safe_config, info, params, list(dict.fromkeys(tags)))
 
 
-def _json_file(blobs: BlobStore, tree: FileTree, path: str) -> Any:
+def _json_file(blobs: ContentSource, tree: FileTree, path: str) -> Any:
     entry = tree.get(path)
     if entry is None or entry.size > MAX_JSON:
         return None
@@ -156,7 +156,7 @@ def _safe_config(config: dict[str, Any], tokenizer: Any) -> dict[str, Any]:
     return out
 
 
-def _weight_files(blobs: BlobStore, tree: FileTree) -> list[str]:
+def _weight_files(blobs: ContentSource, tree: FileTree) -> list[str]:
     """The shards an index names (the first root-level ``*.safetensors.index.json``), else the root-level
     ``*.safetensors`` files."""
     index = sorted(p for p in tree if "/" not in p and p.endswith(".safetensors.index.json"))
@@ -169,7 +169,7 @@ def _weight_files(blobs: BlobStore, tree: FileTree) -> list[str]:
     return sorted(p for p in tree if "/" not in p and p.endswith(".safetensors"))
 
 
-def _safetensors(blobs: BlobStore, tree: FileTree, files: list[str]) -> dict[str, Any] | None:
+def _safetensors(blobs: ContentSource, tree: FileTree, files: list[str]) -> dict[str, Any] | None:
     per_dtype: dict[str, int] = {}
     for path in files:
         counts = header_parameters(blobs, tree[path].sha256)
@@ -180,7 +180,7 @@ def _safetensors(blobs: BlobStore, tree: FileTree, files: list[str]) -> dict[str
     return {"parameters": per_dtype, "total": sum(per_dtype.values())}
 
 
-def header_parameters(blobs: BlobStore, sha256: str) -> dict[str, int] | None:
+def header_parameters(blobs: ContentSource, sha256: str) -> dict[str, int] | None:
     """Parameters per dtype from a safetensors file's header (8-byte little-endian length, then JSON)."""
     if (hit := _HEADERS.get(sha256)) is not None:
         return hit

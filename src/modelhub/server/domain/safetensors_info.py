@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..caches import LRU
-from ..storage.blobs import BlobStore
+from .content import ContentSource
 from .trees import FileTree
 
 MAX_HEADER = 100 * 1024 * 1024  # the format's own limit (safetensors refuses bigger headers)
@@ -60,14 +60,16 @@ class TensorTable:
         return dict(sorted(out.items(), key=lambda kv: -kv[1]))
 
 
-def _read_exact(blobs: BlobStore, sha256: str, start: int, length: int) -> bytes:
+def _read_exact(blobs: ContentSource, sha256: str, start: int, length: int) -> bytes:
     data = b"".join(blobs.iter_range(sha256, start, start + length))
     if len(data) != length:
         raise SafetensorsError("the file ends inside its header")
     return data
 
 
-def read_header(blobs: BlobStore, sha256: str, size: int, cache: LRU[Any, Any] | None = None) -> TensorTable:
+def read_header(
+    blobs: ContentSource, sha256: str, size: int, cache: LRU[Any, Any] | None = None
+) -> TensorTable:
     """The tensor table of one safetensors blob (``size``: its size from the tree)."""
     key = ("safetensors", sha256)
     hit = cache.get(key) if cache is not None else None
@@ -104,7 +106,7 @@ def read_header(blobs: BlobStore, sha256: str, size: int, cache: LRU[Any, Any] |
 
 
 def read_index(
-    blobs: BlobStore, tree: FileTree, path: str, cache: LRU[Any, Any] | None = None
+    blobs: ContentSource, tree: FileTree, path: str, cache: LRU[Any, Any] | None = None
 ) -> TensorTable:
     """The combined table of a sharded checkpoint, from its ``*.safetensors.index.json`` at ``path`` and the
     headers of the shards it names (in the same folder of the same tree)."""

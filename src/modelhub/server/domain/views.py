@@ -123,7 +123,7 @@ def repo_detail(service: HubService, db: Session, repo: Repo | RepoSnap, commit_
         raise RuntimeError(f"commit {commit_id} of {repo.repo_id} is missing from the database")
     card = service.card_at(db, commit_id)
     tree = service.tree(db, row.tree_id)
-    meta = metadata.compute(service.blobs, tree, row.tree_id, card, repo.type)
+    meta = metadata.compute(service.content, tree, row.tree_id, card, repo.type)
     likes = like_counts(db, [repo.id]).get(repo.id, 0)
     downloads = service.downloads.counts(db, [repo.id]).get(repo.id, (0, 0))
     return RepoDetail(repo, row, tree, card, meta.tags, meta, likes, downloads)
@@ -282,7 +282,7 @@ def text_of(service: HubService, entry: Entry | None, limit: int = MAX_DIFF_FILE
         return ""
     if entry.lfs or entry.size > limit:
         return None
-    data = b"".join(service.blobs.iter_range(entry.sha256, 0, entry.size))
+    data = b"".join(service.content.iter_range(entry.sha256, 0, entry.size))
     if b"\0" in data[:8192]:
         return None
     try:

@@ -20,12 +20,6 @@ from .db import Base, HubState, add_missing_columns
 MIGRATIONS = Path(__file__).with_name("migrations")
 logging.getLogger("alembic").setLevel(logging.WARNING)  # its per-step INFO lines; we report the outcome
 BASELINE = "0001"
-# the tables of revision 0001: a database older than it may lack some (those versions created missing tables at
-# start-up), which the upgrade creates before stamping it 0001
-BASELINE_TABLES = (
-    "accounts", "blob_meta", "commits", "discussion_events", "discussions", "memberships", "refs",
-    "repo_objects", "repos", "settings", "tokens", "trees", "upload_grants",
-)  # fmt: skip
 # the nullable columns that versions before 0001 added at start-up (the rest of 0001's columns were always there)
 BASELINE_LATE_COLUMNS = {
     "tokens": ("expires_at", "last_used_at"),
@@ -131,13 +125,11 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
     if before.up_to_date:
         return before.current, before.head
     if before.current == BASELINE and "alembic_version" not in inspect(engine).get_table_names():
-        # older than 0001: what those versions did at start-up (missing tables, two nullable token columns)
-        Base.metadata.create_all(engine, tables=[Base.metadata.tables[t] for t in BASELINE_TABLES])
+        # no version yet (0cf9d4d or older): the nullable columns those versions added at start-up; revision 0001
+        # then creates only the tables that are missing
         add_missing_columns(engine, BASELINE_LATE_COLUMNS)
     with engine.begin() as conn:
         _serialized(conn)
-        if "alembic_version" not in inspect(conn).get_table_names():
-            command.stamp(_config(conn), BASELINE)
         command.upgrade(_config(conn), "head")
     return before.current, state(engine).current or ""
 

@@ -272,9 +272,9 @@ def repo_blob(request: Request, namespace: str, name: str, revision: str, path: 
     if lower.endswith(".safetensors") or lower.endswith(".safetensors.index.json"):
         try:
             if lower.endswith(".json"):
-                table = read_index(service.blobs, tree, rel, service.caches.derived)
+                table = read_index(service.content, tree, rel, service.caches.derived)
             else:
-                table = read_header(service.blobs, entry.sha256, entry.size, service.caches.derived)
+                table = read_header(service.content, entry.sha256, entry.size, service.caches.derived)
             view = {"kind": "tensors", "table": table}
         except SafetensorsError as exc:
             view = {"kind": "binary", "problem": f"Not a readable safetensors file: {exc}."}

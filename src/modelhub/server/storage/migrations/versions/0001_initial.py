@@ -1,7 +1,8 @@
 """The schema of modelhub before migrations existed (commit 0cf9d4d), exactly.
 
-A database created by that version has no ``alembic_version`` table; ``storage.migrate.upgrade`` stamps it 0001
-(after adding the token columns that still earlier versions lacked) and upgrades from there.
+A database created by that version (or an earlier one) has no ``alembic_version`` table: ``storage.migrate.upgrade``
+adds the nullable columns earlier versions lacked, then runs this revision, which creates only the tables that are
+missing (those versions created missing tables at start-up), with this revision's definitions.
 
 Revision ID: 0001
 Revises:
@@ -9,6 +10,8 @@ Create Date: 2026-12-01
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -20,7 +23,13 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table(
+    existing = set(sa.inspect(op.get_bind()).get_table_names())
+
+    def create_table(name: str, *items: Any) -> None:
+        if name not in existing:
+            op.create_table(name, *items)
+
+    create_table(
         "accounts",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("name", sa.String(length=96), nullable=False),
@@ -31,14 +40,14 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("name"),
     )
-    op.create_table(
+    create_table(
         "blob_meta",
         sa.Column("sha256", sa.String(length=64), nullable=False),
         sa.Column("size", sa.BigInteger(), nullable=False),
         sa.Column("git_sha1", sa.String(length=40), nullable=True),
         sa.PrimaryKeyConstraint("sha256"),
     )
-    op.create_table(
+    create_table(
         "repos",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("type", sa.String(length=16), nullable=False),
@@ -53,19 +62,19 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("type", "namespace", "name", name="uq_repo"),
     )
-    op.create_table(
+    create_table(
         "settings",
         sa.Column("key", sa.String(length=64), nullable=False),
         sa.Column("value", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("key"),
     )
-    op.create_table(
+    create_table(
         "trees",
         sa.Column("id", sa.String(length=40), nullable=False),
         sa.Column("data", sa.LargeBinary(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
-    op.create_table(
+    create_table(
         "commits",
         sa.Column("id", sa.String(length=40), nullable=False),
         sa.Column("repo_pk", sa.Integer(), nullable=False),
@@ -78,10 +87,10 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["repo_pk"], ["repos.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
     )
-    with op.batch_alter_table("commits", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_commits_repo_pk"), ["repo_pk"], unique=False)
+    if "commits" not in existing:
+        op.create_index("ix_commits_repo_pk", "commits", ["repo_pk"], unique=False)
 
-    op.create_table(
+    create_table(
         "discussions",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("repo_pk", sa.Integer(), nullable=False),
@@ -97,7 +106,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("repo_pk", "num", name="uq_discussion"),
     )
-    op.create_table(
+    create_table(
         "memberships",
         sa.Column("org_id", sa.Integer(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
@@ -106,7 +115,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["user_id"], ["accounts.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("org_id", "user_id"),
     )
-    op.create_table(
+    create_table(
         "refs",
         sa.Column("repo_pk", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=300), nullable=False),
@@ -114,17 +123,17 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["repo_pk"], ["repos.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("repo_pk", "name"),
     )
-    op.create_table(
+    create_table(
         "repo_objects",
         sa.Column("repo_pk", sa.Integer(), nullable=False),
         sa.Column("sha256", sa.String(length=64), nullable=False),
         sa.ForeignKeyConstraint(["repo_pk"], ["repos.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("repo_pk", "sha256"),
     )
-    with op.batch_alter_table("repo_objects", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_repo_objects_sha256"), ["sha256"], unique=False)
+    if "repo_objects" not in existing:
+        op.create_index("ix_repo_objects_sha256", "repo_objects", ["sha256"], unique=False)
 
-    op.create_table(
+    create_table(
         "tokens",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
@@ -138,7 +147,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("token_hash"),
     )
-    op.create_table(
+    create_table(
         "upload_grants",
         sa.Column("repo_pk", sa.Integer(), nullable=False),
         sa.Column("sha256", sa.String(length=64), nullable=False),
@@ -146,7 +155,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["repo_pk"], ["repos.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("repo_pk", "sha256"),
     )
-    op.create_table(
+    create_table(
         "discussion_events",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("discussion_id", sa.Integer(), nullable=False),
