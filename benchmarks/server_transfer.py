@@ -1,7 +1,7 @@
 """Large-file transfer through modelhub's server with the official client, against a plain file copy.
 
 Uploads then downloads one big file (default 2 GB) over loopback with the official ``huggingface_hub`` client on
-the LFS path (``HF_HUB_DISABLE_XET=1`` + the ``upload/lfs`` user-agent opt-in, see docs/server.md), and copies the
+the LFS path (``HF_HUB_DISABLE_XET=1``; the Xet path: ``benchmarks/xet.py``), and copies the
 same file on the same disk in the same run as the baseline. Prints MB/s, ratios against the targets (download >= 60%
 of copy, upload >= 40%) and the server's peak RSS (target < 300 MB), sampled every 20 ms.
 
@@ -119,9 +119,9 @@ def main() -> int:
     ap.add_argument(
         "--regular-mb",
         type=int,
-        default=512,
-        help="also upload a file of this size on the default hf_xet path (server answers 'regular': inline base64,"
-        " stream-decoded) and report the server's peak RSS; 0 to skip",
+        default=0,
+        help="also upload a file of this size with hf_xet enabled and report the server's peak RSS; that is the"
+        " Xet path now (benchmarks/xet.py measures it fully), no longer inline base64; 0 (default) to skip",
     )
     args = ap.parse_args()
 
@@ -173,9 +173,7 @@ def main() -> int:
         if args.regular_mb:
             reg_src = work / "regular.bin"
             reg_sha = make_file(reg_src, args.regular_mb * 1024 * 1024)
-            hc.HF_HUB_DISABLE_XET = (
-                False  # the default install: hf_xet present, so the server answers 'regular'
-            )
+            hc.HF_HUB_DISABLE_XET = False  # the default install: hf_xet present, so the file goes through Xet
             xet_api = HfApi(endpoint=server.url, token=token)
             with RssSampler(server.proc.pid) as rss_reg:
                 t = time.perf_counter()

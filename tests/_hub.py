@@ -17,6 +17,8 @@ from typing import Any
 
 import httpx
 
+from ._services import backend_storage
+
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -31,11 +33,31 @@ def _clean_env() -> dict[str, str]:
 
 
 class HubServer:
-    """One server process on 127.0.0.1 with its own data directory."""
+    """One server process on 127.0.0.1 with its own data directory.
 
-    def __init__(self, data_dir: Path, *, extra_args: tuple[str, ...] = (), port: int | None = None) -> None:
+    Its storage is the backend the run selected (``tests/_services.backend``: SQLite + local disk, or a new
+    PostgreSQL database + a new S3 prefix), unless ``extra_args`` name a database or ``backend="sqlite"``."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        extra_args: tuple[str, ...] = (),
+        port: int | None = None,
+        backend: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.storage_args: tuple[str, ...] = ()
+        self.env: dict[str, str] = {}
+        if backend != "sqlite" and "--database-url" not in extra_args:
+            self.storage_args, self.env = backend_storage()
+        else:  # the admin commands name the same hub as the server
+            flags = ("--database-url", "--blob-store", "--s3-endpoint-url")
+            pairs = zip(extra_args, extra_args[1:], strict=False)
+            self.storage_args = tuple(x for k, v in pairs if k in flags for x in (k, v))
+        self.env.update(env or {})
         self.extra_args = extra_args
         self.port = port or free_port()
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}-server.log"
@@ -51,8 +73,9 @@ class HubServer:
         for _attempt in range(3):
             log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the subprocess for its lifetime
             cmd = [sys.executable, "-m", "modelhub", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
-            cmd += ["--data-dir", str(self.data_dir), *self.extra_args]
-            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=_clean_env())
+            cmd += ["--data-dir", str(self.data_dir), *self.storage_args, *self.extra_args]
+            env = _clean_env() | self.env
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
             log.close()
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline:
@@ -65,7 +88,7 @@ class HubServer:
                     pass
                 time.sleep(0.1)
             self.stop()
-            if "address already in use" in self.log_path.read_text(errors="replace").lower():
+            if "already in use" in self.log_path.read_text(errors="replace").lower():
                 self.port = free_port()
                 continue
             break
@@ -104,10 +127,17 @@ class HubServer:
                 time.sleep(0.02)
         return self.log_path.read_text(errors="replace")
 
+    def admin_command(self, *args: str) -> tuple[list[str], dict[str, str]]:
+        """The argv and environment of ``modelhub admin ARGS`` on this hub (for tests that check failures)."""
+        cmd = [sys.executable, "-m", "modelhub", "admin", *args, "--data-dir", str(self.data_dir)]
+        if "--database-url" not in args:
+            cmd += self.storage_args
+        return cmd, _clean_env() | self.env
+
     def admin(self, *args: str) -> str:
         """Run ``modelhub admin ...`` against this data dir; returns stdout; raises with stderr on failure."""
-        cmd = [sys.executable, "-m", "modelhub", "admin", *args, "--data-dir", str(self.data_dir)]
-        res = subprocess.run(cmd, capture_output=True, text=True, env=_clean_env(), timeout=120)
+        cmd, env = self.admin_command(*args)
+        res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
         if res.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd)} failed ({res.returncode}): {res.stderr.strip()}")
         return res.stdout.strip()
@@ -160,7 +190,23 @@ class Hub:
     def http(self, token: str | None = None, **kwargs: Any) -> httpx.Client:
         """A plain HTTP client on the server (for protocol-level tests)."""
         headers = {"authorization": f"Bearer {token}"} if token else {}
+        # as the official client does: large files of an S3 hub answer with a redirect to the bucket
+        kwargs.setdefault("follow_redirects", True)
         return httpx.Client(base_url=self.url, headers=headers, timeout=60, **kwargs)
+
+
+def client_env(hub: Hub, home: Path) -> dict[str, str]:
+    """The environment of a client subprocess (transformers, the official client) pointed at ``hub`` as alice,
+    with its own ``HF_HOME`` and nothing of the caller's HF_* / TRANSFORMERS_* settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_", "TRANSFORMERS_"))}
+    env.update(
+        HF_ENDPOINT=hub.url,
+        HF_TOKEN=hub.token,
+        HF_HOME=str(home),
+        HF_HUB_DISABLE_TELEMETRY="1",
+        HF_HUB_DISABLE_PROGRESS_BARS="1",
+    )
+    return env
 
 
 def point_official_client(monkeypatch: Any, url: str, home: Path) -> None:

@@ -13,6 +13,28 @@ from pathlib import Path
 import pytest
 
 from ._hub import Hub, HubServer, point_official_client
+from ._services import BACKEND_ENV, stop_all
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--backend",
+        choices=("sqlite", "postgres-s3"),
+        default=None,
+        help=f"storage of the test hubs: SQLite + local disk (default) or PostgreSQL + S3 (env {BACKEND_ENV})",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    import os
+
+    chosen = config.getoption("--backend")
+    if chosen:
+        os.environ[BACKEND_ENV] = chosen  # read by tests/_services.backend, also in xdist workers
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    stop_all()  # PostgreSQL / SeaweedFS started by this (worker) process: xdist workers may skip atexit
 
 
 @pytest.fixture(scope="session")

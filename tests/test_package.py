@@ -6,6 +6,9 @@ import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
+
+import pytest
 
 FRAMEWORKS = ("torch", "keras", "tensorflow", "tf_keras", "fastai", "safetensors", "numpy", "jax", "h5py")
 
@@ -107,3 +110,208 @@ except ImportError as exc:
 """
     )
     assert "torch" in out and "modelhub[torch]" in out
+
+
+# Every name a user imports from huggingface_hub for what modelhub covers; each must come from modelhub itself.
+UPSTREAM_NAMES = [
+    "ModelHubMixin",
+    "PyTorchModelHubMixin",
+    "from_pretrained_fastai",
+    "push_to_hub_fastai",
+    "_save_pretrained_fastai",
+    "RepoCard",
+    "ModelCard",
+    "DatasetCard",
+    "SpaceCard",
+    "CardData",
+    "ModelCardData",
+    "DatasetCardData",
+    "SpaceCardData",
+    "EvalResult",
+    "EvalResultEntry",
+    "eval_result_entries_to_yaml",
+    "parse_eval_result_entries",
+    "metadata_load",
+    "metadata_save",
+    "metadata_update",
+    "metadata_eval_result",
+    "save_torch_state_dict",
+    "save_torch_model",
+    "split_torch_state_dict_into_shards",
+    "split_state_dict_into_shards_factory",
+    "StateDictSplit",
+    "load_torch_model",
+    "load_state_dict_from_file",
+    "get_torch_storage_id",
+    "get_torch_storage_size",
+    "hf_hub_download",
+    "snapshot_download",
+    "hf_hub_url",
+    "get_hf_file_metadata",
+    "HfFileMetadata",
+    "try_to_load_from_cache",
+    "_CACHED_NO_EXIST",
+    "scan_cache_dir",
+    "HFCacheInfo",
+    "CachedRepoInfo",
+    "CachedRevisionInfo",
+    "CachedFileInfo",
+    "DeleteCacheStrategy",
+    "CacheNotFound",
+    "CorruptedCacheException",
+    "HfApi",
+    "CommitInfo",
+    "CommitOperation",
+    "CommitOperationAdd",
+    "CommitOperationDelete",
+    "CommitOperationCopy",
+    "RepoUrl",
+    "RepoFile",
+    "RepoFolder",
+    "ModelInfo",
+    "DatasetInfo",
+    "SpaceInfo",
+    "GitRefs",
+    "GitRefInfo",
+    "GitCommitInfo",
+    "Discussion",
+    "create_repo",
+    "delete_repo",
+    "update_repo_settings",
+    "repo_info",
+    "model_info",
+    "dataset_info",
+    "repo_exists",
+    "revision_exists",
+    "file_exists",
+    "list_repo_files",
+    "list_repo_tree",
+    "list_repo_refs",
+    "list_repo_commits",
+    "create_branch",
+    "delete_branch",
+    "create_tag",
+    "delete_tag",
+    "get_repo_discussions",
+    "create_pull_request",
+    "merge_pull_request",
+    "change_discussion_status",
+    "create_commit",
+    "upload_file",
+    "upload_folder",
+    "delete_file",
+    "delete_folder",
+    "get_full_repo_name",
+    "whoami",
+    "login",
+    "logout",
+    "get_token",
+    "is_offline_mode",
+    "CONFIG_NAME",
+    "PYTORCH_WEIGHTS_NAME",
+    "TF2_WEIGHTS_NAME",
+    "TF_WEIGHTS_NAME",
+    "FLAX_WEIGHTS_NAME",
+    "HUGGINGFACE_CO_URL_HOME",
+    "HUGGINGFACE_CO_URL_TEMPLATE",
+    "REPO_TYPE_MODEL",
+    "REPO_TYPE_DATASET",
+    "REPO_TYPE_SPACE",
+]
+# the errors, from huggingface_hub.errors / huggingface_hub.utils
+UPSTREAM_ERRORS = [
+    "HfHubHTTPError",
+    "HFValidationError",
+    "OfflineModeIsEnabled",
+    "BadRequestError",
+    "FileMetadataError",
+    "RepositoryNotFoundError",
+    "GatedRepoError",
+    "DisabledRepoError",
+    "RevisionNotFoundError",
+    "EntryNotFoundError",
+    "RemoteEntryNotFoundError",
+    "LocalEntryNotFoundError",
+    "IncompleteSnapshotError",
+    "CacheNotFound",
+    "CorruptedCacheException",
+    "LocalTokenNotFoundError",
+]
+# modelhub's own additions
+OWN_NAMES = [
+    "HubApi",
+    "hub_download",
+    "KerasModelHubMixin",
+    "save_pretrained_keras",
+    "from_pretrained_keras",
+    "push_to_hub_keras",
+    "save_pretrained_fastai",
+    "eval_results_to_model_index",
+    "model_index_to_eval_results",
+]
+
+
+def test_every_upstream_name_imports_from_modelhub() -> None:
+    code = f"""
+        import modelhub, modelhub.errors
+        for name in {UPSTREAM_NAMES + UPSTREAM_ERRORS + OWN_NAMES!r}:
+            exec(f"from modelhub import {{name}}")  # with no ML framework installed
+            assert name in modelhub.__all__, name
+        for name in {UPSTREAM_ERRORS!r}:
+            assert getattr(modelhub.errors, name) is getattr(modelhub, name), name
+        print("ok", len(modelhub.__all__))
+    """
+    out = _run(BLOCKER + textwrap.dedent(code))
+    assert out.startswith("ok")
+
+
+# What huggingface_hub's modules for modelhub's scope export, and modelhub leaves out (docs/mixins.md says why)
+OUT_OF_SCOPE = {
+    "DryRunFileInfo",
+    "get_cached_repo_tree",
+    "CachedIncompleteFileInfo",
+    "notebook_login",
+    "interpreter_login",
+    "auth_list",
+    "auth_switch",
+    "cached_assets_path",
+    "dump_environment_info",
+    "get_session",
+    "get_async_session",
+    "close_session",
+    "set_client_factory",
+    "set_async_client_factory",
+    "CLIENT_FACTORY_T",
+    "ASYNC_CLIENT_FACTORY_T",
+    "hf_raise_for_status",
+    "logging",
+    "HfUri",
+    "parse_hf_uri",
+}
+IN_SCOPE_MODULES = (
+    "hub_mixin",
+    "repocard",
+    "repocard_data",
+    "_eval_results",
+    "fastai_utils",
+    "serialization",
+    "file_download",
+    "_snapshot_download",
+    "_commit_api",
+    "utils",
+    "_login",
+    "constants",
+)
+
+
+@pytest.mark.interop
+def test_upstream_scope_is_covered_and_the_rest_documented() -> None:
+    import huggingface_hub
+
+    import modelhub
+
+    upstream = {n for m in IN_SCOPE_MODULES for n in huggingface_hub._SUBMOD_ATTRS.get(m, ())}
+    assert upstream - set(modelhub.__all__) - OUT_OF_SCOPE == set()
+    assert set(UPSTREAM_NAMES) <= set(huggingface_hub.__all__) | {"_save_pretrained_fastai"}
+    docs = (Path(__file__).parents[1] / "docs" / "mixins.md").read_text()
+    assert [n for n in sorted(OUT_OF_SCOPE) if f"`{n}`" not in docs] == []

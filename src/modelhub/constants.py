@@ -18,6 +18,10 @@ PYTORCH_WEIGHTS_NAME = "pytorch_model.bin"
 PYTORCH_WEIGHTS_INDEX_FILE = "pytorch_model.bin.index.json"
 PYTORCH_WEIGHTS_FILE_PATTERN = "pytorch_model{suffix}.bin"
 DEFAULT_MAX_SHARD_SIZE = "5GB"
+# other frameworks' weight file names, as upstream exports them (modelhub writes none of these)
+TF2_WEIGHTS_NAME = "tf_model.h5"
+TF_WEIGHTS_NAME = "model.ckpt"
+FLAX_WEIGHTS_NAME = "flax_model.msgpack"
 
 # --- repos ----------------------------------------------------------------------------------------------------
 DEFAULT_REVISION = "main"
@@ -31,6 +35,8 @@ REPO_TYPES_API_PLURAL = {"model": "models", "dataset": "datasets", "space": "spa
 REPO_TYPES_URL_PREFIXES = {"model": "", "dataset": "datasets/", "space": "spaces/"}
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
+HUGGINGFACE_CO_URL_HOME = "https://huggingface.co/"
+HUGGINGFACE_CO_URL_TEMPLATE = "https://huggingface.co/{repo_id}/resolve/{revision}/{filename}"
 
 _TRUE = {"1", "ON", "YES", "TRUE"}
 

@@ -124,6 +124,27 @@ class UntrustedPickleError(HubError, ValueError):
     """Loading a pickle (which runs code) from a hub was refused: the caller did not say they trust the repo."""
 
 
+class IncompleteSnapshotError(LocalEntryNotFoundError):
+    """Offline (or with the hub down), a cached snapshot lacks files the call asked for."""
+
+
+class CacheNotFound(HubError, FileNotFoundError):
+    """``scan_cache_dir``: there is no cache directory at that path."""
+
+    def __init__(self, msg: str, cache_dir: Any = None) -> None:
+        super().__init__(msg)
+        self.cache_dir = cache_dir
+
+
+class CorruptedCacheException(HubError):
+    """``scan_cache_dir``: a folder of the cache is not laid out as a cached repo."""
+
+
+class LocalTokenNotFoundError(UnauthorizedError):
+    """A token was required (``token=True``) but none is configured (HF_TOKEN, the token file); an OSError as
+    upstream's, and an UnauthorizedError as modelhub raised before."""
+
+
 __all__ = [
     name for name, value in globals().items() if isinstance(value, type) and issubclass(value, Exception)
 ]

@@ -34,7 +34,8 @@ def test_load_text_parses_metadata_and_body() -> None:
     assert card.data.language == "en"
     assert card.data.license == "mit"
     assert card.data.tags == ["a", "b"]
-    assert card.data["model-index"] == [{"name": "thing", "results": []}]
+    assert card.data.model_name == "thing" and card.data.eval_results == []
+    assert card.data.to_dict()["model-index"] == [{"name": "thing", "results": []}]
     assert card.data.custom_key == {"nested": [1, 2]}
     assert card.text == "\n# My model\n\nBody text.\n"
 

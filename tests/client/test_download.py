@@ -14,6 +14,7 @@ from modelhub.client import HubApi, http, hub_download, snapshot_download
 from modelhub.client.cache_layout import RepoCache
 from modelhub.client.download import forget_resolved_revisions
 
+from .._services import local_storage_only
 from ._proxy import FaultyProxy
 
 BIG = bytes(range(256)) * 4096 * 3  # 3 MiB, binary: stored as LFS
@@ -23,6 +24,7 @@ BIG = bytes(range(256)) * 4096 * 3  # 3 MiB, binary: stored as LFS
 def _fresh_memory(monkeypatch):
     monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     monkeypatch.setenv("MODELHUB_RETRY_BACKOFF", "0.01")
+    monkeypatch.setenv("HF_HUB_DISABLE_XET", "1")  # the HTTP path (resume, proxies); Xet: test_xet_client.py
     forget_resolved_revisions()
     yield
     forget_resolved_revisions()
@@ -308,6 +310,9 @@ def proxy(hub, monkeypatch):
     http.close_clients()
 
 
+@local_storage_only(
+    "the proxy between client and hub cannot touch bytes the bucket serves after the redirect"
+)
 def test_interrupted_download_resumes_within_the_call(hub, repo, proxy):
     proxy.policy.target = "weights.bin"
     proxy.policy.cut_after = 1_000_000
@@ -319,6 +324,9 @@ def test_interrupted_download_resumes_within_the_call(hub, repo, proxy):
     assert 0 < resumed_from < len(BIG)
 
 
+@local_storage_only(
+    "the proxy between client and hub cannot touch bytes the bucket serves after the redirect"
+)
 def test_interrupted_download_resumes_in_a_later_run(hub, repo, proxy, monkeypatch):
     monkeypatch.setenv("MODELHUB_MAX_RETRIES", "0")
     proxy.policy.target = "weights.bin"
@@ -340,6 +348,9 @@ def test_interrupted_download_resumes_in_a_later_run(hub, repo, proxy, monkeypat
     assert proxy.stats.gets("weights.bin")[-1][2] == f"bytes={kept}-"
 
 
+@local_storage_only(
+    "the proxy between client and hub cannot touch bytes the bucket serves after the redirect"
+)
 def test_corruption_in_transit_is_rejected(hub, repo, proxy):
     proxy.policy.target = "weights.bin"
     proxy.policy.corrupt_at = 200_000

@@ -13,9 +13,14 @@ import pytest
 import yaml
 
 from modelhub.client import HubApi, hub_download
-from modelhub.errors import CorruptedCheckpointError, EntryNotFoundError, RepositoryNotFoundError
+from modelhub.errors import (
+    CorruptedFileError,
+    EntryNotFoundError,
+    RepositoryNotFoundError,
+)
 from modelhub.mixins.fastai import UntrustedPickleError, from_pretrained_fastai, push_to_hub_fastai
 
+from .._healing import DAMAGES, check_heals
 from ._learners import make_learner, predictions
 
 pytestmark = pytest.mark.fastai
@@ -232,7 +237,7 @@ def test_cache_dir_and_force_download_reach_the_download(hub: Any, learner: Any,
     cached = next(cache.glob(f"models--{repo_id.replace('/', '--')}/snapshots/*/model.pkl")).resolve()
 
     cached.write_bytes(b"truncated")
-    with pytest.raises(CorruptedCheckpointError, match="force_download=True"):
+    with pytest.raises(CorruptedFileError, match="model.pkl"):
         from_pretrained_fastai(repo_id, cache_dir=cache, local_files_only=True, trust_pickle=True)
     repaired = from_pretrained_fastai(repo_id, cache_dir=cache, force_download=True, trust_pickle=True)
     assert torch.equal(predictions(repaired), predictions(learner))
@@ -256,3 +261,34 @@ def test_private_push_patterns_endpoint_and_token(hub: Any, learner: Any) -> Non
         from_pretrained_fastai(repo_id, token=False, trust_pickle=True)
     loaded = from_pretrained_fastai(repo_id, token=hub.read_token, trust_pickle=True)
     assert torch.equal(predictions(loaded), predictions(learner))
+
+
+@pytest.mark.parametrize("how", DAMAGES)
+def test_damaged_cache_heals(hub: Any, learner: Any, how: str, caplog: Any, monkeypatch: Any) -> None:
+
+    repo_id = hub.new_repo_id()
+    push_to_hub_fastai(learner, repo_id=repo_id, token=hub.token)
+    expected = predictions(learner)
+    load = lambda: from_pretrained_fastai(repo_id, trust_pickle=True)  # noqa: E731
+    load()
+    check_heals(
+        load,
+        lambda loaded: None if torch.equal(predictions(loaded), expected) else pytest.fail("wrong model"),
+        repo_id,
+        "model.pkl",
+        how,
+        caplog,
+        monkeypatch,
+    )
+
+
+def test_single_segment_ids(hub: Any, learner: Any, monkeypatch: Any) -> None:
+    from .._bare_hub import bare_id_hub
+
+    repo_id = hub.new_repo_id("bare")
+    push_to_hub_fastai(learner, repo_id=repo_id, token=hub.token)
+    name = repo_id.split("/")[1]
+    with bare_id_hub(hub, monkeypatch) as standin:
+        standin.serve(name)
+        loaded = from_pretrained_fastai(name, trust_pickle=True)
+        assert torch.equal(predictions(loaded), predictions(learner))

@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from modelhub.errors import CorruptedCheckpointError, KerasModelNotFoundError
+from modelhub.errors import CorruptedFileError, KerasModelNotFoundError
 from modelhub.mixins.keras import KerasModelHubMixin, from_pretrained_keras, push_to_hub_keras
 
+from .._healing import DAMAGES, check_heals
 from ._models import data, make_model, predict
 
 pytestmark = pytest.mark.keras
@@ -245,9 +246,39 @@ def test_cache_dir_and_force_download_reach_the_download(keras3, hub, tmp_path):
     cached = next(cache.glob(f"models--{repo_id.replace('/', '--')}/snapshots/*/model.keras")).resolve()
     assert not list(Path(os.environ["HF_HUB_CACHE"]).rglob("model.keras")), "cache_dir was ignored"
 
-    # A damaged cached archive: trusted by a local_files_only load (which fails), repaired by force_download.
+    # A damaged cached archive: refused by a local_files_only load (naming it), repaired by force_download.
     cached.write_bytes(b"not a zip archive")
-    with pytest.raises(CorruptedCheckpointError, match="not a valid .keras archive"):
+    with pytest.raises(CorruptedFileError, match="model.keras"):
         from_pretrained_keras(repo_id, cache_dir=cache, local_files_only=True)
     repaired = from_pretrained_keras(repo_id, cache_dir=cache, force_download=True)
     np.testing.assert_array_equal(predict(repaired, x), expected)
+
+
+@pytest.mark.parametrize("how", DAMAGES)
+def test_damaged_cache_heals(keras3, hub, how, caplog, monkeypatch):
+
+    repo_id = hub.new_repo_id("heal")
+    model = make_model(keras3, "functional", seed=3)
+    push_to_hub_keras(model, repo_id, token=hub.token)
+    x, _ = data(seed=4)
+    expected = predict(model, x)
+
+    def check(loaded):
+        np.testing.assert_array_equal(predict(loaded, x), expected)
+
+    load = lambda: from_pretrained_keras(repo_id, token=hub.token)  # noqa: E731
+    check(load())
+    check_heals(load, check, repo_id, "model.keras", how, caplog, monkeypatch)
+
+
+def test_single_segment_ids(keras3, hub, monkeypatch):
+    from .._bare_hub import bare_id_hub
+
+    repo_id = hub.new_repo_id("bare")
+    model = make_model(keras3, "functional", seed=5)
+    push_to_hub_keras(model, repo_id, token=hub.token)
+    x, _ = data(seed=6)
+    name = repo_id.split("/")[1]
+    with bare_id_hub(hub, monkeypatch) as standin:
+        standin.serve(name)
+        np.testing.assert_array_equal(predict(from_pretrained_keras(name), x), predict(model, x))

@@ -14,11 +14,13 @@ nn = torch.nn
 
 from modelhub import HubApi, ModelCard, ModelHubMixin, PyTorchModelHubMixin  # noqa: E402
 from modelhub.errors import (  # noqa: E402
-    CorruptedCheckpointError,
+    CorruptedFileError,
     EntryNotFoundError,
     RepositoryNotFoundError,
     RevisionNotFoundError,
 )
+
+from .._healing import DAMAGES, check_heals  # noqa: E402
 
 pytestmark = pytest.mark.torch
 
@@ -124,10 +126,10 @@ def test_cache_dir_force_download_and_local_files_only(hub: Any, tmp_path: Path)
     # offline: served from the cache
     assert _same(HubNet.from_pretrained(repo_id, cache_dir=cache, local_files_only=True), model)
 
-    # damage the cached weights: a normal load trusts the cache and fails clearly; force_download repairs it
+    # damage the cached weights: offline the load refuses them, naming the file; force_download repairs it
     blob = weights.resolve()
     blob.write_bytes(blob.read_bytes()[:100])
-    with pytest.raises(CorruptedCheckpointError):
+    with pytest.raises(CorruptedFileError, match="model.safetensors"):
         HubNet.from_pretrained(repo_id, cache_dir=cache, local_files_only=True)
     assert _same(HubNet.from_pretrained(repo_id, cache_dir=cache, force_download=True), model)
 
@@ -310,3 +312,46 @@ def test_push_replaces_the_weight_layout(hub: Any) -> None:
     # Only the card: the weights on the hub stay as they are.
     single.push_to_hub(repo_id, token=hub.token, allow_patterns=["README.md"], max_shard_size=4096)
     assert "model.safetensors" in _files(hub, repo_id)
+
+
+@pytest.mark.parametrize("how", DAMAGES)
+@pytest.mark.parametrize("sharded", [False, True])
+def test_damaged_cache_heals(hub: Any, how: str, sharded: bool, caplog: Any, monkeypatch: Any) -> None:
+    """Fresh cache, load once, damage the weights' blob: the next load heals it (one warning) and never hands
+    the damaged file to torch; offline the error names the file."""
+
+    repo_id = hub.new_repo_id()
+    model = HubNet(width=32)
+    model.push_to_hub(repo_id, token=hub.token, max_shard_size="8KB" if sharded else "5GB")
+    filename = "model-00001-of-00002.safetensors" if sharded else "model.safetensors"
+    assert _same(HubNet.from_pretrained(repo_id), model)
+    check_heals(
+        lambda: HubNet.from_pretrained(repo_id),
+        lambda loaded: None if _same(loaded, model) else pytest.fail("wrong weights"),
+        repo_id,
+        filename,
+        how,
+        caplog,
+        monkeypatch,
+    )
+
+
+def test_single_segment_ids(hub: Any, monkeypatch: Any) -> None:
+    """`MyModel.from_pretrained("gpt2")`-style ids, against a stand-in hub that serves them; the modelhub hub
+    itself answers them with a clear 404."""
+    from .._bare_hub import bare_id_hub
+
+    repo_id = hub.new_repo_id("bare")
+    model = HubNet(width=12)
+    model.push_to_hub(repo_id, token=hub.token)
+    name = repo_id.split("/")[1]
+    with pytest.raises(RepositoryNotFoundError, match="have a namespace"):
+        HubNet.from_pretrained(name)
+    with bare_id_hub(hub, monkeypatch) as standin:
+        standin.serve(name)
+        assert _same(HubNet.from_pretrained(name), model)
+        assert _same(HubNet.from_pretrained(name, revision="main", force_download=True), model)
+        other = HubNet(width=12)
+        other.push_to_hub(name, token=hub.token)  # push by the bare id too
+        assert _same(HubNet.from_pretrained(name), other)
+        assert ModelCard.load(name).data.library_name == "hub-lib"

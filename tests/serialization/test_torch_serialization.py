@@ -260,3 +260,28 @@ def test_empty_tensors_are_not_mistaken_for_ties(tmp_path: Path) -> None:
     save_torch_state_dict({"b": torch.empty(0)}, tmp_path)
     result = load_torch_model(Empties(), tmp_path)
     assert result.missing_keys == ["a"]
+
+
+@pytest.mark.interop
+def test_dtensor_storage_id_and_size_match_upstream() -> None:
+    """A DTensor is identified by its local shard's storage and sized as the full tensor, as upstream does."""
+    import torch.distributed as dist
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.tensor import Replicate, distribute_tensor
+
+    hf_torch = pytest.importorskip("huggingface_hub.serialization._torch")
+    started = not dist.is_initialized()
+    if started:
+        dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
+    try:
+        mesh = init_device_mesh("cpu", (1,))
+        full = torch.arange(24, dtype=torch.float32).reshape(4, 6)
+        dt = distribute_tensor(full, mesh, [Replicate()])
+        ours = get_torch_storage_id(dt)
+        assert ours == hf_torch.get_torch_storage_id(dt)
+        assert ours is not None and ours[2] == full.nbytes == get_torch_storage_size(dt)
+        assert ours[1] == dt.to_local().untyped_storage().data_ptr()
+        assert get_torch_storage_id(distribute_tensor(full.clone(), mesh, [Replicate()])) != ours
+    finally:
+        if started:
+            dist.destroy_process_group()

@@ -31,7 +31,8 @@ def test_settings_from_env(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_uvicorn_workers_serve_one_data_dir(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    admin = HubServer(data)  # not started: only its admin CLI, which also creates the database
+    admin = HubServer(data, backend="sqlite")  # not started: only its admin CLI (SQLite in the data dir)
+    admin.admin("init")  # workers never create a hub
     admin.create_user("alice")
     token = admin.create_token("alice", "write")
     port = free_port()

@@ -65,6 +65,7 @@ def _seed(url: str, token: str) -> dict[str, list[str]]:
         c.post("/api/models/alice/fz/branch/dev", json={}).raise_for_status()
         c.post("/api/models/alice/fz/tag/main", json={"tag": "v1"}).raise_for_status()
         c.post("/api/models/alice/fz/discussions", json={"title": "a question"}).raise_for_status()
+        said = c.post("/api/models/alice/fz/discussions/1/comment", json={"comment": "hi"}).raise_for_status()
         pr = commit(c, "alice/fz", [file_line("dir/c.txt", b"c\n")], create_pr="1").raise_for_status().json()
         assert pr["pullRequestUrl"].endswith("/discussions/2")
     return {
@@ -75,6 +76,9 @@ def _seed(url: str, token: str) -> dict[str, list[str]]:
         "tag": ["v1"],
         "path": ["README.md", "dir/a.txt", "dir", "dir/b.bin", ".gitattributes"],
         "num": ["1", "2"],
+        "comment_id": [said.json()["newMessage"]["id"]],
+        "user": ["alice"],
+        "org": ["fz-org"],
         "oid": [hashlib.sha256(blob).hexdigest()],
     }
 
@@ -85,6 +89,8 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[HubS
     try:
         server.create_user("alice")
         server.alice_token = server.create_token("alice", "write")
+        server.create_org("fz-org", ["alice"])
+        server.admin("org", "set-role", "fz-org", "alice", "admin")
         yield server, _seed(server.url, server.alice_token)
     finally:
         server.stop()

@@ -75,6 +75,10 @@ READ = {
     "other's private": set(),
 }
 WRITE = {"public": {"writer"}, "private": {"writer"}, "other's private": set()}
+# LFS uploads (batch upload, verify) are open to contributors too: any signed-in reader with a write token may send
+# the files of a pull request; the commit itself is then checked against the ref (branches: writers only).
+UPLOAD = {"public": {"writer", "other user"}, "private": {"writer"}, "other's private": set()}
+UPLOAD_OPS = {"batch upload", "verify"}
 
 
 def _denied(kind: str, caller: str, need_write: bool) -> int:
@@ -116,14 +120,14 @@ def test_own_object_table(world: World, kind: str, caller: str, op: str) -> None
     """Each repo's own large file, every caller, every operation: allowed exactly when the repo permits."""
     status, item = _op(world, op, kind, caller)
     need_write = op in NEEDS_WRITE
-    allowed = caller in (WRITE[kind] if need_write else READ[kind])
+    allowed = caller in (UPLOAD[kind] if op in UPLOAD_OPS else WRITE[kind] if need_write else READ[kind])
     if not allowed:
         assert status == _denied(kind, caller, need_write), (kind, caller, op, status)
         return
     assert status == 200, (kind, caller, op, status)
     if op == "batch download":
         assert "download" in item["actions"], item
-        got = httpx.get(item["actions"]["download"]["href"], timeout=60)
+        got = httpx.get(item["actions"]["download"]["href"], timeout=60, follow_redirects=True)
         assert got.status_code == 200 and hashlib.sha256(got.content).hexdigest() == world.objects[kind][0]
     if op == "batch upload":
         assert "actions" not in item and "error" not in item, item  # already in this repo: nothing to send

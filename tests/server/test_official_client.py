@@ -44,9 +44,9 @@ def test_whoami_and_create_repo(hub) -> None:
     assert [s.rfilename for s in info.siblings] == [".gitattributes"]
 
 
-def test_upload_download_roundtrip_regular_path(hub, tmp_path: Path) -> None:
-    """Default install (hf_xet present): the server answers `regular`, content travels inline, big files are
-    still stored as large (LFS) objects."""
+def test_upload_download_roundtrip_default_install(hub, tmp_path: Path) -> None:
+    """Default install (hf_xet present): the large file goes through Xet (tests/server/test_xet.py has the
+    details), small ones inline; the repo looks like any other afterwards."""
     api = _api(hub)
     repo_id = hub.new_repo_id()
     api.create_repo(repo_id)
@@ -73,7 +73,7 @@ def test_upload_download_roundtrip_regular_path(hub, tmp_path: Path) -> None:
     # re-pushing the same folder changes nothing: no new commit
     again = api.upload_folder(repo_id=repo_id, folder_path=folder, commit_message="again")
     assert again.oid == info.oid
-    # nothing went through LFS: the content travelled inline in the commits
+    # nothing went through LFS: the large file went through Xet
     log = hub.log()
     assert f"/{repo_id}.git/info/lfs/objects/batch" not in log
     assert f"PUT /lfs-upload/{hashlib.sha256(big).hexdigest()}" not in log
@@ -356,8 +356,8 @@ def test_upload_folder_lfs_path_and_create_pr(hub, tmp_path: Path, monkeypatch) 
     assert Path(main_cfg).read_text() == '{"hidden": 4}'
 
 
-def test_upload_folder_regular_path_with_create_pr(hub, tmp_path: Path) -> None:
-    """hf_xet installed (the default): PR created first, then committed to refs/pr/N with inline content."""
+def test_upload_folder_default_install_with_create_pr(hub, tmp_path: Path) -> None:
+    """hf_xet installed (the default): PR created first, then committed to refs/pr/N (large files via Xet)."""
     api = _api(hub)
     repo_id = hub.new_repo_id("foldx")
     api.create_repo(repo_id)

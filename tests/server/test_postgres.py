@@ -9,64 +9,27 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
-import shutil
-import subprocess
-import tempfile
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from .._hub import HubServer, free_port
+from .._hub import HubServer
+from .._services import new_database
 
 pytest.importorskip("psycopg", reason="psycopg not installed (pip install 'modelhub[postgres]')")
 
 
-def _pg_bin() -> Path | None:
-    root = Path("/usr/lib/postgresql")
-    versions = sorted((p for p in root.glob("*/bin") if (p / "initdb").exists()), key=lambda p: p.parent.name)
-    return versions[-1] if versions else None
-
-
-PG_BIN = _pg_bin()
-pytestmark = pytest.mark.skipif(
-    PG_BIN is None or os.geteuid() != 0 or shutil.which("runuser") is None,
-    reason="needs Debian's postgresql package and root (to run it as the postgres user)",
-)
-
-
-def _as_postgres(*cmd: str) -> None:
-    subprocess.run(["runuser", "-u", "postgres", "--", *cmd], check=True, capture_output=True, timeout=120)
-
-
 @pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str]:
-    assert PG_BIN is not None
-    # Not under pytest's tmp dir: that one is private to root and the server runs as the postgres user.
-    base = Path(tempfile.mkdtemp(prefix="modelhub-pg-"))
-    os.chmod(base, 0o755)
-    shutil.chown(base, "postgres")
-    data = base / "data"
-    port = free_port()
-    _as_postgres(str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres")
-    options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1"
-    # -l: the server's output goes to a file, not to our pipe (which would then never close)
-    _as_postgres(
-        str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(base / "pg.log"), "-o", options, "-w", "start"
-    )
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        _as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop")
-        shutil.rmtree(base, ignore_errors=True)
+def postgres_url() -> str:
+    """A new database on the test PostgreSQL server (tests/_services.py: Debian's postgresql, started once)."""
+    return new_database()
 
 
 def _first_run_token(server: HubServer) -> str:
-    match = re.search(r"\bhf_[A-Za-z0-9]{20,}\b", server.log(sync=False))
-    assert match, "the first start on an empty database prints a write token"
-    return match.group(0)
+    token = (server.data_dir / "first-run-token").read_text().strip()
+    assert token.startswith("hf_"), "the first start on an empty database writes a write token"
+    return token
 
 
 def test_hub_on_postgresql(postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,7 +11,6 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -20,6 +19,7 @@ import httpx
 import pytest
 
 from .._hub import HubServer
+from .._services import local_storage_only
 from ._lfs import batch, commit, create_repo, file_line, lfs_line
 from ._probe import STALL_LIMIT, while_running
 
@@ -265,6 +265,7 @@ def _partials(data_dir: Path) -> list[Path]:
 
 
 @pytest.mark.slow
+@local_storage_only("inspects partial uploads in DATA_DIR/blobs/tmp")
 def test_crash_leftovers_removed_by_restart_and_by_gc(tmp_path: Path) -> None:
     server = HubServer(tmp_path / "data").start()
     try:
@@ -327,8 +328,10 @@ def test_405_names_the_allowed_methods(hub) -> None:
 
 
 def test_admin_gc_still_reports(hub) -> None:
+    cmd, env = hub.server.admin_command("gc", "--dry-run")
     out = subprocess.run(
-        [sys.executable, "-m", "modelhub", "admin", "gc", "--dry-run", "--data-dir", str(hub.data_dir)],
+        cmd,
+        env=env,
         capture_output=True,
         text=True,
         timeout=120,

@@ -4,21 +4,17 @@ upgrade of a database created before tokens had ``expires_at`` / ``last_used_at`
 from __future__ import annotations
 
 import datetime as dt
-import os
-import shutil
 import sqlite3
 import subprocess
-import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from modelhub.server.domain.accounts import hash_token
 
-from .._hub import HubServer, free_port
+from .._hub import HubServer
+from .._services import new_database
 
 INVALID = "Invalid credentials in Authorization header"
 HEADER = ["id", "name", "role", "created", "last_used", "expires"]
@@ -36,8 +32,7 @@ def _token_list(server: HubServer, user: str, *extra: str) -> list[dict[str, str
 
 
 def _admin_fails(server: HubServer, *args: str) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "modelhub", "admin", *args, "--data-dir", str(server.data_dir)]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_"))}
+    cmd, env = server.admin_command(*args)
     res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
     assert res.returncode == 1, (res.returncode, res.stdout, res.stderr)
     assert res.stdout == ""
@@ -232,7 +227,11 @@ def test_database_of_the_previous_version_gains_the_columns(tmp_path: Path) -> N
             conn.execute(ddl.format(id="INTEGER", ts="DATETIME"))
         for sql in OLD_ROWS:
             conn.execute(sql)
-    server = HubServer(data).start()
+    server = HubServer(data, backend="sqlite")
+    with pytest.raises(RuntimeError, match="modelhub admin migrate"):
+        server.start()  # never migrates silently: it names the command instead
+    server.admin("migrate")
+    server.start()
     try:
         with sqlite3.connect(db_path) as conn:
             columns = {row[1]: row for row in conn.execute("PRAGMA table_info(tokens)")}
@@ -257,46 +256,10 @@ def test_database_of_the_previous_version_gains_the_columns(tmp_path: Path) -> N
 # --- PostgreSQL shared by several server processes -----------------------------------------------------------
 
 
-def _pg_bin() -> Path | None:
-    versions = sorted(
-        (p for p in Path("/usr/lib/postgresql").glob("*/bin") if (p / "initdb").exists()),
-        key=lambda p: p.parent.name,
-    )
-    return versions[-1] if versions else None
-
-
-def _as_postgres(*cmd: str) -> None:
-    subprocess.run(["runuser", "-u", "postgres", "--", *cmd], check=True, capture_output=True, timeout=120)
-
-
 @pytest.fixture
-def postgres_url() -> Iterator[str]:
-    pytest.importorskip("psycopg", reason="psycopg not installed (pip install 'modelhub[postgres]')")
-    pg_bin = _pg_bin()
-    if pg_bin is None or os.geteuid() != 0 or shutil.which("runuser") is None:
-        pytest.skip("needs Debian's postgresql package and root (to run it as the postgres user)")
-    base = Path(tempfile.mkdtemp(prefix="modelhub-pg-"))  # the postgres user cannot enter pytest's tmp dir
-    os.chmod(base, 0o755)
-    shutil.chown(base, "postgres")
-    port = free_port()
-    _as_postgres(str(pg_bin / "initdb"), "-D", str(base / "data"), "-A", "trust", "-U", "postgres")
-    options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1"
-    _as_postgres(
-        str(pg_bin / "pg_ctl"),
-        "-D",
-        str(base / "data"),
-        "-l",
-        str(base / "pg.log"),
-        "-o",
-        options,
-        "-w",
-        "start",
-    )
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        _as_postgres(str(pg_bin / "pg_ctl"), "-D", str(base / "data"), "-m", "fast", "-w", "stop")
-        shutil.rmtree(base, ignore_errors=True)
+def postgres_url() -> str:
+    """A new database on the test PostgreSQL server (tests/_services.py)."""
+    return new_database()
 
 
 def test_postgresql_upgrade_and_revocation_across_servers(postgres_url: str, tmp_path: Path) -> None:
@@ -308,8 +271,8 @@ def test_postgresql_upgrade_and_revocation_across_servers(postgres_url: str, tmp
         for sql in OLD_ROWS:
             conn.execute(sql)
     db = ("--database-url", postgres_url)
-    # one after the other: two first starts at once race in create_all (not in the column upgrade)
     servers = [HubServer(tmp_path / f"data{i}", extra_args=db) for i in range(2)]
+    servers[0].admin("migrate", *db)
     try:
         for s in servers:
             s.start()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
 
 import pytest
+
+from ._xet import client_env, traffic
 
 pytestmark = [pytest.mark.torch, pytest.mark.interop, pytest.mark.slow]
 
@@ -35,27 +36,22 @@ SCRIPT = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("disable_xet", [False, True], ids=["hf_xet-regular", "lfs"])
+@pytest.mark.parametrize("disable_xet", [False, True], ids=["xet", "lfs"])
 def test_transformers_push_and_load(hub, tmp_path, disable_xet: bool) -> None:
     pytest.importorskip("torch")
     pytest.importorskip("transformers")
     repo_id = hub.new_repo_id("bert")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_", "TRANSFORMERS_"))}
-    env.update(
-        HF_ENDPOINT=hub.url,
-        HF_TOKEN=hub.token,
-        HF_HOME=str(tmp_path / "home"),
-        HF_HUB_DISABLE_TELEMETRY="1",
-        HF_HUB_DISABLE_PROGRESS_BARS="1",
-    )
+    env = client_env(tmp_path / "home", HF_ENDPOINT=hub.url, HF_TOKEN=hub.token)
     if disable_xet:
         env["HF_HUB_DISABLE_XET"] = "1"
-        env["HF_HUB_USER_AGENT_ORIGIN"] = "upload/lfs"  # opt into LFS uploads (docs/server.md)
-    res = subprocess.run(
-        [sys.executable, "-c", SCRIPT, repo_id], env=env, capture_output=True, text=True, timeout=300
-    )
+    with traffic(hub.server) as t:
+        res = subprocess.run(
+            [sys.executable, "-c", SCRIPT, repo_id], env=env, capture_output=True, text=True, timeout=300
+        )
     assert res.returncode == 0, res.stderr[-3000:]
     assert "IDENTICAL" in res.stdout
-    log = hub.log()
-    uploaded_lfs = any(f"/{repo_id}.git/info/lfs/objects/batch" in line for line in log.splitlines())
+    uploaded_lfs = any(f"/{repo_id}.git/info/lfs/objects/batch" in h.path for h in t.hits)
     assert uploaded_lfs == disable_xet
+    # with hf_xet the weights went up and came back down through the CAS
+    assert bool(t.to("POST", "/cas/v1/shards", 200)) == (not disable_xet)
+    assert bool(t.to("GET", "/cas/v2/reconstructions/", 200)) == (not disable_xet)

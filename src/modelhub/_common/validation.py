@@ -41,9 +41,9 @@ def validate_repo_id(repo_id: object, *, allow_bare_name: bool = False) -> str:
     return repo_id
 
 
-def is_valid_repo_id(repo_id: object) -> bool:
+def is_valid_repo_id(repo_id: object, *, allow_bare_name: bool = False) -> bool:
     try:
-        validate_repo_id(repo_id)
+        validate_repo_id(repo_id, allow_bare_name=allow_bare_name)
     except HFValidationError:
         return False
     return True

@@ -1,35 +1,26 @@
 """Repo cards: a README.md made of YAML front matter (metadata) and a markdown body.
 
 ``load`` reads a local file, card text, or a repo's README.md through ``modelhub.client`` (imported lazily);
-``push_to_hub`` uploads one through the client. Line endings of a loaded card are kept on save.
+``validate`` and ``push_to_hub`` go through the client too. Line endings and key order of a loaded card are kept on
+save; keys it did not have come after the original ones.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from ..constants import REPOCARD_NAME
-from ..errors import CardMetadataError
-from ._data import CardData, ModelCardData
+from ._data import CardData, DatasetCardData, ModelCardData, SpaceCardData
+from ._frontmatter import find_front_matter, line_ending, load_metadata
 
 logger = logging.getLogger(__name__)
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 DEFAULT_MODELCARD_TEMPLATE = TEMPLATES_DIR / "modelcard_template.md"
-
-# Front matter: optional leading blank space, a '---' line, the YAML, a closing '---' line (or end of text).
-_FRONT_MATTER = re.compile(r"^(\s*---(?:\r\n|\r|\n))([\s\S]*?)((?:\r\n|\r|\n)---[ \t]*(?:\r\n|\n|\r|$))")
-
-
-def _line_ending(text: str) -> str:
-    for ending in ("\r\n", "\n", "\r"):
-        if ending in text:
-            return ending
-    return "\n"
+DEFAULT_DATASETCARD_TEMPLATE = TEMPLATES_DIR / "datasetcard_template.md"
 
 
 class RepoCard:
@@ -46,37 +37,18 @@ class RepoCard:
     @property
     def content(self) -> str:
         """The full card: front matter rendered from ``data`` (original key order kept) and the body."""
-        eol = _line_ending(self._content)
+        eol = line_ending(self._content) or "\n"
         yaml_text = self.data.to_yaml(line_break=eol, original_order=self._original_order)
         return f"---{eol}{yaml_text}{eol}---{eol}{self.text}"
 
     @content.setter
     def content(self, content: str) -> None:
-        import yaml
-
         self._content = content
-        match = _FRONT_MATTER.search(content)
-        if match:
-            self.text = content[match.end() :]
-            try:
-                data = yaml.safe_load(match.group(2))
-            except yaml.YAMLError as exc:
-                where = ""
-                mark = getattr(exc, "problem_mark", None)
-                if mark is not None:  # +2: the opening '---' line, and 1-based numbering
-                    where = f" at line {mark.line + 2}, column {mark.column + 1}"
-                problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-                raise CardMetadataError(
-                    f"Invalid YAML in the card's metadata block{where}: {problem}. "
-                    "Fix the YAML between the two '---' lines at the top of the card."
-                ) from exc
-            if data is None:
-                data = {}
-            if not isinstance(data, dict):
-                raise CardMetadataError(
-                    f"The card's metadata block must be a YAML mapping (key: value lines), not a "
-                    f"{type(data).__name__}: {str(data)[:80]!r}."
-                )
+        block = find_front_matter(content)
+        if block is not None:
+            self.text = content[block.end :]
+            opening_lines = content[: block.yaml_start].count("\n") or content[: block.yaml_start].count("\r")
+            data = load_metadata(content[block.yaml_start : block.yaml_end], line_offset=opening_lines + 1)
         else:
             logger.debug("No metadata block at the top of the card; starting with empty metadata.")
             data = {}
@@ -108,11 +80,13 @@ class RepoCard:
         ignore_metadata_errors: bool = False,
         *,
         revision: str | None = None,
-    ) -> RepoCard:
+    ) -> Self:
         """A card from a local file, from card text, or from a repo's README.md on the hub.
 
-        A string holding a newline is taken as the card's text. Otherwise an existing file (or the README.md of an
-        existing directory) is read; otherwise the value must be a repo id, whose README.md (at ``revision``) is fetched with ``modelhub.client.hub_download``.
+        A string holding a line break is the card's text. Otherwise an existing file (or the README.md of an
+        existing directory) is read; otherwise the value must be a repo id (``alice/model``, or ``gpt2`` on
+        huggingface.co), whose README.md (at ``revision``, in a ``repo_type`` repo, by default the card's kind)
+        is fetched through the cache with ``modelhub.client.hub_download``.
         """
         if isinstance(repo_id_or_path, str) and ("\n" in repo_id_or_path or "\r" in repo_id_or_path):
             return cls(repo_id_or_path, ignore_metadata_errors=ignore_metadata_errors)
@@ -123,7 +97,7 @@ class RepoCard:
             from .._common.validation import is_valid_repo_id
 
             text = str(repo_id_or_path)
-            if not isinstance(repo_id_or_path, str) or not is_valid_repo_id(text):
+            if not isinstance(repo_id_or_path, str) or not is_valid_repo_id(text, allow_bare_name=True):
                 raise FileNotFoundError(
                     f"Cannot load a card from {text!r}: it is not an existing file, and not a repo id like "
                     "'alice/my-model' either. Pass the path of a README.md, the card's text, or a repo id."
@@ -138,6 +112,12 @@ class RepoCard:
         with open(path, encoding="utf-8-sig", newline="") as f:
             return cls(f.read(), ignore_metadata_errors=ignore_metadata_errors)
 
+    def validate(self, repo_type: str | None = None) -> None:
+        """Have the hub (``HF_ENDPOINT``) check this card's metadata; ValueError with its reasons if refused."""
+        from ..client import HubApi
+
+        HubApi().validate_yaml(str(self), repo_type=repo_type or self.repo_type)
+
     def push_to_hub(
         self,
         repo_id: str,
@@ -149,18 +129,25 @@ class RepoCard:
         create_pr: bool | None = None,
         parent_commit: str | None = None,
     ) -> Any:
-        """Upload this card as the repo's README.md in one commit; returns the client's CommitInfo."""
+        """Validate the card with the hub, then upload it as the repo's README.md in one commit.
+
+        Returns the client's CommitInfo (a str: the commit URL; ``.pr_url`` with ``create_pr``). ``parent_commit``
+        makes the commit fail if ``revision`` moved since (or opens the pull request from it).
+        """
         from ..client import HubApi
 
+        repo_type = repo_type or self.repo_type
+        api = HubApi(token=token)
+        api.validate_yaml(str(self), repo_type=repo_type, token=token)
         with tempfile.TemporaryDirectory(prefix="modelhub-card-") as tmp:
             card_path = Path(tmp) / REPOCARD_NAME
             self.save(card_path)
-            return HubApi(token=token).upload_file(
+            return api.upload_file(
                 path_or_fileobj=str(card_path),
                 path_in_repo=REPOCARD_NAME,
                 repo_id=repo_id,
                 token=token,
-                repo_type=repo_type or self.repo_type,
+                repo_type=repo_type,
                 revision=revision,
                 commit_message=commit_message or "Update README.md",
                 commit_description=commit_description,
@@ -175,7 +162,7 @@ class RepoCard:
         template_path: str | Path | None = None,
         template_str: str | None = None,
         **template_kwargs: Any,
-    ) -> RepoCard:
+    ) -> Self:
         """Render a jinja2 template into a card.
 
         The template sees ``card_data`` (the metadata as YAML), every metadata key, and ``template_kwargs`` (which
@@ -198,23 +185,34 @@ class RepoCard:
 
 
 class ModelCard(RepoCard):
-    """A model repo's README.md: ``ModelCardData`` metadata and a markdown body."""
+    """A model repo's README.md: ``ModelCardData`` metadata and a markdown body.
+
+    ``from_template``'s default template names the library, links ``repo_url`` / ``paper_url`` / ``docs_url``
+    when given, and fills the usual sections from variables such as ``model_summary``, ``developers``,
+    ``direct_use``, ``training_data``, ``results_summary``, ``citation_bibtex``.
+    """
 
     card_data_class = ModelCardData
     default_template_path = DEFAULT_MODELCARD_TEMPLATE
     repo_type = "model"
 
-    @classmethod
-    # ignore: card_data narrows to ModelCardData (as in upstream's ModelCard), an LSP violation mypy flags
-    def from_template(  # type: ignore[override]
-        cls,
-        card_data: ModelCardData,
-        template_path: str | Path | None = None,
-        template_str: str | None = None,
-        **template_kwargs: Any,
-    ) -> ModelCard:
-        """Render a model card from ``card_data`` and a jinja2 template (the default one names the library,
-        links ``repo_url`` / ``paper_url`` / ``docs_url`` when given, and fills the usual sections)."""
-        card = super().from_template(card_data, template_path, template_str, **template_kwargs)
-        assert isinstance(card, ModelCard)
-        return card
+
+class DatasetCard(RepoCard):
+    """A dataset repo's README.md: ``DatasetCardData`` metadata and a markdown body.
+
+    ``from_template``'s default template fills its sections from variables such as ``pretty_name``,
+    ``dataset_summary``, ``curators``, ``source_data``, ``direct_use``, ``out_of_scope_use``,
+    ``dataset_structure``, ``bias_risks_limitations``, ``citation_bibtex``.
+    """
+
+    card_data_class = DatasetCardData
+    default_template_path = DEFAULT_DATASETCARD_TEMPLATE
+    repo_type = "dataset"
+
+
+class SpaceCard(RepoCard):
+    """A Space's README.md: its configuration (``SpaceCardData``: ``sdk``, ``app_file``...) and a body."""
+
+    card_data_class = SpaceCardData
+    default_template_path = DEFAULT_MODELCARD_TEMPLATE
+    repo_type = "space"

@@ -69,7 +69,7 @@ def _ref_write(
 ) -> None:
     """``POST``/``DELETE /api/{type}s/{repo}/{kind}/{name}`` (protocol section 4); a 409 is ignored with
     ``exist_ok``; resolutions of the repo's branches/tags remembered in this process are forgotten."""
-    validate_repo_id(repo_id)
+    validate_repo_id(repo_id, allow_bare_name=True)
     repo_type = validate_repo_type(repo_type)
     try:
         api._call(
@@ -208,7 +208,7 @@ class RefsMixin:
         repo_type: str | None = None,
         token: str | bool | None = None,
     ) -> Iterator[Discussion]:
-        validate_repo_id(repo_id)
+        validate_repo_id(repo_id, allow_bare_name=True)
         repo_type = validate_repo_type(repo_type)
         page = 0
         while True:
@@ -253,7 +253,7 @@ class RefsMixin:
         repo_type: str | None = None,
     ) -> int:
         """Open an empty pull request; returns its number (push to ``refs/pr/<num>`` to fill it)."""
-        validate_repo_id(repo_id)
+        validate_repo_id(repo_id, allow_bare_name=True)
         repo_type = validate_repo_type(repo_type)
         body = {"title": title, "description": description or "", "pullRequest": True}
         data = self._call(
@@ -274,7 +274,7 @@ class RefsMixin:
         comment: str | None = None,
         repo_type: str | None = None,
     ) -> None:
-        validate_repo_id(repo_id)
+        validate_repo_id(repo_id, allow_bare_name=True)
         repo_type = validate_repo_type(repo_type)
         self._call(
             "POST",
@@ -304,7 +304,11 @@ class RefsMixin:
         self._call(
             "POST",
             self._api(
-                repo_type, validate_repo_id(repo_id), "discussions", str(int(discussion_num)), "status"
+                repo_type,
+                validate_repo_id(repo_id, allow_bare_name=True),
+                "discussions",
+                str(int(discussion_num)),
+                "status",
             ),
             token=token,
             json=body,

@@ -29,9 +29,9 @@ from ..errors import (
     HubConnectionError,
     RemoteEntryNotFoundError,
 )
-from . import http
+from . import http, xet
 from ._progress import progress_bar
-from .cache_layout import is_sha256, normalize_etag, safe_blob_name, safe_commit
+from .cache_layout import is_sha256, is_xet_hash, normalize_etag, safe_blob_name, safe_commit
 from .operations import git_blob_sha1
 
 logger = logging.getLogger(__name__)
@@ -128,13 +128,24 @@ def fetch_to(
     proxies: http.ProxiesT,
     endpoint: str,
     label: str,
+    xet_source: tuple[str, str] | None = None,
 ) -> None:
     """Download ``url`` to ``dest`` through ``incomplete``, resuming from what it holds; verify, then rename.
 
     The caller holds the blob's file lock. Connection drops mid-body are retried with ``Range`` while progress is
-    made; a content mismatch deletes the partial file and raises CorruptedFileError.
+    made; a content mismatch deletes the partial file and raises CorruptedFileError. With ``xet_source`` (the
+    file's Xet hash and the hub's read-token route) and ``hf_xet`` usable, the bytes come through Xet instead
+    (verified the same way; any failure there falls back to the HTTP download).
     """
     incomplete.parent.mkdir(parents=True, exist_ok=True)
+    if (
+        xet_source is not None
+        and expected_size
+        and is_sha256(etag)
+        and xet.usable()
+        and _fetch_xet(xet_source, dest, incomplete, expected_size, etag, headers, proxies, endpoint, label)
+    ):
+        return
     if expected_size is not None:
         free = shutil.disk_usage(incomplete.parent).free
         have = incomplete.stat().st_size if incomplete.exists() else 0
@@ -259,6 +270,44 @@ def fetch_to(
     os.replace(incomplete, dest)
 
 
+def _fetch_xet(
+    source: tuple[str, str],
+    dest: Path,
+    incomplete: Path,
+    size: int,
+    sha256: str,
+    headers: dict[str, str],
+    proxies: http.ProxiesT,
+    endpoint: str,
+    label: str,
+) -> bool:
+    """Reconstruct the file through Xet into ``incomplete``, check size and SHA-256, rename; False (nothing kept)
+    when Xet fails, so that the caller downloads over HTTP."""
+    incomplete.unlink(missing_ok=True)
+    try:
+        xet.download(
+            source[0],
+            size,
+            incomplete,
+            refresh_url=source[1],
+            headers=_auth_for(source[1], endpoint, headers),
+            proxies=proxies,
+            label=label,
+        )
+    except Exception as exc:  # hf_xet raises its own types (and RuntimeError); HTTP is the safe fallback
+        logger.warning("Xet download of %s failed (%s); downloading it over HTTP", label, exc)
+        incomplete.unlink(missing_ok=True)
+        return False
+    hasher = hashlib.sha256()
+    _hash_existing(hasher, incomplete, size)
+    if incomplete.stat().st_size != size or hasher.hexdigest() != sha256:
+        incomplete.unlink(missing_ok=True)
+        logger.warning("Xet download of %s does not match its SHA-256; downloading it over HTTP", label)
+        return False
+    os.replace(incomplete, dest)
+    return True
+
+
 # --- metadata ------------------------------------------------------------------------------------------------------
 @dataclass
 class FileMetadata:
@@ -266,6 +315,7 @@ class FileMetadata:
     etag: str
     size: int | None
     location: str
+    xet_hash: str | None = None  # X-Xet-Hash: the hub serves it through Xet too
 
 
 def head_metadata(
@@ -324,6 +374,11 @@ def _metadata_from(response: httpx.Response, *, location: str, ctx: http.Context
     size_header = response.headers.get("x-linked-size") or (
         None if response.is_redirect else response.headers.get("content-length")
     )
+    xet_hash = response.headers.get("x-xet-hash")
     return FileMetadata(
-        commit=commit, etag=etag, size=int(size_header) if size_header else None, location=location
+        commit=commit,
+        etag=etag,
+        size=int(size_header) if size_header else None,
+        location=location,
+        xet_hash=xet_hash if xet_hash and is_xet_hash(xet_hash) else None,
     )

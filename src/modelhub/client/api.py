@@ -16,6 +16,7 @@ from .. import constants
 from .._common.validation import validate_repo_id, validate_repo_type, validate_revision
 from ..constants import REPO_TYPES_API_PLURAL
 from ..errors import (
+    BadRequestError,
     ConflictError,
     GatedRepoError,
     HubError,
@@ -130,6 +131,31 @@ class HubApi(RefsMixin):
             ctx=self._ctx(action="identify"),
         ).json()
 
+    # --- cards --------------------------------------------------------------------------------------------------------
+    def validate_yaml(
+        self, content: str, *, repo_type: str | None = None, token: str | bool | None = None
+    ) -> None:
+        """Have the hub check a README.md's metadata (``POST /api/validate-yaml``); ValueError if it is refused."""
+        try:
+            self._call(
+                "POST",
+                f"{self.endpoint_url()}/api/validate-yaml",
+                token=token,
+                json={"repoType": validate_repo_type(repo_type), "content": content},
+                ctx=self._ctx(repo_type=repo_type, action="validate the card"),
+            )
+        except BadRequestError as exc:
+            messages: list[str] = []
+            try:
+                body = exc.response.json()
+                messages = [str(e.get("message", e)) for e in body.get("errors", [])]
+            except (AttributeError, ValueError, TypeError):
+                pass
+            raise ValueError(
+                f"The hub refused the card's metadata: {'; '.join(messages) or exc}. Fix the YAML block at the "
+                "top of the README.md."
+            ) from exc
+
     # --- repos --------------------------------------------------------------------------------------------------------
     def create_repo(
         self,
@@ -225,7 +251,7 @@ class HubApi(RefsMixin):
         token: str | bool | None = None,
         repo_type: str | None = None,
     ) -> None:
-        validate_repo_id(repo_id)
+        validate_repo_id(repo_id, allow_bare_name=True)
         repo_type = validate_repo_type(repo_type)
         body: dict[str, Any] = {}
         if private is not None:
@@ -251,7 +277,7 @@ class HubApi(RefsMixin):
         timeout: float | None = None,
     ) -> RepoInfo:
         """Metadata of a repo at ``revision`` (default branch): ``sha``, ``private``, ``siblings``..."""
-        validate_repo_id(repo_id)
+        validate_repo_id(repo_id, allow_bare_name=True)
         repo_type = validate_repo_type(repo_type)
         parts = ("revision", _q(validate_revision(revision))) if revision is not None else ()
         params = {"blobs": "true"} if files_metadata else None
@@ -326,7 +352,7 @@ class HubApi(RefsMixin):
         revision: str | None = None,
         token: str | bool | None = None,
     ) -> bool:
-        validate_repo_id(repo_id)
+        validate_repo_id(repo_id, allow_bare_name=True)
         repo_type = validate_repo_type(repo_type)
         rev = validate_revision(revision or constants.DEFAULT_REVISION)
         url = f"{repo_web_url(self.endpoint_url(), repo_id, repo_type)}/resolve/{_q(rev)}/{http.quote_path(filename)}"
@@ -356,7 +382,7 @@ class HubApi(RefsMixin):
         repo_type: str | None = None,
         token: str | bool | None = None,
     ) -> Iterator[RepoFile | RepoFolder]:
-        validate_repo_id(repo_id)
+        validate_repo_id(repo_id, allow_bare_name=True)
         repo_type = validate_repo_type(repo_type)
         rev = validate_revision(revision or constants.DEFAULT_REVISION)
         parts = ["tree", _q(rev)]
@@ -393,7 +419,7 @@ class HubApi(RefsMixin):
         include_pull_requests: bool = False,
         token: str | bool | None = None,
     ) -> GitRefs:
-        validate_repo_id(repo_id)
+        validate_repo_id(repo_id, allow_bare_name=True)
         repo_type = validate_repo_type(repo_type)
         data = self._call(
             "GET",
@@ -424,7 +450,7 @@ class HubApi(RefsMixin):
         revision: str | None = None,
         formatted: bool = False,
     ) -> list[GitCommitInfo]:
-        validate_repo_id(repo_id)
+        validate_repo_id(repo_id, allow_bare_name=True)
         repo_type = validate_repo_type(repo_type)
         rev = validate_revision(revision or constants.DEFAULT_REVISION)
         params = {"expand[]": "formatted"} if formatted else None
@@ -528,7 +554,7 @@ class HubApi(RefsMixin):
         the remote files under ``path_in_repo`` that match and are not being uploaded."""
         from .upload import upload_folder_operations
 
-        validate_repo_id(repo_id)
+        validate_repo_id(repo_id, allow_bare_name=True)
         repo_type = validate_repo_type(repo_type)
         ops = upload_folder_operations(
             self,

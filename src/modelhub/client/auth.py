@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 
 from .. import constants
-from ..errors import HubError, UnauthorizedError
+from ..errors import HubError, LocalTokenNotFoundError
 from ._files import atomic_write_text
 
 logger = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ def token_to_send(token: str | bool | None) -> str | None:
     if token is True:
         found = get_token()
         if found is None:
-            raise UnauthorizedError(
+            raise LocalTokenNotFoundError(
                 "token=True but no token is configured: run `modelhub login`, set HF_TOKEN, or pass token='hf_...'."
             )
         return found

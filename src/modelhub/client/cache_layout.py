@@ -11,6 +11,8 @@ Layout (shared with the official client, so either one reads what the other down
         snapshots/<commit>/<path>            relative symlink to ../../blobs/<etag> (a copy without symlinks)
         .no_exist/<commit>/<path>            empty file: "this path does not exist at this commit"
         trees/<commit>.json                  the file listing of a commit (immutable, never invalidated)
+        .verified/<etag>                     stat signatures of the blob (or snapshot copy) when its content
+                                             last matched its hash: a cached file is hashed once, not per read
 
 ``local_dir`` downloads keep ``<local_dir>/.cache/huggingface/download/<path>.metadata`` (commit, etag, time).
 """
@@ -22,6 +24,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import time
 from dataclasses import dataclass
@@ -43,6 +46,8 @@ CACHEDIR_TAG_CONTENT = (
 )
 TREE_FORMAT_VERSION = 1
 INCOMPLETE_SUFFIX = ".incomplete"
+VERIFIED_DIR = ".verified"
+MAX_SIGNATURES = 4
 
 
 def resolve_cache_dir(cache_dir: str | os.PathLike[str] | None) -> Path:
@@ -65,8 +70,35 @@ def normalize_etag(etag: str | None) -> str | None:
     return etag.strip('"')
 
 
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_SHA1 = re.compile(r"[0-9a-f]{40}")
+
+
 def is_sha256(value: str | None) -> bool:
-    return value is not None and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+    return value is not None and _SHA256.fullmatch(value) is not None
+
+
+def is_git_sha1(value: str | None) -> bool:
+    return value is not None and _SHA1.fullmatch(value) is not None
+
+
+def is_content_hash(etag: str) -> bool:
+    """Whether a blob name is its content hash (sha256 for LFS files, git blob sha1 for the others)."""
+    return is_sha256(etag) or is_git_sha1(etag)
+
+
+_VERIFIED_HERE: set[str] = set()  # signatures this process hashed (bounded by the files it read)
+
+
+def _stat_signature(st: os.stat_result) -> str:
+    return f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
+
+
+def _read_signatures(marker: Path) -> list[str]:
+    try:
+        return marker.read_text().split()
+    except OSError:
+        return []
 
 
 # Names below come from the hub (ETags, X-Repo-Commit, tree listings): a hub must not be able to make the client
@@ -99,6 +131,11 @@ def safe_repo_path(path_in_repo: str) -> str:
     return path_in_repo
 
 
+def is_xet_hash(value: str) -> bool:
+    """64 lowercase hex characters (a Xet hash string)."""
+    return len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+
+
 @dataclass(frozen=True)
 class TreeEntry:
     """One file of a commit, as the tree listing gives it (and as ``trees/<commit>.json`` stores it)."""
@@ -107,6 +144,7 @@ class TreeEntry:
     blob_id: str
     lfs_sha256: str | None = None
     lfs_size: int | None = None
+    xet_hash: str | None = None  # the file's Xet hash when the hub stores it through Xet
 
     @property
     def etag(self) -> str:
@@ -118,6 +156,8 @@ class TreeEntry:
         if self.lfs_sha256 is not None:
             data["lfs_sha256"] = self.lfs_sha256
             data["lfs_size"] = self.lfs_size
+        if self.xet_hash is not None:
+            data["xet_hash"] = self.xet_hash
         return data
 
 
@@ -158,6 +198,77 @@ class RepoCache:
 
     def lock_path(self, etag: str) -> Path:
         return self.cache_dir / ".locks" / self.folder.name / f"{safe_blob_name(etag)}.lock"
+
+    def verified_path(self, etag: str) -> Path:
+        return self.folder / VERIFIED_DIR / safe_blob_name(etag)
+
+    # --- integrity of cached files ----------------------------------------------------------------------------------
+    def check_cached(self, pointer: Path, etag: str | None, expected_size: int | None) -> str | None:
+        """Why the cached file behind ``pointer`` cannot be served (``None``: it is intact); FileNotFoundError
+        when nothing is cached there at all.
+
+        ``etag`` is the blob's name when known (a tree entry, the HEAD); otherwise the symlink target names it.
+        The size is checked on every call. The content hash (sha256 for LFS files, git sha1 for the others) is
+        checked only when the file's stat signature (inode, size, mtime, ctime) is not one recorded in
+        ``.verified/<etag>`` -- that is, once after it was written and again whenever it changes (a truncation, an
+        in-place write, even one that restores the mtime, changes the ctime). ``MODELHUB_VERIFY_CACHE=1``
+        hashes on every call.
+        """
+        try:
+            target = os.readlink(pointer)  # one syscall tells a link (and its blob's name) from a copy
+        except (FileNotFoundError, NotADirectoryError):
+            raise FileNotFoundError(f"nothing cached at {pointer}") from None
+        except OSError:  # not a symlink: a copy (no symlinks in this cache)
+            target = None
+        etag = etag or (os.path.basename(target) if target is not None else None)
+        try:
+            st = pointer.stat()
+        except OSError:
+            return "its blob is missing (deleted from blobs/)"
+        if expected_size is not None and st.st_size != expected_size:
+            return f"it has {st.st_size} bytes, {expected_size} expected (truncated or overwritten)"
+        if etag is None or not is_content_hash(etag):
+            return None  # nothing to hash against: the size is all there is to check
+        signature = _stat_signature(st)
+        recheck = constants.env_flag("MODELHUB_VERIFY_CACHE")
+        if signature in _VERIFIED_HERE and not recheck:
+            return None
+        marker = self.verified_path(etag)
+        if signature in _read_signatures(marker) and not recheck:
+            _VERIFIED_HERE.add(signature)
+            return None
+        if not content_matches(pointer, etag):
+            return f"its content does not match its {'sha256' if is_sha256(etag) else 'git sha1'} {etag}"
+        _VERIFIED_HERE.add(signature)  # a read-only cache cannot keep the marker: hash once per process then
+        self._record_verified(marker, signature)
+        return None
+
+    def mark_verified(self, pointer: Path, etag: str) -> None:
+        """Record that the file behind ``pointer`` matched ``etag`` (called right after a verified download)."""
+        try:
+            self._record_verified(self.verified_path(etag), _stat_signature(pointer.stat()))
+        except OSError as exc:
+            logger.debug("could not record %s as verified: %s", pointer, exc)
+
+    def _record_verified(self, marker: Path, signature: str) -> None:
+        known = _read_signatures(marker)
+        if signature in known:
+            return
+        # a blob and its snapshot copies (no symlinks) each have a signature; keep the last few
+        lines = [*known[-(MAX_SIGNATURES - 1) :], signature]
+        try:
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(marker, "\n".join(lines) + "\n")
+        except OSError as exc:  # a read-only cache: the file is hashed again next time, nothing worse
+            logger.debug("could not write %s: %s", marker, exc)
+
+    def discard(self, pointer: Path, etag: str | None) -> None:
+        """Remove a damaged cached file: the snapshot entry, the blob it points to, and its verified marker."""
+        target = pointer.parent / os.readlink(pointer) if pointer.is_symlink() else None
+        for path in (pointer, target, self.verified_path(etag) if etag else None):
+            if path is not None:
+                with contextlib.suppress(OSError):
+                    path.unlink()
 
     # --- refs ---------------------------------------------------------------------------------------------------
     def read_ref(self, revision: str) -> str | None:
@@ -248,14 +359,13 @@ def read_tree_file(path: Path) -> dict[str, TreeEntry] | None:
             return None
         entries = {}
         for name, info in data["files"].items():
-            if info.get("xet_hash"):
-                # written by a Xet-enabled client: still a valid listing, the blob names do not depend on it
-                pass
+            xet_hash = info.get("xet_hash")
             entries[name] = TreeEntry(
                 size=int(info["size"]),
                 blob_id=str(info["blob_id"]),
                 lfs_sha256=info.get("lfs_sha256"),
                 lfs_size=info.get("lfs_size"),
+                xet_hash=xet_hash if isinstance(xet_hash, str) and is_xet_hash(xet_hash) else None,
             )
         return entries
     except FileNotFoundError:
@@ -332,23 +442,26 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def verify_blob(blob: Path) -> bool:
-    """Re-hash a blob and compare with its name (sha256 for LFS files, git sha1 for the others).
+def content_matches(path: Path, etag: str) -> bool:
+    """Hash the file and compare with ``etag`` (sha256 for LFS files, git blob sha1 for the others).
 
-    Blobs named by something else (an ETag that is not a content hash) are only checked to be readable.
+    An ETag that is not a content hash cannot be checked: only readability is.
     """
-    name = blob.name
-    if is_sha256(name):
-        return sha256_file(blob) == name
-    if len(name) == 40 and all(c in "0123456789abcdef" for c in name):
-        size = blob.stat().st_size
+    if is_sha256(etag):
+        return sha256_file(path) == etag
+    if is_git_sha1(etag):
         h = hashlib.sha1()
-        h.update(f"blob {size}\0".encode())
-        with open(blob, "rb") as fh:
+        h.update(f"blob {path.stat().st_size}\0".encode())
+        with open(path, "rb") as fh:
             while data := fh.read(8 * 1024 * 1024):
                 h.update(data)
-        return h.hexdigest() == name
-    return blob.is_file()
+        return h.hexdigest() == etag
+    return path.is_file()
+
+
+def verify_blob(blob: Path) -> bool:
+    """Re-hash a blob and compare with its name (sha256 for LFS files, git sha1 for the others)."""
+    return content_matches(blob, blob.name)
 
 
 @dataclass
@@ -470,6 +583,8 @@ def plan_prune(
 def apply_prune(plan: PrunePlan) -> None:
     for path in plan.incomplete + plan.orphan_blobs + plan.corrupted_blobs:
         path.unlink(missing_ok=True)
+    for blob in plan.orphan_blobs + plan.corrupted_blobs:
+        (blob.parent.parent / VERIFIED_DIR / blob.name).unlink(missing_ok=True)
     for snap in plan.unreferenced_snapshots:
         shutil.rmtree(snap, ignore_errors=True)
     # snapshots linking to a removed corrupted blob are now dangling: drop those links so the next download

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +36,12 @@ from .._common.validation import (
     validate_revision,
 )
 from ..errors import (
+    CorruptedFileError,
     FileMetadataError,
     GatedRepoError,
     HfHubHTTPError,
     HubConnectionError,
+    IncompleteSnapshotError,
     LocalEntryNotFoundError,
     OfflineModeIsEnabled,
     RemoteEntryNotFoundError,
@@ -46,7 +49,7 @@ from ..errors import (
     RevisionNotFoundError,
     UnauthorizedError,
 )
-from . import http
+from . import http, xet
 from ._parallel import map_in_threads
 from ._revisions import forget_resolved_revisions as forget_resolved_revisions  # re-exported
 from ._revisions import resolved_get, resolved_key, resolved_put
@@ -56,6 +59,7 @@ from .cache_layout import (
     RepoCache,
     TreeEntry,
     is_sha256,
+    is_xet_hash,
     local_dir_paths,
     read_local_dir_metadata,
     safe_commit,
@@ -83,27 +87,50 @@ def _headers(
     )
 
 
-def _blob_ok(path: Path, expected_size: int | None) -> bool:
-    """Cheap check of a cached file: it exists and has the size the hub announced (a truncated blob fails)."""
-    try:
-        size = path.stat().st_size
-    except OSError:
-        return False
-    if expected_size is not None and size != expected_size:
-        logger.warning(
-            "cached %s has %d bytes, %d expected: treating it as corrupted and downloading again",
-            path,
-            size,
-            expected_size,
-        )
-        return False
-    if constants.env_flag("MODELHUB_VERIFY_CACHE"):
-        from .cache_layout import verify_blob
+def _present(pointer: Path) -> bool:
+    """A snapshot entry exists (a dangling symlink counts: its blob was deleted, the file is damaged)."""
+    return pointer.is_symlink() or pointer.exists()
 
-        if not verify_blob(path.resolve()):
-            logger.warning("cached %s does not match its hash: downloading again", path)
-            return False
-    return True
+
+def _usable(
+    rc: RepoCache,
+    pointer: Path,
+    etag: str | None,
+    size: int | None,
+    *,
+    label: str,
+    damaged: Callable[[str], Exception] | None,
+) -> bool:
+    """Whether the cached ``pointer`` can be served: present and intact (see ``RepoCache.check_cached``).
+
+    A damaged file is never served. With ``damaged`` (no way to fetch it again: offline, hub down) the error it
+    builds is raised; otherwise the damage is reported once (one warning), the file is removed from the cache and
+    False is returned, so the caller downloads it again.
+    """
+    try:
+        problem = rc.check_cached(pointer, etag, size)
+    except FileNotFoundError:
+        return False
+    if problem is None:
+        return True
+    if damaged is not None:
+        raise damaged(problem)
+    logger.warning("the cached %s of %s is damaged: %s; downloading it again", label, rc.repo_id, problem)
+    rc.discard(pointer, etag)
+    return False
+
+
+def _damaged(
+    repo_id: str, path: str, revision: str, pointer: Path, why: str
+) -> Callable[[str], CorruptedFileError]:
+    def build(problem: str) -> CorruptedFileError:
+        return CorruptedFileError(
+            f"The cached copy of {path!r} of {repo_id!r} at revision {revision!r} is damaged: {problem} "
+            f"({pointer}). It was not used, and it cannot be downloaded again because {why}. Fix: run the same "
+            "call online (it replaces the damaged file), or remove it first with `modelhub cache prune --verify`."
+        )
+
+    return build
 
 
 def _ensure_file(
@@ -118,20 +145,26 @@ def _ensure_file(
     endpoint: str,
     force_download: bool,
 ) -> Path:
-    """Make ``snapshots/<commit>/<path>`` exist, downloading its blob unless another download already did."""
+    """Make ``snapshots/<commit>/<path>`` exist and be intact, downloading its blob unless another download
+    already did (a damaged cached copy is reported once and replaced)."""
     pointer = rc.snapshot_path(commit, path)
-    if not force_download and pointer.exists() and _blob_ok(pointer, entry.size):
-        return pointer
     etag = entry.etag
+    if not force_download and _usable(rc, pointer, etag, entry.size, label=path, damaged=None):
+        return pointer
     blob = rc.blob_path(etag)
     rc.ensure_cachedir_tag()
     lock_path = rc.lock_path(etag)
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     blob.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(lock_path)):
-        if force_download or not (blob.exists() and _blob_ok(blob, entry.size)):
-            if blob.exists():
-                blob.unlink()  # wrong size: corrupted, or force_download
+        # a blob another snapshot (or another process, meanwhile) brought in is reused when it is intact
+        if force_download or not _usable(rc, blob, etag, entry.size, label=path, damaged=None):
+            blob.unlink(missing_ok=True)
+            xet_source = None
+            if entry.xet_hash and entry.lfs_sha256:
+                plural = constants.REPO_TYPES_API_PLURAL[rc.repo_type]
+                refresh = xet.token_url(endpoint, plural, rc.repo_id, "read", commit)
+                xet_source = (entry.xet_hash, refresh)
             fetch_to(
                 url,
                 dest=blob,
@@ -142,8 +175,14 @@ def _ensure_file(
                 proxies=proxies,
                 endpoint=endpoint,
                 label=path,
+                xet_source=xet_source,
             )
-        return rc.link_snapshot(commit, path, etag)
+            # fetch_to checked size and hash: no need to hash it again on the next read
+            rc.mark_verified(blob, etag)
+        pointer = rc.link_snapshot(commit, path, etag)
+        if not pointer.is_symlink():  # a copy of the verified blob (no symlinks here)
+            rc.mark_verified(pointer, etag)
+        return pointer
 
 
 def _resolve_url(endpoint: str, repo_id: str, repo_type: str, revision: str, path: str) -> str:
@@ -201,7 +240,7 @@ def hub_download(
     local_dir_use_symlinks: bool | str | None = None,
 ) -> str:
     """Download one file of a repo (or find it in the cache) and return its local path."""
-    validate_repo_id(repo_id)
+    validate_repo_id(repo_id, allow_bare_name=True)
     repo_type = validate_repo_type(repo_type)
     revision = validate_revision(revision if revision is not None else constants.DEFAULT_REVISION)
     path = validate_path_in_repo(f"{subfolder.strip('/')}/{filename}" if subfolder else filename)
@@ -235,7 +274,14 @@ def hub_download(
         tree = rc.read_tree(commit)
         entry = tree.get(path) if tree is not None else None
         pointer = rc.snapshot_path(commit, path)
-        if not force_download and pointer.exists() and _blob_ok(pointer, entry.size if entry else None):
+        if not force_download and _usable(
+            rc,
+            pointer,
+            entry.etag if entry else None,
+            entry.size if entry else None,
+            label=path,
+            damaged=_damaged(repo_id, path, revision, pointer, why_offline) if offline else None,
+        ):
             return str(pointer)
         if rc.is_known_missing(commit, path):
             raise _missing(repo_id, path, revision, commit)
@@ -266,7 +312,8 @@ def hub_download(
         repo_id=repo_id, repo_type=repo_type, revision=revision, filename=path, endpoint=endpoint
     )
     cached = rc.read_ref(revision)
-    has_cached = bool(cached and not force_download and rc.snapshot_path(cached, path).exists())
+    cached_pointer = rc.snapshot_path(cached, path) if cached and not force_download else None
+    has_cached = cached_pointer is not None and _present(cached_pointer)
     head_url = _resolve_url(endpoint, repo_id, repo_type, commit or revision, path)
     try:
         meta = head_metadata(
@@ -294,11 +341,14 @@ def hub_download(
         raise
     except (HubConnectionError, HfHubHTTPError, FileMetadataError) as exc:
         # hub unreachable or failing: the cached copy of this revision, if any, is still right
-        if has_cached and cached:
+        if has_cached and cached_pointer is not None:
+            why = f"the hub could not be reached or failed ({exc})"
+            damaged = _damaged(repo_id, path, revision, cached_pointer, why)
+            _usable(rc, cached_pointer, None, None, label=path, damaged=damaged)
             logger.warning(
                 "could not reach %s (%s); using the cached %s@%s", endpoint, exc, repo_id, revision
             )
-            return str(rc.snapshot_path(cached, path))
+            return str(cached_pointer)
         raise _local_not_found(
             repo_id, path, revision, f"the hub could not be reached or failed ({exc})", exc
         ) from exc
@@ -308,7 +358,10 @@ def hub_download(
     if meta.size is None:
         return str(_ensure_unsized(rc, meta, path, req_headers or {}, proxies, endpoint, force_download))
     entry = TreeEntry(
-        size=meta.size, blob_id=meta.etag, lfs_sha256=meta.etag if is_sha256(meta.etag) else None
+        size=meta.size,
+        blob_id=meta.etag,
+        lfs_sha256=meta.etag if is_sha256(meta.etag) else None,
+        xet_hash=meta.xet_hash,
     )
     return str(
         _ensure_file(
@@ -336,7 +389,7 @@ def _ensure_unsized(
 ) -> Path:
     """Rare: the hub gave no size; download without a size check (the hash check still applies)."""
     pointer = rc.snapshot_path(meta.commit, path)
-    if pointer.exists() and not force:
+    if not force and _usable(rc, pointer, meta.etag, None, label=path, damaged=None):
         return pointer
     blob = rc.blob_path(meta.etag)
     rc.lock_path(meta.etag).parent.mkdir(parents=True, exist_ok=True)
@@ -459,11 +512,13 @@ def _fetch_tree(
         if item.get("type") != "file":
             continue
         lfs = item.get("lfs")
+        xet_hash = item.get("xetHash")
         entries[item["path"]] = TreeEntry(
             size=int(item["size"]),
             blob_id=item["oid"],
             lfs_sha256=lfs["oid"] if lfs else None,
             lfs_size=int(lfs["size"]) if lfs else None,
+            xet_hash=xet_hash if lfs and isinstance(xet_hash, str) and is_xet_hash(xet_hash) else None,
         )
     return entries
 
@@ -494,7 +549,7 @@ def snapshot_download(
     local_dir_use_symlinks: bool | str | None = None,
 ) -> str:
     """Download the files of a repo at a revision (filtered by patterns); return the snapshot folder."""
-    validate_repo_id(repo_id)
+    validate_repo_id(repo_id, allow_bare_name=True)
     repo_type = validate_repo_type(repo_type)
     revision = validate_revision(revision if revision is not None else constants.DEFAULT_REVISION)
     endpoint = (endpoint or constants.endpoint()).rstrip("/")
@@ -608,12 +663,112 @@ def _snapshot_from_cache(
     commit = rc.read_ref(revision)
     if commit is None or not rc.snapshot_dir(commit).is_dir():
         raise _local_not_found(repo_id, "(snapshot)", revision, why, cause)
+    snapshot = rc.snapshot_dir(commit)
     tree = rc.read_tree(commit)
     if tree is not None:
         wanted = filter_paths(sorted(tree), allow_patterns=allow, ignore_patterns=ignore)
-        absent = [p for p in wanted if not rc.snapshot_path(commit, p).exists()]
+        absent = [p for p in wanted if not _present(rc.snapshot_path(commit, p))]
         if absent:
-            raise _local_not_found(
+            incomplete = _local_not_found(
                 repo_id, ", ".join(absent[:5]) + (" ..." if len(absent) > 5 else ""), revision, why, cause
             )
-    return str(rc.snapshot_dir(commit))
+            raise IncompleteSnapshotError(str(incomplete)) from cause
+        files: dict[str, TreeEntry | None] = {p: tree[p] for p in wanted}
+    else:
+        names = sorted(
+            p.relative_to(snapshot).as_posix() for p in snapshot.rglob("*") if p.is_symlink() or p.is_file()
+        )
+        files = dict.fromkeys(filter_paths(names, allow_patterns=allow, ignore_patterns=ignore))
+    # nothing damaged is handed out: every file the caller will read is checked (cheaply: see check_cached)
+    for path, entry in files.items():
+        pointer = rc.snapshot_path(commit, path)
+        etag, size = (entry.etag, entry.size) if entry is not None else (None, None)
+        _usable(rc, pointer, etag, size, label=path, damaged=_damaged(repo_id, path, revision, pointer, why))
+    return str(snapshot)
+
+
+# --- upstream's smaller download helpers -------------------------------------------------------------------------
+_CACHED_NO_EXIST: Any = object()  # try_to_load_from_cache: "the cache knows this file does not exist"
+
+
+@dataclass(frozen=True)
+class HfFileMetadata:
+    """What the hub says about one file (``get_hf_file_metadata``): the commit it was read at, its ETag (the
+    blob name: sha256 of an LFS file, git sha1 of a regular one), where to download it and its size."""
+
+    commit_hash: str | None
+    etag: str | None
+    location: str
+    size: int | None
+
+
+def hf_hub_url(
+    repo_id: str,
+    filename: str,
+    *,
+    subfolder: str | None = None,
+    repo_type: str | None = None,
+    revision: str | None = None,
+    endpoint: str | None = None,
+) -> str:
+    """The ``/resolve`` URL of a file: what ``hf_hub_download`` fetches (no request is made)."""
+    validate_repo_id(repo_id, allow_bare_name=True)
+    path = validate_path_in_repo(f"{subfolder.strip('/')}/{filename}" if subfolder else filename)
+    revision = validate_revision(revision if revision is not None else constants.DEFAULT_REVISION)
+    endpoint = (endpoint or constants.endpoint()).rstrip("/")
+    return _resolve_url(endpoint, repo_id, validate_repo_type(repo_type), revision, path)
+
+
+def get_hf_file_metadata(
+    url: str,
+    token: str | bool | None = None,
+    proxies: dict[str, str] | None = None,
+    timeout: float | None = None,
+    library_name: str | None = None,
+    library_version: str | None = None,
+    user_agent: dict[str, str] | str | None = None,
+    headers: dict[str, str] | None = None,
+    endpoint: str | None = None,
+) -> HfFileMetadata:
+    """One ``HEAD`` of a ``/resolve`` URL (from ``hf_hub_url``): commit, ETag, download location and size."""
+    if constants.is_offline():
+        raise OfflineModeIsEnabled(
+            f"Cannot read the metadata of {url}: offline mode is on (HF_HUB_OFFLINE=1)."
+        )
+    endpoint = (endpoint or constants.endpoint()).rstrip("/")
+    meta = head_metadata(
+        url,
+        headers=_headers(token, headers, library_name, library_version, user_agent),
+        proxies=proxies,
+        timeout=timeout or constants.etag_timeout(),
+        ctx=http.Context(endpoint=endpoint, filename=url.rsplit("/", 1)[-1]),
+    )
+    return HfFileMetadata(commit_hash=meta.commit, etag=meta.etag, location=meta.location, size=meta.size)
+
+
+def try_to_load_from_cache(
+    repo_id: str,
+    filename: str,
+    cache_dir: str | os.PathLike[str] | None = None,
+    revision: str | None = None,
+    repo_type: str | None = None,
+) -> str | Any | None:
+    """The cached path of a file, ``_CACHED_NO_EXIST`` if the cache knows it does not exist at that revision,
+    None if the cache cannot tell. Never makes a request and never raises for a missing file; a damaged cached
+    copy counts as not cached (``None``)."""
+    validate_repo_id(repo_id, allow_bare_name=True)
+    rc = RepoCache(cache_dir, repo_id, validate_repo_type(repo_type))
+    commit = rc.read_ref(validate_revision(revision or constants.DEFAULT_REVISION))
+    if commit is None or not rc.snapshot_dir(commit).is_dir():
+        return None
+    pointer = rc.snapshot_path(commit, validate_path_in_repo(filename))
+    tree = rc.read_tree(commit)
+    entry = tree.get(filename) if tree is not None else None
+    if _present(pointer):
+        intact = (
+            rc.check_cached(pointer, entry.etag if entry else None, entry.size if entry else None) is None
+        )
+        return str(pointer) if intact else None
+    if rc.is_known_missing(commit, filename) or (tree is not None and entry is None):
+        return _CACHED_NO_EXIST
+    return None

@@ -249,6 +249,8 @@ class RepoInfo:
 
 
 ModelInfo = RepoInfo
+DatasetInfo = RepoInfo
+SpaceInfo = RepoInfo
 
 
 @dataclass

@@ -3,8 +3,9 @@
 A commit is atomic on the hub: either every operation lands in one new commit, or none does. The flow is the one of
 protocol section 5: ``preupload`` tells which files go by LFS and which the hub already has (those are dropped;
 if nothing is left the commit is skipped and the current head is returned), LFS content is sent by the batch API
-(skipped for objects the hub already stores), then one NDJSON ``commit`` request carries the operations, small
-files inline in base64, streamed from disk.
+(skipped for objects the hub already stores) or, when ``hf_xet`` is installed and the hub offers it, through Xet
+(``xet.py``), then one NDJSON ``commit`` request carries the operations, small files inline in base64, streamed
+from disk.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any, Protocol
 from .._common.validation import is_commit_hash, validate_repo_id, validate_repo_type, validate_revision
 from ..constants import DEFAULT_REVISION, REPO_TYPES_API_PLURAL
 from ..errors import HFValidationError, HubError, RemoteEntryNotFoundError, RevisionNotFoundError
-from . import http
+from . import http, xet
 from ._parallel import map_in_threads
 from ._revisions import forget_resolved_revisions
 from .lfs import upload_lfs_files
@@ -251,7 +252,7 @@ def create_commit(
     num_threads: int = 5,
 ) -> CommitInfo:
     """Create one commit with ``operations`` on ``revision`` (a branch, or ``refs/pr/N``), or open a PR."""
-    validate_repo_id(repo_id)
+    validate_repo_id(repo_id, allow_bare_name=True)
     repo_type = validate_repo_type(repo_type)
     revision = validate_revision(revision if revision is not None else DEFAULT_REVISION)
     if not commit_message or not str(commit_message).strip():
@@ -300,6 +301,8 @@ def create_commit(
         )
 
     lfs_ops = [op for op in kept if op._upload_mode == "lfs"]
+    if lfs_ops and xet.usable():
+        lfs_ops = _upload_xet(api, lfs_ops, repo_id, repo_type, revision, headers, bool(create_pr))
     if lfs_ops:
         upload_lfs_files(
             lfs_ops,
@@ -349,6 +352,35 @@ def create_commit(
         data.get("pullRequestUrl") if create_pr else None,
         endpoint=endpoint,
     )
+
+
+def _upload_xet(
+    api: ApiLike,
+    ops: list[CommitOperationAdd],
+    repo_id: str,
+    repo_type: str,
+    revision: str,
+    headers: dict[str, str],
+    create_pr: bool,
+) -> list[CommitOperationAdd]:
+    """Send the large files (paths and bytes) through Xet if the hub offers it; returns what is left for LFS
+    (file objects, or everything when the hub has no Xet)."""
+    plural = REPO_TYPES_API_PLURAL[repo_type]
+    url = xet.token_url(api.endpoint_url(), plural, repo_id, "write", revision, create_pr)
+    sendable = [op for op in ops if isinstance(op.path_or_fileobj, (str, bytes))]
+    if not sendable or not xet.offered(url, headers, api.proxies):
+        return ops
+    sources = [(op.path_or_fileobj, op.upload_info.sha256) for op in sendable]
+    got = xet.upload(sources, refresh_url=url, headers=headers)  # type: ignore[arg-type]  # str | bytes, filtered above
+    for op, sha in zip(sendable, got, strict=True):
+        if sha != op.upload_info.sha256:
+            raise HubError(
+                f"{op.path_in_repo!r} changed while it was uploaded (SHA-256 {sha}, expected"
+                f" {op.upload_info.sha256}); upload it again."
+            )
+    logger.info("uploaded %d file(s) to %s through Xet", len(sendable), repo_id)
+    sent = {id(op) for op in sendable}
+    return [op for op in ops if id(op) not in sent]
 
 
 def upload_folder_operations(

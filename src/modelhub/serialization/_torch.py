@@ -36,7 +36,18 @@ def _wrapper_attrs(tensor: torch.Tensor) -> list[str] | None:
     return None
 
 
+def _dtensor_class() -> Any:
+    try:
+        from torch.distributed.tensor import DTensor
+    except ImportError:  # torch built without distributed support
+        return None
+    return DTensor
+
+
 def _storage_ptr(tensor: torch.Tensor) -> Any:
+    dtensor = _dtensor_class()
+    if dtensor is not None and isinstance(tensor, dtensor):  # this rank's shard identifies it, as upstream
+        return tensor.to_local().untyped_storage().data_ptr()
     attrs = _wrapper_attrs(tensor)
     if attrs is not None:
         return tuple(_storage_ptr(getattr(tensor, attr)) for attr in attrs)
@@ -47,7 +58,11 @@ def _storage_ptr(tensor: torch.Tensor) -> Any:
 
 
 def get_torch_storage_size(tensor: torch.Tensor) -> int:
-    """Bytes of the storage behind ``tensor`` (the whole storage, not only the part the tensor views)."""
+    """Bytes of the storage behind ``tensor`` (the whole storage, not only the part the tensor views); for a
+    DTensor, the bytes of the full (global) tensor, as upstream counts them."""
+    dtensor = _dtensor_class()
+    if dtensor is not None and isinstance(tensor, dtensor):
+        return int(tensor.nbytes)
     attrs = _wrapper_attrs(tensor)
     if attrs is not None:
         return sum(get_torch_storage_size(getattr(tensor, attr)) for attr in attrs)

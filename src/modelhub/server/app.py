@@ -8,20 +8,34 @@ from __future__ import annotations
 
 import logging
 import secrets
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.routing import Match
 
 from .._version import __version__
 from ..errors import HFValidationError
 from .api import _http as h
-from .api import accounts, cards, commit, discussions, lfs, misc, openapi, refs, repos, resolve, tree
+from .api import (
+    accounts,
+    cards,
+    commit,
+    community,
+    discussions,
+    lfs,
+    misc,
+    openapi,
+    refs,
+    repos,
+    resolve,
+    tree,
+    xet_tokens,
+)
 from .api.errors import ApiError, DomainError
 from .api.middleware import LimitAndLogMiddleware, RawPathMiddleware
 from .api.resolve import ResolveFastPath
@@ -31,7 +45,10 @@ from .domain.hub import HubService
 from .settings import ServerSettings
 from .storage.blobs import open_blob_store
 from .storage.db import Setting, open_database
+from .storage.migrate import check_current
 from .web import pages
+from .xet import routes as cas
+from .xet.store import XetStore
 
 logger = logging.getLogger(__name__)
 
@@ -53,10 +70,10 @@ def _secret(sessions) -> bytes:
 def create_app(settings: ServerSettings | None = None) -> Any:
     """The application for a data directory / database (``ServerSettings.from_env()`` when none are given)."""
     settings = settings or ServerSettings.from_env()
-    data_dir = Path(settings.data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
     sessions = open_database(settings.database_url)
-    blobs = open_blob_store(settings.blob_store, data_dir)
+    # never creates or migrates: `modelhub serve` / `modelhub admin init` create a hub, `admin migrate` upgrades
+    check_current(sessions.kw["bind"], f"modelhub admin migrate {settings.storage.cli_flags()}")
+    blobs = open_blob_store(settings.blob_store, settings.data_dir, s3_endpoint_url=settings.s3_endpoint_url)
     removed, removed_bytes = blobs.cleanup_tmp()  # whatever their age: their processes are gone
     if removed:
         logger.info("removed %d partial uploads (%d bytes) of earlier runs", removed, removed_bytes)
@@ -66,18 +83,50 @@ def create_app(settings: ServerSettings | None = None) -> Any:
         title="modelhub",
         version=__version__,
         description="A self-hostable model hub speaking the Hugging Face Hub HTTP API.",
-        docs_url="/docs",
+        docs_url=None,  # web/pages.py serves /docs with Swagger UI's files from a package (works offline)
+        redoc_url=None,
         openapi_url="/openapi.json",
     )
     app.state.settings = settings
     app.state.hub = HubService(sessions, blobs)
     app.state.tokens = TokenCache(sessions)
+    app.router.on_shutdown.append(app.state.hub.downloads.flush)  # uvicorn re-raises SIGTERM: no atexit
     app.state.secret = _secret(sessions)
+    app.state.xet = XetStore(sessions, blobs)  # the CAS's storage; the hub reads Xet files through it
+    app.state.hub.xet = app.state.xet
     _error_handlers(app)
-    for room in (accounts, repos, refs, tree, cards, commit, lfs, resolve, discussions, misc, pages):
+    for room in (
+        accounts,
+        repos,
+        refs,
+        tree,
+        xet_tokens,
+        cards,
+        commit,
+        lfs,
+        resolve,
+        discussions,
+        community,
+        misc,
+        pages,
+    ):
         app.include_router(room.router)
+    app.include_router(cas.router)  # the CAS under /cas (api/xet_tokens.CAS_PREFIX)
+    app.include_router(cas.root_router)
     openapi.install(app)  # the document declares what the routes take and answer (api/openapi.py)
     return RawPathMiddleware(LimitAndLogMiddleware(ResolveFastPath(app), settings))
+
+
+def worker_app() -> Any:
+    """The app of one ``modelhub serve --workers N`` process: settings from the environment the parent set."""
+    import os
+    import sys
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("modelhub").setLevel((os.environ.get("MODELHUB_LOG_LEVEL") or "info").upper())
+    app = create_app()
+    sys.setswitchinterval(0.001)  # as in `serve` (cli._tune_process)
+    return app
 
 
 _METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
@@ -112,12 +161,22 @@ def _error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_exc(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404 and pages.wants_page(request):  # a browser on an unknown URL: the 404 page
+            return pages.not_found(request)
+        bare = h.bare_repo_id_error(request.url.path) if exc.status_code == 404 else None
+        if bare is not None:
+            return h.error_response(bare, head=request.method == "HEAD")
         msg = f"{request.method} {request.url.path}: {exc.detail}"
         headers = dict(exc.headers or {})
         if exc.status_code == 405:  # Starlette's Allow names the methods of the first route of the path only
             headers["Allow"] = ", ".join(_allowed_methods(request)) or headers.get("Allow", "")
         err = ApiError(exc.status_code, msg, None, headers=headers)
         return h.error_response(err, head=request.method == "HEAD")
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(request: Request, exc: ClientDisconnect) -> Response:
+        # the client hung up (mid-upload): nothing to answer, nothing stored; the access log shows 499
+        return Response(status_code=499)
 
     @app.exception_handler(OperationalError)
     async def _db_busy(request: Request, exc: OperationalError) -> Response:

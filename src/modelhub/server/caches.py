@@ -2,14 +2,17 @@
 
 | cache | key -> value | stale when | invalidation |
 |---|---|---|---|
-| ``hot`` | repo lookups, revision -> commit, small ``resolve`` answers | a ref moves, a repo changes | cleared on every committed write of this process (SQLAlchemy ``after_commit``); a TTL of 2 s bounds what other processes' writes leave stale (the scale-out issue replaces that with cross-process invalidation) |
+| ``hot`` | repo lookups, revision -> commit, small ``resolve`` answers | any write (a ref moves, a repo, member or token changes), by any process | every writing transaction bumps ``hub_state.generation`` in the database (``storage.db.count_writes``); each request that would use the cache first reads that generation (one primary-key SELECT) and ``sync`` clears the cache when it moved; also cleared on every commit of this process |
 | ``trees`` | tree id -> decoded tree | never (trees are content-addressed) | LRU only |
 | ``commits`` | commit id -> commit row | never (commits are immutable) | LRU only |
 | ``listings`` | (commit, path, recursive) -> tree listing | never (commits are immutable) | LRU only |
 | ``cards`` | README blob SHA-256 -> parsed front matter | never (content-addressed) | LRU only |
+| ``histories`` | head commit -> its history, newest first (the web commit list) | never (a commit's ancestors are fixed) | LRU only |
+| ``derived`` | facts derived from immutable commits or blobs for the web pages: safetensors headers (by blob SHA-256), the paths each commit changed, last commit per entry of a folder (by commit + folder), rendered cards (by README SHA-256 + link base) | never | LRU only |
 
-Tokens are *not* cached: every authenticated request checks its token against the database, so revocation
-takes effect at once on every process.
+So every process answers as if it had no cache, whatever other processes (or the admin CLI) wrote before the
+request began. Tokens are *not* cached: every authenticated request checks its token against the database, so
+revocation takes effect at once on every process.
 """
 
 from __future__ import annotations
@@ -54,12 +57,14 @@ class LRU(Generic[K, V]):
 class HotCache:
     """Short-lived read-through cache of mutable facts (repo lookups, revision resolutions, small answers).
 
-    Any committed write through this process's sessions clears it, and a generation counter stops a reader that
-    started before a write from storing what it read. The TTL bounds staleness for writes of other processes."""
+    Any committed write through this process's sessions clears it, and a local generation counter stops a reader
+    that started before a write from storing what it read. Writes of other processes: ``sync`` with the database's
+    write generation before use. The TTL only bounds memory held by entries nobody asks for."""
 
-    def __init__(self, ttl: float = 2.0, max_entries: int = 50_000) -> None:
+    def __init__(self, ttl: float = 30.0, max_entries: int = 50_000) -> None:
         self.ttl = ttl
         self.gen = 0
+        self.db_generation: int | None = None
         self._max = max_entries
         self._data: dict[tuple[Any, ...], tuple[float, Any]] = {}
         self._lock = threading.Lock()
@@ -78,6 +83,12 @@ class HotCache:
                 self._data.clear()
             self._data[key] = (time.monotonic() + self.ttl, value)
 
+    def sync(self, db_generation: int) -> None:
+        """Clear everything if the database was written (by anyone) since the cache last looked."""
+        if db_generation != self.db_generation:
+            self.invalidate()
+            self.db_generation = db_generation
+
     def invalidate(self, *_args: Any) -> None:
         with self._lock:
             self.gen += 1
@@ -93,3 +104,5 @@ class Caches:
     commits: LRU[str, Any] = field(default_factory=lambda: LRU(4096))
     listings: LRU[tuple[str, str, bool], Any] = field(default_factory=lambda: LRU(16))
     cards: LRU[str, dict[str, Any]] = field(default_factory=lambda: LRU(512))
+    derived: LRU[tuple[Any, ...], Any] = field(default_factory=lambda: LRU(8192))
+    histories: LRU[str, Any] = field(default_factory=lambda: LRU(32))

@@ -10,24 +10,37 @@ import argparse
 import logging
 import os
 import sys
-from pathlib import Path
+
+from . import admin_teams
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_DATA_DIR = "modelhub-data"
-
 
 def _add_storage_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
+    """The settings that name a hub, the same for ``serve`` and every ``admin`` command (server/settings.py)."""
+    g = p.add_argument_group("which hub (flags, else the MODELHUB_* environment variables)")
+    g.add_argument(
         "--data-dir",
-        default=os.environ.get("MODELHUB_DATA_DIR", DEFAULT_DATA_DIR),
-        help="directory for the blobs and the default SQLite database (env MODELHUB_DATA_DIR; default ./%(default)s)",
+        default=None,
+        help="directory of the hub: its SQLite database and local blobs (env MODELHUB_DATA_DIR; `serve` defaults"
+        " to ./modelhub-data, admin commands need it unless --database-url and --blob-store name everything)",
     )
-    p.add_argument(
+    g.add_argument(
         "--database-url",
-        default=os.environ.get("MODELHUB_DATABASE_URL"),
-        help="SQLAlchemy URL of the metadata database (env MODELHUB_DATABASE_URL; default: SQLite in the data dir),"
-        " e.g. postgresql+psycopg://user:pw@host/modelhub",
+        default=None,
+        help="SQLAlchemy URL of the metadata database (env MODELHUB_DATABASE_URL; default: SQLite in the data"
+        " dir), e.g. postgresql+psycopg://user:pw@host/modelhub",
+    )
+    g.add_argument(
+        "--blob-store",
+        default=None,
+        help="where file contents live (env MODELHUB_BLOB_STORE): s3://BUCKET[/PREFIX] (credentials from AWS_*)"
+        " or file:///PATH; default DATA_DIR/blobs",
+    )
+    g.add_argument(
+        "--s3-endpoint-url",
+        default=None,
+        help="URL of an S3-compatible server (env MODELHUB_S3_ENDPOINT_URL or AWS_ENDPOINT_URL; default AWS)",
     )
 
 
@@ -44,8 +57,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--upload-mode",
         choices=("auto", "lfs", "regular"),
         default="auto",
-        help="what preupload answers: auto = 'regular' for official clients >= 1.20 (which would go to Xet),"
-        " LFS for large/binary files otherwise; see docs/server.md (default %(default)s)",
+        help="what preupload answers: auto (= lfs) = 'lfs' for large/binary files, which Xet clients upload"
+        " through Xet and others through LFS; regular = every file inline in the commit; see docs/server.md"
+        " (default %(default)s)",
     )
     serve.add_argument(
         "--init-user",
@@ -59,11 +73,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=1000,
         help="entries per page of tree/commit/repo listings (default %(default)s)",
     )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes sharing the port (use PostgreSQL beyond one: SQLite serializes writers)",
+    )
     serve.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     serve.set_defaults(func=cmd_serve)
 
     admin = subparsers.add_parser("admin", help="manage users, organizations and tokens of a hub")
     admin_sub = admin.add_subparsers(dest="admin_command", metavar="OBJECT")
+
+    init = admin_sub.add_parser("init", help="create a new, empty hub (database at the newest schema)")
+    _add_storage_args(init)
+    init.set_defaults(func=cmd_init)
+    mig = admin_sub.add_parser(
+        "migrate", help="upgrade the hub's database to the schema of this version (stop the servers first)"
+    )
+    _add_storage_args(mig)
+    mig.set_defaults(func=cmd_migrate)
 
     user_p = admin_sub.add_parser("user", help="users")
     user = user_p.add_subparsers(dest="action", metavar="ACTION")
@@ -71,8 +100,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     uc.add_argument("name")
     uc.add_argument("--fullname", default="")
     uc.add_argument("--admin", action="store_true", help="may read and write every repo")
+    uc.add_argument(
+        "--password",
+        action="store_true",
+        help="set a password for signing in to the web pages: asked on the terminal, or read as one line from"
+        " standard input when it is not a terminal",
+    )
     _add_storage_args(uc)
     uc.set_defaults(func=cmd_user_create)
+    up = user.add_parser(
+        "password", help="set or change a user's web sign-in password (asked, or from stdin)"
+    )
+    up.add_argument("name")
+    _add_storage_args(up)
+    up.set_defaults(func=cmd_user_password)
     ul = user.add_parser("list", help="list users and organizations")
     _add_storage_args(ul)
     ul.set_defaults(func=cmd_user_list)
@@ -87,6 +128,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     oa = org.add_parser("add-member", help="add a user to an organization")
     oa.add_argument("org")
     oa.add_argument("user")
+    oa.add_argument("--role", default="write", choices=("read", "contributor", "write", "admin"))
     _add_storage_args(oa)
     oa.set_defaults(func=cmd_org_add_member)
 
@@ -111,6 +153,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="the token stops working after this long: days (30, 0.5) or with a unit (30d, 12h, 90m);"
         " default: never",
     )
+    tc.add_argument(
+        "--scope",
+        action="append",
+        default=[],
+        metavar="REPO_OR_NAMESPACE",
+        help="fine-grained token: limit it to this repo (alice/model, datasets/alice/data) or namespace (my-org);"
+        " repeatable",
+    )
     _add_storage_args(tc)
     tc.set_defaults(func=cmd_token_create)
     tl = token.add_parser(
@@ -125,6 +175,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     _add_storage_args(tr)
     tr.set_defaults(func=cmd_token_revoke)
+    admin_teams.register(user, org)  # disable / enable / delete users, org roles and members
     # a group given without its sub-command prints that group's help
     admin.set_defaults(func=_help(admin, {"user": user_p, "org": org_p, "token": token_p}))
 
@@ -139,14 +190,135 @@ def _help(admin: argparse.ArgumentParser, groups: dict[str, argparse.ArgumentPar
     return show
 
 
+class _Refused(Exception):
+    """A command that must not go on; the message is the one line printed."""
+
+
+def _storage(args: argparse.Namespace, *, need_blobs: bool = False, default_data_dir: str | None = None):
+    from .settings import ConfigError, resolve_storage
+
+    try:
+        return resolve_storage(
+            data_dir=args.data_dir,
+            database_url=args.database_url,
+            blob_store=args.blob_store,
+            s3_endpoint_url=args.s3_endpoint_url,
+            default_data_dir=default_data_dir,
+            need_blobs=need_blobs,
+        )
+    except ConfigError as exc:
+        raise _Refused(str(exc)) from None
+
+
+def _engine_of_existing_hub(storage):
+    """The engine of a database that already holds a hub (never creates one: a typo in --data-dir must not
+    make a new empty hub)."""
+    from .storage.db import make_engine
+    from .storage.migrate import state
+
+    sqlite = storage.sqlite_path
+    if sqlite is not None and not sqlite.is_file():
+        where = storage.data_dir if storage.data_dir is not None else sqlite
+        raise _Refused(
+            f"No hub in {where} (no {sqlite.name} there). Check --data-dir / MODELHUB_DATA_DIR; to create a new"
+            f" hub run `modelhub admin init {storage.cli_flags()}` (or `modelhub serve {storage.cli_flags()}`)."
+        )
+    engine = make_engine(storage.database_url)
+    if state(engine).empty:
+        raise _Refused(
+            f"The database {_shown(storage.database_url)} holds no hub. To create one run"
+            f" `modelhub admin init {storage.cli_flags()}`."
+        )
+    return engine
+
+
+def _shown(url: str) -> str:
+    """A database URL without its password, for messages."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
 def _sessions(args: argparse.Namespace):
-    from .storage.db import default_database_url, open_database
+    """Sessions on the hub the arguments name, which must exist and be at the current schema."""
+    from sqlalchemy.orm import sessionmaker
 
-    data_dir = Path(args.data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    return open_database(args.database_url or default_database_url(data_dir))
+    from .storage.db import count_writes
+    from .storage.migrate import SchemaError, check_current
+
+    storage = _storage(args)
+    engine = _engine_of_existing_hub(storage)
+    try:
+        check_current(engine, f"modelhub admin migrate {storage.cli_flags()}")
+    except SchemaError as exc:
+        raise _Refused(str(exc)) from None
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    count_writes(sessions)
+    return sessions
 
 
+def _refusing(fn):
+    """Print a refusal as one ``error:`` line (exit 2) instead of a traceback."""
+
+    def run(args: argparse.Namespace, *rest: object) -> int:
+        try:
+            return fn(args, *rest)
+        except _Refused as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+
+    return run
+
+
+@_refusing
+def cmd_init(args: argparse.Namespace) -> int:
+    from .storage.db import make_engine
+    from .storage.migrate import create_hub
+
+    storage = _storage(args)
+    _prepare_data_dir(storage)
+    if not create_hub(make_engine(storage.database_url)):
+        raise _Refused(f"There already is a hub there ({_shown(storage.database_url)}); nothing changed.")
+    print(f"created an empty hub: {_shown(storage.database_url)}", file=sys.stderr)
+    print(f"next: modelhub admin user create NAME --admin {storage.cli_flags()}", file=sys.stderr)
+    return 0
+
+
+@_refusing
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from .storage.migrate import SchemaError, upgrade
+
+    storage = _storage(args)
+    try:
+        before, after = upgrade(_engine_of_existing_hub(storage))
+    except SchemaError as exc:
+        raise _Refused(str(exc)) from None
+    if before == after:
+        print(f"the database is up to date (schema revision {after})", file=sys.stderr)
+    else:
+        print(f"migrated the database from schema revision {before} to {after}", file=sys.stderr)
+    return 0
+
+
+def _prepare_data_dir(storage) -> None:
+    """Create the data dir if the hub keeps anything in it; one clear line if it is a file or not writable."""
+    path = storage.data_dir
+    if path is None or not (storage.sqlite_path is not None or storage.blob_store is None):
+        return
+    if path.exists() and not path.is_dir():
+        raise _Refused(f"--data-dir {path} is a file, not a directory: name a directory (new or existing).")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise _Refused(
+            f"--data-dir {path} cannot be written ({exc.strerror or exc}): choose a directory this user may write."
+        ) from None
+
+
+@_refusing
 def _run_admin(args: argparse.Namespace, fn) -> int:
     from .domain.accounts import AccountError
 
@@ -164,12 +336,42 @@ def _run_admin(args: argparse.Namespace, fn) -> int:
     return 0
 
 
+def _read_password() -> str:
+    """A new password from the terminal (asked twice) or one line of standard input."""
+    import getpass
+
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Repeat the password: ") != first:
+        raise SystemExit("error: the passwords differ; nothing was changed.")
+    return first
+
+
 def cmd_user_create(args: argparse.Namespace) -> int:
     from .domain.accounts import create_user
 
+    password = _read_password() if args.password else None
+
     def fn(db):
+        from .domain.logins import set_password
+
         create_user(db, args.name, fullname=args.fullname, is_admin=args.admin)
-        print(f"created user {args.name!r}", file=sys.stderr)
+        if password is not None:
+            set_password(db, args.name, password)
+        print(f"created user {args.name!r}{' with a password' if password else ''}", file=sys.stderr)
+
+    return _run_admin(args, fn)
+
+
+def cmd_user_password(args: argparse.Namespace) -> int:
+    from .domain.logins import set_password
+
+    password = _read_password()
+
+    def fn(db):
+        set_password(db, args.name, password)
+        print(f"set the password of {args.name!r}", file=sys.stderr)
 
     return _run_admin(args, fn)
 
@@ -200,18 +402,22 @@ def cmd_org_create(args: argparse.Namespace) -> int:
 def cmd_org_add_member(args: argparse.Namespace) -> int:
     from .domain.accounts import add_member
 
-    return _run_admin(args, lambda db: add_member(db, args.org, args.user))
+    return _run_admin(args, lambda db: add_member(db, args.org, args.user, args.role))
 
 
+@_refusing
 def cmd_gc(args: argparse.Namespace) -> int:
     from .domain.hub import HubService
     from .storage.blobs import open_blob_store
 
-    blobs = open_blob_store(getattr(args, "blob_store", None), Path(args.data_dir))
-    service = HubService(_sessions(args), blobs)
+    sessions = _sessions(args)
+    storage = _storage(args, need_blobs=True)
+    blobs = open_blob_store(storage.blob_store, storage.data_dir, s3_endpoint_url=storage.s3_endpoint_url)
+    service = HubService(sessions, blobs)
     r = service.collect_garbage(args.min_age_hours * 3600, dry_run=args.dry_run)
     verb = "would delete" if args.dry_run else "deleted"
     print(f"{verb} {r.blobs} unreferenced files ({r.blob_bytes / 1e6:.1f} MB)")
+    print(f"{verb} {r.xet_files} unreferenced Xet files, {r.xorbs} xorbs and {r.shards} shards")
     if not args.dry_run:
         print(
             f"removed {r.partial_uploads} partial uploads of stopped server processes"
@@ -222,11 +428,14 @@ def cmd_gc(args: argparse.Namespace) -> int:
 
 def cmd_token_create(args: argparse.Namespace) -> int:
     """Print the new token alone on stdout (scripts capture it); it is stored hashed and never shown again."""
-    from .domain.accounts import create_token, parse_duration
+    from .domain.accounts import create_token, parse_duration, parse_scope
 
     def fn(db):
         expires_in = parse_duration(args.expires_in) if args.expires_in is not None else None
-        return create_token(db, args.user, role=args.role, name=args.name, expires_in=expires_in)
+        scopes = [parse_scope(s) for s in args.scope]
+        return create_token(
+            db, args.user, role=args.role, name=args.name, expires_in=expires_in, scopes=scopes
+        )
 
     return _run_admin(args, fn)
 
@@ -264,60 +473,120 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
     return _run_admin(args, fn)
 
 
-def _first_run(sessions, user: str, url: str) -> None:
-    """Empty database: create an admin user and print a one-time write token (never an anonymous write path)."""
+FIRST_RUN_TOKEN_FILE = "first-run-token"
+
+
+def _first_run(sessions, user: str, url: str, storage) -> None:
+    """No user yet: create an admin user and hand out a one-time write token (never an anonymous write path).
+
+    The token goes to the terminal, or (output not a terminal: a log file, a service manager) to a file only
+    this user can read in the data dir, never into a log."""
     from .domain.accounts import count_users, create_token, create_user
 
     with sessions() as db:
         if count_users(db) > 0:
             return
         create_user(db, user, is_admin=True)
-        token = create_token(db, user, role="write", name="first-run")
+        shown = sys.stdout.isatty() or storage.data_dir is not None
+        token = create_token(db, user, role="write", name="first-run") if shown else None
         db.commit()
-    banner = (
-        f"\nmodelhub: first start with an empty database: created admin user {user!r}.\n"
-        f"  Its write token (shown only this once, keep it):\n\n      {token}\n\n"
-        f"  Use it:  export HF_ENDPOINT={url} HF_TOKEN={token}\n"
-        f"  More users/tokens: modelhub admin user create NAME; modelhub admin token create NAME --role write\n"
+    flags = storage.cli_flags()
+    more = (
+        f"  More users/tokens:\n      modelhub admin user create NAME {flags}\n"
+        f"      modelhub admin token create NAME --role write {flags}\n"
     )
-    print(banner, flush=True)
+    head = f"\nmodelhub: first start with an empty database: created admin user {user!r}.\n"
+    if token is None:
+        print(
+            f"{head}  No token was created (no terminal and no data dir to put it in); make one with:\n"
+            f"      modelhub admin token create {user} --role write {flags}\n",
+            flush=True,
+        )
+    elif sys.stdout.isatty():
+        print(
+            f"{head}  Its write token (shown only this once, keep it):\n\n      {token}\n\n"
+            f"  Use it:  export HF_ENDPOINT={url} HF_TOKEN={token}\n{more}",
+            flush=True,
+        )
+    else:
+        path = storage.data_dir / FIRST_RUN_TOKEN_FILE
+        storage.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # PostgreSQL + S3: maybe not made yet
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(token + "\n")
+        print(
+            f"{head}  Its write token is in {path} (readable by this user only; the output is not a terminal,"
+            f" so it is not printed). Read it, keep it elsewhere, delete the file:\n"
+            f"      export HF_ENDPOINT={url} HF_TOKEN=$(cat {path}) && rm {path}\n{more}",
+            flush=True,
+        )
 
 
+def _bind(host: str, port: int):
+    """The listening socket, bound before any setup so that a port in use changes nothing."""
+    import errno
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise _Refused(
+                f"port {port} on {host} is already in use (another server?): stop it or choose --port."
+            ) from None
+        raise _Refused(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+@_refusing
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from .app import create_app
-    from .settings import ServerSettings
-    from .storage.db import default_database_url, open_database
+    from .settings import DEFAULT_SERVE_DATA_DIR, ServerSettings
+    from .storage.db import open_database
+    from .storage.migrate import SchemaError, check_current, create_hub
 
-    data_dir = Path(args.data_dir).resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    db_url = args.database_url or default_database_url(data_dir)
+    if args.workers < 1:
+        raise _Refused(f"--workers {args.workers}: expected 1 or more.")
+    storage = _storage(args, need_blobs=True, default_data_dir=DEFAULT_SERVE_DATA_DIR)
+    sock = _bind(args.host, args.port)
+    _prepare_data_dir(storage)
     url = args.public_url or f"http://{args.host}:{args.port}"
-    _first_run(open_database(db_url), args.init_user, url)
+    sessions = open_database(storage.database_url)
+    engine = sessions.kw["bind"]
+    if create_hub(engine):
+        logger.info("created a new hub: %s", _shown(storage.database_url))
+    try:
+        check_current(engine, f"modelhub admin migrate {storage.cli_flags()}")
+    except SchemaError as exc:
+        raise _Refused(str(exc)) from None
+    _first_run(sessions, args.init_user, url, storage)
+    engine.dispose()
     settings = ServerSettings(
-        data_dir=data_dir,
-        database_url=db_url,
+        data_dir=storage.data_dir,
+        database_url=storage.database_url,
         public_url=args.public_url,
         upload_mode=args.upload_mode,
+        blob_store=storage.blob_store,
+        s3_endpoint_url=storage.s3_endpoint_url,
         page_size=max(1, args.page_size),
     )
     logging.getLogger("modelhub").setLevel(args.log_level.upper())
-    listener = _log_off_the_event_loop()
-    app = create_app(settings)
-    import gc
-
-    gc.collect()
-    gc.freeze()  # startup objects never need scanning again: shorter GC pauses on the request path
-    # The event loop and the handler threads share the GIL: a thread that needs it waits up to the switch
-    # interval while another runs Python code (5 ms by default). 1 ms keeps small requests quick while big
-    # transfers stream (benchmarks/event_loop.py), for a throughput cost too small to measure.
-    sys.setswitchinterval(0.001)
     logger.info(
-        "serving %s (data in %s) on http://%s:%d", db_url.split("@")[-1], data_dir, args.host, args.port
+        "serving %s (blobs: %s) on http://%s:%d with %d process(es)",
+        _shown(storage.database_url),
+        storage.blob_store or storage.data_dir,
+        args.host,
+        args.port,
+        args.workers,
     )
-    config = uvicorn.Config(
-        app,
+    common: dict = dict(
         host=args.host,
         port=args.port,
         loop="auto",
@@ -327,12 +596,38 @@ def cmd_serve(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=30,
         server_header=False,
     )
+    if args.workers > 1:
+        from uvicorn.supervisors import Multiprocess
+
+        os.environ.update(settings.to_env())  # each worker builds its app from these (create_app())
+        os.environ["MODELHUB_LOG_LEVEL"] = args.log_level
+        config = uvicorn.Config(
+            "modelhub.server.app:worker_app", factory=True, workers=args.workers, **common
+        )
+        Multiprocess(config, sockets=[sock]).run()
+        return 0
+    listener = _log_off_the_event_loop()
+    from .app import create_app
+
+    app = create_app(settings)
+    _tune_process()
     try:
-        uvicorn.Server(config).run()
+        uvicorn.Server(uvicorn.Config(app, **common)).run(sockets=[sock])
     finally:
         if listener is not None:
             listener.stop()
     return 0
+
+
+def _tune_process() -> None:
+    import gc
+
+    gc.collect()
+    gc.freeze()  # startup objects never need scanning again: shorter GC pauses on the request path
+    # The event loop and the handler threads share the GIL: a thread that needs it waits up to the switch
+    # interval while another runs Python code (5 ms by default). 1 ms keeps small requests quick while big
+    # transfers stream (benchmarks/event_loop.py), for a throughput cost too small to measure.
+    sys.setswitchinterval(0.001)
 
 
 def _log_off_the_event_loop():

@@ -17,7 +17,7 @@ from starlette.responses import Response
 
 from ..._common.validation import validate_path_in_repo, validate_repo_id, validate_revision
 from ...errors import HFValidationError
-from ..domain.accounts import Principal, TokenCache, TokenExpired
+from ..domain.accounts import AccountDisabled, Principal, TokenCache, TokenExpired
 from ..domain.hub import HubService
 from ..settings import ServerSettings
 from ..storage.db import iso
@@ -92,6 +92,14 @@ def principal(request: Request) -> Principal | None:
                 "InvalidCredentials",
                 headers={"X-Error-Message": INVALID_CREDENTIALS},
             ) from None
+        except AccountDisabled as exc:
+            raise ApiError(
+                401,
+                f"The account {exc.user!r} is disabled: its tokens are refused. Ask a hub administrator"
+                " (`modelhub admin user enable NAME`).",
+                "InvalidCredentials",
+                headers={"X-Error-Message": INVALID_CREDENTIALS},
+            ) from None
         if result is None:
             raise invalid_credentials()
     request.scope["modelhub.principal"] = result
@@ -104,11 +112,39 @@ def seg(value: str) -> str:
 
 
 def repo_id_from(namespace: str, name: str) -> str:
+    if seg(namespace) in _TYPE_SEGMENTS:  # `/datasets/squad/resolve/...`: the bare dataset id `squad`
+        raise bare_repo_error(seg(name))
     rid = f"{seg(namespace)}/{seg(name)}"
     try:
         return validate_repo_id(rid)
     except HFValidationError as exc:
         raise bad_request(str(exc), "InvalidRepoId") from exc
+
+
+# A repo request whose id has no namespace (`gpt2`, as huggingface.co still serves): no route matches it.
+_BARE_REPO_PATH = re.compile(
+    r"^/(?:api/(?:models|datasets|spaces)/(?P<api>[^/]+)(?:/(?:revision|tree|resolve|commits?|refs|paths-info|"
+    r"preupload|discussions|settings|branch|tag|treesize|lfs-files)(?:/.*)?)?"
+    r"|(?:datasets/|spaces/)?(?P<web>[^/]+?)(?:\.git)?/(?:resolve|blob|raw|tree|commit|info)/.*)$"
+)
+
+
+_TYPE_SEGMENTS = frozenset({"datasets", "spaces", "models"})  # reserved account names (domain.accounts)
+
+
+def bare_repo_id_error(path: str) -> ApiError | None:
+    """The clear 404 for a repo id without a namespace; None when ``path`` is not such a request."""
+    match = _BARE_REPO_PATH.match(path)
+    return bare_repo_error(seg(match.group("api") or match.group("web"))) if match else None
+
+
+def bare_repo_error(name: str) -> ApiError:
+    return ApiError(
+        404,
+        f"Repository {name!r} not found: repo ids on this hub have a namespace ('namespace/name', e.g. "
+        f"'alice/{name}'). Ids without one, like {name!r}, exist only on huggingface.co.",
+        "RepoNotFound",
+    )
 
 
 def revision_from(raw: str) -> str:

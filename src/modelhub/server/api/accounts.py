@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from ..domain.accounts import org_names
+from ..domain.accounts import Principal, Scope, org_names
 from ..storage.db import Account
 from . import _http as h
 from .errors import ApiError
@@ -33,6 +35,32 @@ def whoami(request: Request) -> Response:
             "fullname": acc.fullname if acc else p.name,
             "isAdmin": p.is_admin,
             "orgs": [{"name": o, "type": "org"} for o in orgs],
-            "auth": {"type": "access_token", "accessToken": {"displayName": p.token_name, "role": p.role}},
+            "auth": {"type": "access_token", "accessToken": _token_json(p)},
         }
     )
+
+
+def _token_json(p: Principal) -> dict[str, Any]:
+    """A classic token: its role. A fine-grained one as the Hub reports it: role ``fineGrained`` and the entities
+    it is limited to, each with the permissions the token's role gives there."""
+    if p.scopes is None:
+        return {"displayName": p.token_name, "role": p.role}
+    perms = ["repo.content.read", "discussion.write", "repo.write"] if p.can_write else ["repo.content.read"]
+    scoped = [
+        {
+            "entity": {"type": _entity_type(p, s), "name": s.name},
+            "permissions": perms,
+        }
+        for s in p.scopes
+    ]
+    return {
+        "displayName": p.token_name,
+        "role": "fineGrained",
+        "fineGrained": {"canReadGatedRepos": True, "global": [], "scoped": scoped, "baseRole": p.role},
+    }
+
+
+def _entity_type(p: Principal, scope: Scope) -> str:
+    if scope.kind == "repo":
+        return scope.repo_type
+    return "user" if scope.name.lower() == p.name.lower() else "org"

@@ -13,9 +13,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from ..domain import gitignore, objects
+from ..domain import gitignore, objects, xetfiles
 from ..domain.accounts import Principal
-from ..domain.discussions import add_event, commit_target, open_discussion, pr_commit_hook
+from ..domain.discussions import (
+    add_event,
+    check_commit_permission,
+    commit_target,
+    open_discussion,
+    pr_commit_hook,
+)
 from ..domain.hub import HubService, Op
 from ..domain.trees import Entry, git_blob_sha1
 from ..storage.db import BlobMeta, Repo
@@ -55,7 +61,7 @@ def _preupload(
     regular = client_wants_regular(request)
     threshold = h.settings(request).large_file_threshold
     with service.sessions() as db:
-        repo = service.writable_repo(db, p, h.PLURAL_TO_TYPE[plural], rid)
+        repo = service.uploadable_repo(db, p, h.PLURAL_TO_TYPE[plural], rid)
         try:
             tree = service.commit_tree(db, service.resolve(db, repo, rev))
         except NotFound:
@@ -95,7 +101,7 @@ def _ignore_rules(service: HubService, uploaded: Any, tree: dict[str, Entry]) ->
         if isinstance(uploaded, str):
             ignored = gitignore.matcher(uploaded)
         elif (entry := tree.get(".gitignore")) is not None:
-            with service.blobs.open(entry.sha256) as fh:
+            with service.content.open(entry.sha256) as fh:
                 text = fh.read(gitignore.MAX_BYTES + 1).decode("utf-8", errors="replace")
             ignored = gitignore.matcher(text, strict=False)
         else:
@@ -234,14 +240,16 @@ def _lfs_entry(service: HubService, repo: Repo, p: Principal, path: str, value: 
     if declared is not None and not h.is_int(declared, 0, 2**63 - 1):
         raise bad_request(f"Invalid lfsFile size {str(declared)[:40]!r} for {path!r}.")
     with service.sessions() as db:
-        known = objects.provable(db, p, repo.id, oid) and service.blobs.exists(oid)
-        meta = db.get(BlobMeta, oid) if known else None
-    if not known:
-        raise bad_request(
-            f"Large file {path!r} ({oid}) was never uploaded to {repo.repo_id!r}: upload it through the LFS"
-            " batch API first."
+        # the bytes may be a blob (LFS) or a Xet file (registered by a verified shard): the same object
+        size = (
+            xetfiles.content_size(db, service.blobs, oid) if objects.provable(db, p, repo.id, oid) else None
         )
-    size = service.blobs.size(oid)
+        meta = db.get(BlobMeta, oid) if size is not None else None
+    if size is None:
+        raise bad_request(
+            f"Large file {path!r} ({oid}) was never uploaded to {repo.repo_id!r}: upload it through Xet or the"
+            " LFS batch API first (with a Xet upload, its shard must have been accepted)."
+        )
     if declared is not None and declared != size:
         raise bad_request(f"lfsFile {path!r}: declared size {declared} but the object has {size} bytes.")
     return Entry(oid, size, True, meta.git_sha1 if meta else None)
@@ -259,9 +267,11 @@ async def commit(request: Request, plural: str, namespace: str, name: str, revis
     def target() -> tuple[Principal, Repo, str]:
         p = h.principal(request)
         with service.sessions() as db:
-            repo = service.writable_repo(db, p, h.PLURAL_TO_TYPE[plural], rid)
+            repo = service.uploadable_repo(db, p, h.PLURAL_TO_TYPE[plural], rid)
             assert p is not None
-            return p, repo, commit_target(db, repo, rev)
+            ref_name = commit_target(db, repo, rev)
+            check_commit_permission(db, p, repo, ref_name, create_pr)
+            return p, repo, ref_name
 
     p, repo, ref_name = await h.run(target)
     builder = _CommitBuilder(service, settings.large_file_threshold)

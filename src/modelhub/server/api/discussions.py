@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from ..domain.accounts import Principal
+from ..domain.accounts import Principal, can_write
 from ..domain.discussions import (
     add_event,
     diff_summary,
@@ -19,6 +19,8 @@ from ..domain.discussions import (
     get_discussion,
     merge_pr,
     open_discussion,
+    require_author_or_writer,
+    require_participant,
 )
 from ..storage.db import Discussion, DiscussionEvent, Ref, Repo, iso
 from . import _http as h
@@ -98,17 +100,14 @@ def create_discussion(
     def work() -> dict[str, Any]:
         with service.sessions() as db:
             repo = service.readable_repo(db, p, h.PLURAL_TO_TYPE[plural], rid)
-            if p is None:
-                raise ApiError(401, "Authentication required to open a discussion.", "Unauthorized")
-            if is_pr and not p.can_write:
-                raise ApiError(403, "Opening a pull request needs a write token.", "Forbidden")
+            author = require_participant(p, repo, "open a pull request" if is_pr else "open a discussion")
             head = db.scalar(
                 select(Ref.commit_id).where(Ref.repo_pk == repo.id, Ref.name == "refs/heads/main")
             )
             disc = open_discussion(
                 db,
                 repo,
-                author=p.name,
+                author=author.name,
                 title=title.strip(),
                 description=str(body.get("description") or ""),
                 is_pr=is_pr,
@@ -156,50 +155,55 @@ def comment(
     service = h.hub(request)
     with service.sessions() as db:
         repo = service.readable_repo(db, p, h.PLURAL_TO_TYPE[plural], rid)
-        if p is None:
-            raise ApiError(401, "Authentication required to comment.", "Unauthorized")
+        author = require_participant(p, repo, "comment")
         disc = _get(db, repo, num)
         ev = add_event(
-            db, disc, "comment", p.name, {"edited": False, "hidden": False, "latest": {"raw": text}}
+            db, disc, "comment", author.name, {"edited": False, "hidden": False, "latest": {"raw": text}}
         )
         db.commit()
         return h.json_response({"newMessage": event_json(ev)})
+
+
+def _author_or_writer_change(
+    request: Request, plural: str, namespace: str, name: str, num: str, action: str, key: str, change: Any
+) -> Response:
+    """A change of a discussion that its author or a repo writer may make: ``change(p, db, disc)`` applies it and
+    returns its event, answered under ``key``."""
+    p = h.principal(request)
+    rid = h.repo_id_from(namespace, name)
+    service = h.hub(request)
+    with service.sessions() as db:
+        repo = service.readable_repo(db, p, h.PLURAL_TO_TYPE[plural], rid)
+        disc = _get(db, repo, num)
+        caller = require_author_or_writer(p, repo, disc, action)
+        ev = change(caller, db, disc)
+        db.commit()
+        return h.json_response({key: event_json(ev)})
 
 
 @router.post(REPO + "/discussions/{num}/status", tags=["discussions"])
 def change_status(
     request: Request, body: h.JsonObject, plural: str, namespace: str, name: str, num: str
 ) -> Response:
-    p = h.principal(request)
-    rid = h.repo_id_from(namespace, name)
     new = body.get("status")
     if new not in ("open", "closed"):
         raise bad_request(f"Invalid status {new!r}: expected 'open' or 'closed'.")
-    service = h.hub(request)
-    with service.sessions() as db:
-        repo = service.readable_repo(db, p, h.PLURAL_TO_TYPE[plural], rid)
-        disc = _get(db, repo, num)
-        if p is None or (p.name != disc.author and not _can_write(p, repo)):
-            raise ApiError(403, "Only the author or a repo writer may change the status.", "Forbidden")
+    comment = _optional_comment(body)
+
+    def change(p: Principal, db: Session, disc: Discussion) -> DiscussionEvent:
         if disc.status == "merged":
             raise bad_request(f"PR #{num} is merged; its status cannot change.")
         disc.status = new
         ev = add_event(db, disc, "status-change", p.name, {"status": new})
-        comment = _optional_comment(body)
         if comment:
             add_event(
-                db,
-                disc,
-                "comment",
-                p.name,
-                {"edited": False, "hidden": False, "latest": {"raw": comment}},
+                db, disc, "comment", p.name, {"edited": False, "hidden": False, "latest": {"raw": comment}}
             )
-        db.commit()
-        return h.json_response({"newStatus": event_json(ev)})
+        return ev
 
-
-def _can_write(p: Principal, repo: Repo) -> bool:
-    return p.can_write and p.member_of(repo.namespace)
+    return _author_or_writer_change(
+        request, plural, namespace, name, num, "change its status", "newStatus", change
+    )
 
 
 @router.post(REPO + "/discussions/{num}/merge", tags=["discussions"])
@@ -225,3 +229,88 @@ def _optional_comment(body: dict[str, Any]) -> str | None:
     if comment is not None and not isinstance(comment, str):
         raise bad_request("'comment' must be a string.")
     return comment
+
+
+@router.post(REPO + "/discussions/{num}/title", tags=["discussions"])
+def rename(
+    request: Request, body: h.JsonObject, plural: str, namespace: str, name: str, num: str
+) -> Response:
+    """Rename a discussion or PR (its author or a writer): a ``title-change`` event."""
+    title = body.get("title")
+    if not isinstance(title, str) or not title.strip() or len(title) > 1000:
+        raise bad_request("'title' must be a non-empty string of at most 1000 characters.")
+
+    def change(p: Principal, db: Session, disc: Discussion) -> DiscussionEvent:
+        old, disc.title = disc.title, title.strip()
+        return add_event(db, disc, "title-change", p.name, {"from": old, "to": disc.title})
+
+    return _author_or_writer_change(request, plural, namespace, name, num, "rename it", "newTitle", change)
+
+
+def _comment_event(db: Session, disc: Discussion, comment_id: str) -> DiscussionEvent:
+    ev = None
+    if comment_id.isascii() and comment_id.isdigit() and len(comment_id) < 12:
+        ev = db.get(DiscussionEvent, int(comment_id))
+    if ev is None or ev.discussion_id != disc.id or ev.type != "comment":
+        raise ApiError(404, f"No comment {comment_id[:40]!r} in #{disc.num}.", "CommentNotFound")
+    return ev
+
+
+def _change_comment(
+    request: Request,
+    plural: str,
+    namespace: str,
+    name: str,
+    num: str,
+    comment_id: str,
+    action: str,
+    change: Any,
+) -> Response:
+    """Load the comment, check that the caller may take part, let ``change(p, repo, ev, data)`` refuse or update
+    its data, store it: the event keeps its author."""
+    p = h.principal(request)
+    rid = h.repo_id_from(namespace, name)
+    service = h.hub(request)
+    with service.sessions() as db:
+        repo = service.readable_repo(db, p, h.PLURAL_TO_TYPE[plural], rid)
+        disc = _get(db, repo, num)
+        ev = _comment_event(db, disc, h.seg(comment_id))
+        caller = require_participant(p, repo, action)
+        data = json.loads(ev.data_json)
+        change(caller, repo, ev, data)
+        ev.data_json = json.dumps(data)
+        db.commit()
+        return h.json_response({"updatedComment": event_json(ev)})
+
+
+@router.post(REPO + "/discussions/{num}/comment/{comment_id}/edit", tags=["discussions"])
+def edit_comment(
+    request: Request, body: h.JsonObject, plural: str, namespace: str, name: str, num: str, comment_id: str
+) -> Response:
+    """Edit a comment: its author only (as on the Hub). ``edited`` becomes true."""
+    content = body.get("content")
+    if not isinstance(content, str) or not content:
+        raise bad_request("Missing 'content' (the new text of the comment) in the request body.")
+
+    def edit(p: Principal, repo: Repo, ev: DiscussionEvent, data: dict[str, Any]) -> None:
+        if ev.author.lower() != p.name.lower():
+            raise ApiError(403, "Only the author of a comment may edit it.", "Forbidden")
+        if data.get("hidden"):
+            raise bad_request("This comment is hidden; it cannot be edited.")
+        data.update(edited=True, latest={"raw": content}, numEdits=int(data.get("numEdits", 0)) + 1)
+
+    return _change_comment(request, plural, namespace, name, num, comment_id, "edit a comment", edit)
+
+
+@router.post(REPO + "/discussions/{num}/comment/{comment_id}/hide", tags=["discussions"])
+def hide_comment(
+    request: Request, plural: str, namespace: str, name: str, num: str, comment_id: str
+) -> Response:
+    """Hide a comment (irreversible, its text is dropped): a writer of the repo, or the comment's author."""
+
+    def hide(p: Principal, repo: Repo, ev: DiscussionEvent, data: dict[str, Any]) -> None:
+        if not can_write(p, repo) and ev.author.lower() != p.name.lower():
+            raise ApiError(403, "Only a writer of the repo or the comment's author may hide it.", "Forbidden")
+        data.update(hidden=True, latest={"raw": ""}, hiddenBy=p.name)
+
+    return _change_comment(request, plural, namespace, name, num, comment_id, "hide a comment", hide)

@@ -13,6 +13,7 @@ from ..domain.errors import (  # noqa: F401 - re-exported for the route modules
     DomainError,
     EntryNotFound,
     Forbidden,
+    GatedRepo,
     InvalidInput,
     NotFound,
     RepoExists,
@@ -78,6 +79,8 @@ def to_api_error(exc: DomainError | ApiError) -> ApiError:
         return exc
     if isinstance(exc, RepoNotFound):
         status = 401 if exc.anonymous else 404
+    elif isinstance(exc, GatedRepo):
+        status = 401 if exc.anonymous else 403
     else:
         status = next((STATUS[k] for k in type(exc).__mro__ if k in STATUS), 400)
     return ApiError(status, exc.message, exc.code, headers=exc.headers, extra=exc.extra)

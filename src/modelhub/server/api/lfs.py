@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from ..domain import objects
+from ..domain import objects, xetfiles
 from ..domain.hub import HubService
 from ..storage.blobs import BlobVerificationError
 from ..storage.db import Repo
@@ -55,17 +55,19 @@ def _batch_item(
         }, False
     item: dict[str, Any] = {"oid": oid, "size": size}
     if operation == "upload":
-        known = objects.provable(db, p, repo.id, oid) and service.blobs.exists(oid)
+        allowed = objects.provable(db, p, repo.id, oid)
         if size > max_size:
             item["error"] = {"code": 422, "message": f"object larger than the {max_size}-byte limit"}
             return item, False
     else:
-        known = objects.in_repo(db, repo.id, oid) and service.blobs.exists(oid)
-    if known and service.blobs.size(oid) != size:
+        allowed = objects.in_repo(db, repo.id, oid)
+    stored = xetfiles.content_size(db, service.blobs, oid) if allowed else None  # a blob or a Xet file
+    known = stored is not None
+    if known and stored != size:
         item["error"] = {"code": 422, "message": f"object {oid} exists in this repo with another size"}
         return item, False
     if operation == "upload":
-        if known:
+        if known and service.blobs.exists(oid):
             service.blobs.touch(oid)  # about to be committed: keep it out of garbage collection
         return item, not known
     if not known:
@@ -92,9 +94,9 @@ def _lfs_batch(request: Request, body: dict[str, Any], repo_type: str, namespace
     out: list[dict[str, Any]] = []
     with service.sessions() as db:
         if operation == "upload":
-            repo = service.writable_repo(db, p, repo_type, rid)
+            repo = service.uploadable_repo(db, p, repo_type, rid)
         else:
-            repo = service.readable_repo(db, p, repo_type, rid)
+            repo = service.downloadable_repo(db, p, repo_type, rid, h.repo_web_url(request, repo_type, rid))
         for obj in objs:
             item, act = _batch_item(db, service, p, repo, operation, obj, max_size)
             if act and operation == "upload":
@@ -166,7 +168,7 @@ async def lfs_upload(request: Request, oid: str) -> Response:
         raise bad_request(f"Invalid object id {oid!r}: expected 64 lowercase hex characters.")
     size, repo_pk = _check_signature(request, oid, scoped=True)
     service = h.hub(request)
-    sink = AsyncBlobSink(await h.run(service.blobs.writer))
+    sink = AsyncBlobSink(await h.run(service.blobs.writer, oid))
     try:
         async for chunk in request.stream():
             if sink.size + len(chunk) > size:
@@ -200,7 +202,7 @@ def lfs_download(request: Request, oid: str) -> Response:
     if not limits.OID.match(oid):
         raise bad_request(f"Invalid object id {oid!r}.")
     _check_signature(request, oid)
-    return serve_blob(h.hub(request), oid, {"ETag": f'"{oid}"'})
+    return serve_blob(h.hub(request), oid, {"ETag": f'"{oid}"'}, range_header=request.headers.get("range"))
 
 
 def _lfs_verify(
@@ -213,11 +215,11 @@ def _lfs_verify(
     if not isinstance(oid, str) or not limits.OID.match(oid):
         raise bad_request(f"Invalid object id {oid!r}.")
     with service.sessions() as db:
-        repo = service.writable_repo(db, p, repo_type, rid)
-        known = objects.provable(db, p, repo.id, oid) and service.blobs.exists(oid)
-    if not known:
+        repo = service.uploadable_repo(db, p, repo_type, rid)
+        allowed = objects.provable(db, p, repo.id, oid)
+        stored = xetfiles.content_size(db, service.blobs, oid) if allowed else None
+    if stored is None:
         raise ApiError(404, f"Object {oid} was not uploaded (or failed verification).", "ObjectNotFound")
-    stored = service.blobs.size(oid)
     if isinstance(size, int) and stored != size:
         raise ApiError(422, f"Object {oid} has {stored} bytes, not {size}.", "SizeMismatch")
     return h.json_response({"oid": oid, "size": stored})

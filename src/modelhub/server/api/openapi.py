@@ -233,7 +233,7 @@ _LFS_VERIFY = Op(
     },
 )
 _RESOLVE_GET = Op(
-    (*_READ, 206, 416),
+    (*_READ, 403, 206, 416),  # 403 (401 anonymous): a gated repo, X-Error-Code GatedRepo
     params=(_RANGE,),
     responses={
         200: {**_BLOB_200, "headers": _BLOB_HEADERS},
@@ -243,9 +243,11 @@ _RESOLVE_GET = Op(
     },
 )
 _RESOLVE_HEAD = Op(
-    _READ, responses={200: {**_BLOB_200, "description": "The file's headers.", "headers": _BLOB_HEADERS}}
+    (*_READ, 403),
+    responses={200: {**_BLOB_200, "description": "The file's headers.", "headers": _BLOB_HEADERS}},
 )
-_XET = Op((404,))  # this hub does not speak Xet: always 404 XetNotSupported
+# a CAS token for the repo (JSON + X-Xet-* headers); the write token also needs write access (403)
+_XET = Op((*_READ, 403), params=(_query("create_pr", _FLAG),))
 _TREE = Op(
     _READ,
     params=(
@@ -321,7 +323,7 @@ OPERATIONS: dict[str, Op] = {
     ),
     f"GET {_REPO}": _REPO_INFO,
     f"GET {_REPO}/revision/{{revision}}": _REPO_INFO,
-    f"GET {_REPO}/auth-check": Op(_READ),
+    f"GET {_REPO}/auth-check": Op((*_READ, 403)),  # 403 GatedRepo
     # refs
     f"GET {_REPO}/refs": Op(_READ, params=(_query("include_prs", _FLAG, "Add ``pullRequests``."),)),
     f"GET {_REPO}/commits/{{revision}}": Op(
@@ -431,8 +433,68 @@ OPERATIONS: dict[str, Op] = {
     ),
     f"GET {_REPO}/discussions/{{num}}": Op(_READ, params=(_query("diff", _FLAG, "PRs: add the diff."),)),
     f"POST {_REPO}/discussions/{{num}}/comment": Op(
-        (*_READ, *_BODY), body=_json_body(_obj(("comment",), comment=_STR), required=True)
+        (*_WRITE, *_BODY), body=_json_body(_obj(("comment",), comment=_STR), required=True)
     ),
+    f"POST {_REPO}/discussions/{{num}}/title": Op(
+        (*_WRITE, *_BODY), body=_json_body(_obj(("title",), title=_STR), required=True)
+    ),
+    f"POST {_REPO}/discussions/{{num}}/comment/{{comment_id}}/edit": Op(
+        (*_WRITE, *_BODY), body=_json_body(_obj(("content",), content=_STR), required=True)
+    ),
+    f"POST {_REPO}/discussions/{{num}}/comment/{{comment_id}}/hide": Op(_WRITE),
+    # gated repos
+    f"POST {_REPO}/ask-access": Op(
+        (*_READ, *_BODY), body=_json_body(_obj(fields={"type": "object", "additionalProperties": _STR}))
+    ),
+    f"GET {_REPO}/user-access-request/pending": Op(_WRITE),
+    f"GET {_REPO}/user-access-request/accepted": Op(_WRITE),
+    f"GET {_REPO}/user-access-request/rejected": Op(_WRITE),
+    f"POST {_REPO}/user-access-request/handle": Op(
+        (*_WRITE, *_BODY),
+        body=_json_body(
+            _obj(
+                ("status",),
+                status={"type": "string", "enum": ["pending", "accepted", "rejected"]},
+                user=_STR,
+                requestId=_STR,
+                rejectionReason=_STR,
+            ),
+            required=True,
+        ),
+    ),
+    f"POST {_REPO}/user-access-request/grant": Op(
+        (*_WRITE, *_BODY), body=_json_body(_obj(("user",), user=_STR), required=True)
+    ),
+    # likes, accounts
+    f"POST {_REPO}/like": Op(_WRITE),
+    f"DELETE {_REPO}/like": Op(_WRITE),
+    f"GET {_REPO}/likers": Op(_READ),
+    "GET /api/users/{user}/likes": Op((200, 401, 404, 503)),
+    "GET /api/users/{user}/overview": Op((200, 401, 404, 503)),
+    "GET /api/organizations/{org}/overview": Op((200, 401, 404, 503)),
+    "GET /api/organizations/{org}/members": Op((200, 401, 404, 503)),
+    "PUT /api/organizations/{org}/members/{user}": Op(
+        (200, 401, 403, 404, 503, *_BODY),
+        body=_json_body(
+            _obj(("role",), role={"type": "string", "enum": ["read", "contributor", "write", "admin"]}),
+            required=True,
+        ),
+    ),
+    "DELETE /api/organizations/{org}/members/{user}": Op((200, 400, 401, 403, 404, 503)),
+    # repo copies and history
+    f"POST {_REPO}/duplicate": Op(
+        (*_WRITE, *_BODY, 409),
+        body=_json_body(
+            _obj(
+                ("repository",),
+                repository=_STR,
+                private=_BOOL,
+                visibility={"type": "string", "enum": ["public", "private", "protected"]},
+            ),
+            required=True,
+        ),
+    ),
+    f"POST {_REPO}/super-squash/{{branch}}": Op((*_WRITE, *_BODY, 409), body=_json_body(_obj(message=_STR))),
     f"POST {_REPO}/discussions/{{num}}/status": Op(
         (*_WRITE, *_BODY),
         body=_json_body(

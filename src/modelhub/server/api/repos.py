@@ -12,7 +12,7 @@ from starlette.responses import Response
 from ..._common.validation import validate_repo_id
 from ...errors import HFValidationError
 from ..domain import views
-from ..domain.accounts import can_read
+from ..domain.accounts import can_read, can_write
 from ..domain.hub import Conflict
 from ..storage.db import Repo, iso
 from . import _http as h
@@ -65,12 +65,15 @@ def create_repo(request: Request, body: h.JsonObject) -> Response:
         raise ApiError(401, "Authentication required to create a repo: pass a write token.", "Unauthorized")
     repo_type = _body_type(body)
     rid, ns, name = _body_repo_id(body, p.name)
-    url = h.repo_web_url(request, repo_type, rid)
     service = h.hub(request)
     service.require_write(p, ns, rid)  # 403 for a read token or a foreign namespace, whether or not it exists
     with service.sessions() as db:
-        existing = service.find_repo(db, repo_type, rid)
+        ns = service.canonical_namespace(db, p, ns)  # "Alice/x" by user alice lands in alice/
+        rid = f"{ns}/{name}"
+        url = h.repo_web_url(request, repo_type, rid)
+        existing = service.find_repo(db, repo_type, rid)  # in any casing: names are unique ignoring case
         if existing is not None and can_read(p, existing):
+            url = h.repo_web_url(request, repo_type, existing.repo_id)
             return h.json_response({"error": f"You already created this {repo_type} repo", "url": url}, 409)
     try:
         repo = service.create_repo(p, repo_type, ns, name, bool(_visibility(body)))
@@ -106,7 +109,10 @@ def move_repo(request: Request, body: h.JsonObject) -> Response:
     service.require_write(p, dst_ns, dst)
     with service.sessions() as db:
         repo = service.writable_repo(db, p, repo_type, src)
-        if service.find_repo(db, repo_type, dst) is not None:
+        dst_ns = service.canonical_namespace(db, p, dst_ns)
+        dst = f"{dst_ns}/{dst_name}"
+        other = service.find_repo(db, repo_type, dst)
+        if other is not None and other.id != repo.id:  # renaming to another casing of itself is fine
             raise ApiError(409, f"Cannot move {src!r} to {dst!r}: {dst!r} already exists.", "Conflict")
         db.execute(update(Repo).where(Repo.id == repo.id).values(namespace=dst_ns, name=dst_name))
         db.commit()
@@ -137,9 +143,64 @@ def repo_settings(request: Request, body: h.JsonObject, plural: str, namespace: 
         return h.json_response({"private": repo.private, "gated": repo.gated or False})
 
 
-def _repo_info(request: Request, d: views.RepoDetail) -> dict[str, Any]:
-    blobs = request.query_params.get("blobs") in ("true", "1", "True")
-    repo, tree, card = d.repo, d.tree, d.card
+# What ``expand=`` may name (the official client's lists for models, datasets and spaces); properties this hub
+# does not compute are accepted and left out of the answer.
+EXPAND = frozenset(
+    [
+        "author",
+        "baseModels",
+        "cardData",
+        "childrenModelCount",
+        "citation",
+        "config",
+        "createdAt",
+        "description",
+        "disabled",
+        "downloads",
+        "downloadsAllTime",
+        "evalResults",
+        "gated",
+        "gguf",
+        "inference",
+        "inferenceProviderMapping",
+        "lastModified",
+        "library_name",
+        "likes",
+        "mask_token",
+        "model-index",
+        "paperswithcode_id",
+        "pipeline_tag",
+        "private",
+        "resourceGroup",
+        "runtime",
+        "safetensors",
+        "sdk",
+        "sha",
+        "siblings",
+        "spaces",
+        "subdomain",
+        "tags",
+        "transformersInfo",
+        "trendingScore",
+        "usedStorage",
+        "widgetData",
+        "xetEnabled",
+    ]
+)
+_ALWAYS = ("_id", "id", "modelId")
+
+
+def _expand(request: Request) -> list[str] | None:
+    wanted = request.query_params.getlist("expand")
+    unknown = [e for e in wanted if e not in EXPAND]
+    if unknown:
+        raise bad_request(
+            f"Invalid expand property {unknown[0][:60]!r}: expected some of {', '.join(sorted(EXPAND))}."
+        )
+    return wanted or None
+
+
+def _siblings(tree: dict[str, Any], blobs: bool) -> list[dict[str, Any]]:
     siblings = []
     for path in sorted(tree):
         sib: dict[str, Any] = {"rfilename": path}
@@ -149,6 +210,13 @@ def _repo_info(request: Request, d: views.RepoDetail) -> dict[str, Any]:
             if e.lfs:
                 sib["lfs"] = {"sha256": e.sha256, "size": e.size, "pointerSize": e.pointer_size}
         siblings.append(sib)
+    return siblings
+
+
+def _repo_info(request: Request, d: views.RepoDetail, expand: list[str] | None) -> dict[str, Any]:
+    """The Hub's repo info: the default view, or exactly the ``expand`` properties (plus the ids)."""
+    blobs = request.query_params.get("blobs") in ("true", "1", "True")
+    repo, tree, card, meta = d.repo, d.tree, d.card, d.meta
     info: dict[str, Any] = {
         "_id": str(repo.id),
         "id": repo.repo_id,
@@ -160,18 +228,26 @@ def _repo_info(request: Request, d: views.RepoDetail) -> dict[str, Any]:
         "lastModified": iso(d.commit.created_at),
         "createdAt": iso(repo.created_at),
         "tags": d.tags,
-        "downloads": 0,
-        "likes": 0,
+        "downloads": d.downloads[0],
+        "likes": d.likes,
         "cardData": card or None,
-        "siblings": siblings,
+        "siblings": _siblings(tree, blobs),
     }
-    if blobs:
+    if blobs or (expand and "usedStorage" in expand):
         info["usedStorage"] = sum(e.size for e in tree.values())
     if repo.type == "model":
-        info["library_name"] = card.get("library_name")
-        info["pipeline_tag"] = card.get("pipeline_tag")
-        info["modelId"] = repo.repo_id
-    return info
+        info.update(library_name=meta.library_name, pipeline_tag=meta.pipeline_tag, modelId=repo.repo_id)
+        for key, value in (
+            ("config", meta.config),
+            ("transformersInfo", meta.transformers_info),
+            ("safetensors", meta.safetensors),
+        ):
+            if value is not None:
+                info[key] = value
+    if expand is None:
+        return info
+    info["downloadsAllTime"] = d.downloads[1]
+    return {k: v for k, v in info.items() if k in _ALWAYS or k in expand}
 
 
 @router.get(REPO, tags=["repos"])
@@ -184,8 +260,51 @@ def repo_info(request: Request, plural: str, namespace: str, name: str, revision
     service = h.hub(request)
     repo = service.readable_snapshot(p, h.PLURAL_TO_TYPE[plural], rid)  # cached, like the resolve path
     cid = service.resolve_cached(repo, rev)
+    expand = _expand(request)
     with service.sessions() as db:
-        return h.json_response(_repo_info(request, views.repo_detail(service, db, repo, cid)))
+        return h.json_response(_repo_info(request, views.repo_detail(service, db, repo, cid), expand))
+
+
+def _flag(request: Request, name: str) -> bool:
+    return request.query_params.get(name) in ("1", "true", "True")
+
+
+def _list_item(
+    request: Request, service: Any, db: Any, summary: views.RepoSummary, expand: list[str] | None
+) -> dict[str, Any]:
+    """A listing entry: the summary; with ``full`` also the files, with ``cardData`` / ``config`` those, with
+    ``expand`` exactly the properties named (computed from the head of ``main`` as repo info does)."""
+    repo, meta = summary.repo, summary.meta
+    item: dict[str, Any] = {
+        "_id": str(repo.id),
+        "id": repo.repo_id,
+        "author": repo.namespace,
+        "sha": summary.sha,
+        "private": repo.private,
+        "gated": repo.gated or False,
+        "lastModified": iso(repo.last_modified),
+        "createdAt": iso(repo.created_at),
+        "tags": summary.tags,
+        "downloads": summary.downloads[0],
+        "likes": summary.likes,
+    }
+    if repo.type == "model":
+        item.update(
+            modelId=repo.repo_id,
+            library_name=meta.get("library_name") or summary.card.get("library_name"),
+            pipeline_tag=meta.get("pipeline_tag") or summary.card.get("pipeline_tag"),
+        )
+    full, card_data, config = _flag(request, "full"), _flag(request, "cardData"), _flag(request, "config")
+    if summary.sha is None or not (full or card_data or config or expand):
+        return item
+    info = _repo_info(request, views.repo_detail(service, db, repo, summary.sha), expand)
+    if expand:
+        return info
+    keep = {"siblings", "cardData"} if full else set()
+    keep |= {"cardData"} if card_data else set()
+    keep |= {"config"} if config else set()
+    item.update({k: v for k, v in info.items() if k in keep})
+    return item
 
 
 @router.get("/api/{plural:plural}", tags=["repos"])
@@ -199,6 +318,7 @@ def list_repos(request: Request, plural: str) -> Response:
     offset = decode_cursor(q.get("cursor"))
     sort = q.get("sort") or "lastModified"
     direction = q.get("direction")
+    expand = _expand(request)
     with service.sessions() as db:
         page, total = views.search_repos(
             db,
@@ -211,30 +331,9 @@ def list_repos(request: Request, plural: str) -> Response:
             direction=direction,
             offset=offset,
             limit=limit,
+            counter=service.downloads,
         )
-    out = []
-    for summary in page:
-        repo, card, tags = summary.repo, summary.card, summary.tags
-        item = {
-            "_id": str(repo.id),
-            "id": repo.repo_id,
-            "author": repo.namespace,
-            "sha": summary.sha,
-            "private": repo.private,
-            "gated": repo.gated or False,
-            "lastModified": iso(repo.last_modified),
-            "createdAt": iso(repo.created_at),
-            "tags": tags,
-            "downloads": 0,
-            "likes": 0,
-        }
-        if repo.type == "model":
-            item.update(
-                modelId=repo.repo_id,
-                library_name=card.get("library_name"),
-                pipeline_tag=card.get("pipeline_tag"),
-            )
-        out.append(item)
+        out = [_list_item(request, service, db, summary, expand) for summary in page]
     headers = {}
     if offset + limit < total:
         params = [(k, v) for k, v in q.multi_items() if k != "cursor"] + [
@@ -246,11 +345,15 @@ def list_repos(request: Request, plural: str) -> Response:
 
 @router.get(REPO + "/auth-check", tags=["repos"])
 def auth_check(request: Request, plural: str, namespace: str, name: str) -> Response:
-    """200 if the caller may read the repo, else RepoNotFound (404, or 401 when anonymous)."""
+    """200 if the caller may read the repo (and have its files, for a gated one), else RepoNotFound (404, or 401
+    when anonymous) or GatedRepo (403, 401 anonymous)."""
     p = h.principal(request)
     rid = h.repo_id_from(namespace, name)
     service = h.hub(request)
     with service.sessions() as db:
         repo = service.readable_repo(db, p, h.PLURAL_TO_TYPE[plural], rid)
-        writable = p is not None and p.can_write and p.member_of(repo.namespace)
+        writable = can_write(p, repo)
+    service.require_download(
+        p, repo, h.repo_web_url(request, repo.type, repo.repo_id)
+    )  # GatedRepo as the Hub
     return h.json_response({"read": True, "write": writable})

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 from urllib.parse import quote
 
 import anyio.to_thread
 from fastapi import APIRouter, Request
-from starlette.responses import FileResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 
 from ..caches import MISS
+from ..domain import xetfiles
+from ..domain.downloads import is_query_file
 from ..domain.hub import HubService
 from . import _http as h
 from .errors import ApiError, DomainError, entry_not_found
@@ -27,11 +30,75 @@ class _BlobFileResponse(FileResponse):
     chunk_size = 1 << 20
 
 
-def serve_blob(
-    service: HubService, sha256: str, headers: dict[str, str], filename: str = "", expires_in: int = 3600
+_RANGE = re.compile(r"^bytes=(\d{0,19})-(\d{0,19})$")
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """``[start, end)`` of a single-range ``Range`` header (None: the whole file); 416 when unsatisfiable."""
+    if not header:
+        return None
+    m = _RANGE.match(header.strip())
+    if m is None or not (m.group(1) or m.group(2)):
+        return None  # a form we do not serve (several ranges): the whole file, as RFC 9110 allows
+    if not m.group(1):  # the last N bytes
+        return max(size - int(m.group(2)), 0), size
+    start = int(m.group(1))
+    end = min(int(m.group(2)) + 1, size) if m.group(2) else size
+    if start >= size or end <= start:
+        raise ApiError(
+            416,
+            f"Range {header[:80]!r} is not satisfiable for {size} bytes.",
+            "RangeNotSatisfiable",
+            headers={"Content-Range": f"bytes */{size}"},
+        )
+    return start, end
+
+
+def serve_xet(
+    service: HubService, sha256: str, headers: dict[str, str], range_header: str | None
 ) -> Response:
-    """The bytes of a blob: a redirect to the store when it offers a direct URL (remote stores), else streamed
-    from local disk with Range support."""
+    """The bytes of a file Xet storage holds, reconstructed from its xorbs as they stream (with Range)."""
+    with service.sessions() as db:
+        f = xetfiles.file_by_sha256(db, sha256)
+    if f is None or service.xet is None:
+        raise ApiError(500, f"Object {sha256} is missing from storage.", "BlobMissing")
+    span = byte_range(range_header, f.size)
+    start, end = span or (0, f.size)
+    out = {**headers, "Content-Length": str(end - start), "Accept-Ranges": "bytes"}
+    status = 200
+    if span is not None:
+        status = 206
+        out["Content-Range"] = f"bytes {start}-{end - 1}/{f.size}"
+    # a sync iterator: Starlette pulls it on the thread pool, so reading and decompressing stay off the loop
+    body = service.xet.iter_file(f.hash, start, end)
+    return StreamingResponse(body, status_code=status, headers=out, media_type="application/octet-stream")
+
+
+def xet_hash_of(service: HubService, sha256: str) -> str | None:
+    """The Xet file hash of a content object, if Xet storage holds it (cached like the other hot-path lookups)."""
+    key = ("xethash", sha256)
+    hit = service.hot.get(key)
+    if hit is not MISS:
+        return hit
+    gen = service.hot.gen
+    with service.sessions() as db:
+        found = xetfiles.xet_hashes(db, [sha256]).get(sha256)
+    service.hot.put(key, found, gen)
+    return found
+
+
+def serve_blob(
+    service: HubService,
+    sha256: str,
+    headers: dict[str, str],
+    filename: str = "",
+    expires_in: int = 3600,
+    range_header: str | None = None,
+) -> Response:
+    """The bytes of a content object: a redirect to the store when it offers a direct URL (remote stores), else
+    streamed from local disk with Range support; a file only Xet storage holds is reconstructed."""
+    if not service.blobs.exists(sha256):
+        return serve_xet(service, sha256, headers, range_header)
     url = service.blobs.download_url(sha256, filename=filename, expires_in=expires_in)
     if url is not None:
         return RedirectResponse(url, status_code=302, headers=headers)
@@ -54,12 +121,17 @@ def resolve_response(
     rel = h.path_from(path)
     service = h.hub(request)
     snap = service.readable_snapshot(p, repo_type, rid)
+    service.require_download(p, snap, h.repo_web_url(request, repo_type, snap.repo_id))
     cid = service.resolve_cached(snap, rev)
     tree = service.cached_commit_tree(cid)
     entry = tree.get(rel)
     if entry is None:
         raise entry_not_found(rid, rev, rel, cid)
+    if is_query_file(repo_type, rel, snap.library):
+        service.downloads.hit(snap.id)  # in memory; written in batches (domain/downloads.py)
+        request.scope["modelhub.download"] = snap.id  # the fast path counts cached answers of it too
     headers = {"X-Repo-Commit": cid, "Accept-Ranges": "bytes", "Cache-Control": "private, max-age=0"}
+    xet_hash = xet_hash_of(service, entry.sha256) if entry.lfs else None
     if entry.lfs:
         headers.update(
             {
@@ -68,16 +140,24 @@ def resolve_response(
                 "X-Linked-Size": str(entry.size),
             }
         )
+        if xet_hash is not None:  # Xet clients download it through the CAS; others get the bytes below
+            plural = h.TYPE_TO_PLURAL[repo_type]
+            refresh = f"{h.base_url(request)}/api/{plural}/{rid}/xet-read-token/{cid}"
+            headers["X-Xet-Hash"] = xet_hash
+            headers["Link"] = f'<{refresh}>; rel="xet-auth"'
     else:
         headers["ETag"] = f'"{entry.oid}"'
     headers["Content-Disposition"] = f"inline; filename*=UTF-8''{quote(rel.rsplit('/', 1)[-1])}"
     if request.method == "HEAD":
         headers["Content-Length"] = str(entry.size)
         return Response(status_code=200, headers=headers, media_type="application/octet-stream")
+    if xet_hash is not None and not service.blobs.exists(entry.sha256):
+        return serve_xet(service, entry.sha256, headers, request.headers.get("range"))
     if entry.size <= SMALL_FILE and "range" not in request.headers:
         with service.blobs.open(entry.sha256) as fh:  # small: one read beats a threaded file stream
             return Response(fh.read(), headers=headers, media_type="application/octet-stream")
-    return serve_blob(service, entry.sha256, headers, rel.rsplit("/", 1)[-1])
+    ttl = request.app.state.settings.download_url_ttl  # a short-lived redirect (remote stores)
+    return serve_blob(service, entry.sha256, headers, rel.rsplit("/", 1)[-1], ttl)
 
 
 @router.get("/{namespace}/{name}/resolve/{revision}/{path:path}", tags=["files"])
@@ -105,8 +185,8 @@ class ResolveFastPath:
     The work (token check, database, small-file read) runs on a worker thread, never on the event loop. Small
     answers (HEAD, errors, GET bodies up to 4 KiB) are also kept in the service's ``HotCache``, keyed by method,
     raw path and the caller (user and token role, after the token was checked), so the access decision is the one
-    made for that caller. Like the other hot-path entries they are dropped on every committed write of this
-    process and live at most the cache TTL (2 s) otherwise."""
+    made for that caller. Like the other hot-path entries they are dropped when any process writes to the database
+    (``HubService.sync_caches``, one primary-key read per request)."""
 
     MAX_CACHED_BODY = 4096
 
@@ -145,11 +225,15 @@ class ResolveFastPath:
         except (ApiError, DomainError) as exc:
             return h.error_response(exc, head=head)
         hot = self.app.state.hub.hot
-        key = ("resolve", request.method, request.scope["path"], None if p is None else (p.user_id, p.role))
+        if not ranged:
+            self.app.state.hub.sync_caches()  # answers stay correct after writes of other processes
+        key = ("resolve", request.method, request.scope["path"], None if p is None else p.cache_key)
         if not ranged:
             hit = hot.get(key)
             if hit is not MISS:
-                status, headers, body = hit
+                status, headers, body, counted = hit
+                if counted is not None:
+                    self.app.state.hub.downloads.hit(counted)
                 cached = Response(body, status_code=status)
                 cached.raw_headers = list(headers)
                 return cached
@@ -165,5 +249,6 @@ class ResolveFastPath:
             and len(body) <= self.MAX_CACHED_BODY
             and response.status_code < 500
         ):
-            hot.put(key, (response.status_code, response.raw_headers, body), gen)
+            counted = request.scope.get("modelhub.download")
+            hot.put(key, (response.status_code, response.raw_headers, body, counted), gen)
         return response

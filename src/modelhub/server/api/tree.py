@@ -1,4 +1,4 @@
-"""Browsing files: tree listings (paginated, pinned to one commit), ``paths-info``, and the Xet token routes (404 until Xet lands)."""
+"""Browsing files: tree listings (paginated, pinned to one commit) and ``paths-info``; Xet files carry ``xetHash``."""
 
 from __future__ import annotations
 
@@ -6,13 +6,15 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
+from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from ..._common.validation import is_commit_hash
+from ..domain import xetfiles
 from ..domain.trees import dir_oids, directories
 from ..storage.db import iso
 from . import _http as h
-from .errors import ApiError, bad_request, entry_not_found
+from .errors import bad_request, entry_not_found
 from .paging import decode_cursor_full, encode_cursor
 
 router = APIRouter()
@@ -44,7 +46,7 @@ def _tree(request: Request, plural: str, namespace: str, name: str, revision: st
         size = h.settings(request).page_size
         if expand:
             size = min(size, 100)  # lastCommit is computed per entry: smaller pages, like the Hub
-        page = listing[offset : offset + size]
+        page = with_xet_hashes(db, listing[offset : offset + size])
         if expand:
             page = [dict(e) for e in page]  # the listing is shared (memoized): annotate copies
             lasts = service.last_commits(db, cid, {e["path"]: e["type"] == "directory" for e in page})
@@ -60,6 +62,18 @@ def _tree(request: Request, plural: str, namespace: str, name: str, revision: st
         url = f"{h.base_url(request)}/api/{plural}/{rid}/tree/{quote(rev, safe='')}{tail}?{urlencode(params)}"
         headers["Link"] = f'<{url}>; rel="next"'
     return h.json_response(page, headers=headers)
+
+
+def with_xet_hashes(db: Session, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The entries with ``xetHash`` on the large files Xet storage holds (copies: listings are shared)."""
+    shas = [e["lfs"]["oid"] for e in entries if "lfs" in e]
+    found = xetfiles.xet_hashes(db, shas) if shas else {}
+    if not found:
+        return entries
+    return [
+        {**e, "xetHash": found[e["lfs"]["oid"]]} if "lfs" in e and e["lfs"]["oid"] in found else e
+        for e in entries
+    ]
 
 
 @router.get(REPO + "/tree/{revision}", tags=["files"])
@@ -116,16 +130,10 @@ def _paths_info(
                 out.append(tree[path].api_dict(path))
             elif path in oids:
                 out.append({"type": "directory", "oid": oids[path], "size": 0, "path": path})
+        out = with_xet_hashes(db, out)
         if expand:
             lasts = service.last_commits(db, cid, {e["path"]: e["type"] == "directory" for e in out})
             for item in out:
                 last = lasts[item["path"]]
                 item["lastCommit"] = {"id": last.id, "title": last.title, "date": iso(last.created_at)}
     return h.json_response(out)
-
-
-@router.get("/api/{plural:plural}/{namespace}/{name}/xet-read-token/{revision}", tags=["files"])
-@router.get("/api/{plural:plural}/{namespace}/{name}/xet-write-token/{revision}", tags=["files"])
-def no_xet(plural: str, namespace: str, name: str, revision: str) -> Response:
-    """This hub does not speak Xet (see docs/server.md); 404 so clients keep to LFS / regular uploads."""
-    raise ApiError(404, "This hub does not support Xet storage; set HF_HUB_DISABLE_XET=1.", "XetNotSupported")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from fastapi import Request
 
 from . import _http as h
@@ -42,26 +40,18 @@ LFS_EXTENSIONS = [
     ".zip",
     ".zst",
 ]
-_HF_HUB_UA = re.compile(r"(?:^|;\s*)hf_hub/(\d+)\.(\d+)")
 
 
 # --- upload negotiation ---------------------------------------------------------------------------------------
 
 
 def client_wants_regular(request: Request) -> bool:
-    """True when preupload should answer ``regular`` for every file (see docs/server.md, "Xet").
+    """True when preupload should answer ``regular`` for every file (``--upload-mode regular``).
 
-    The official client >= 1.20 with ``hf_xet`` installed goes to Xet for any ``lfs`` answer and cannot be steered,
-    so in ``auto`` mode such clients get ``regular`` unless their user-agent opts in with ``upload/lfs``.
-    """
-    mode = h.settings(request).upload_mode
-    if mode != "auto":
-        return mode == "regular"
-    ua = request.headers.get("user-agent", "")
-    if "upload/lfs" in ua:
-        return False
-    m = _HF_HUB_UA.search(ua)
-    return m is not None and (int(m.group(1)), int(m.group(2))) >= (1, 20)
+    In ``auto`` (the default) large files are ``lfs`` for every client: the official client >= 1.20 with
+    ``hf_xet`` then uploads them through Xet (the CAS under ``/cas``), any other client (hf_xet absent or
+    ``HF_HUB_DISABLE_XET=1``, older clients, modelhub's own, git-lfs) through the LFS batch API."""
+    return h.settings(request).upload_mode == "regular"
 
 
 def is_large(path: str, size: int, sample: bytes, threshold: int) -> bool:

@@ -12,7 +12,16 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ..storage.db import Discussion, DiscussionEvent, Ref, Repo
-from .errors import Conflict, NotFound, RevisionNotFound, bad_request, revision_not_found
+from .accounts import Principal, ReadableRepo, can_contribute, can_write
+from .errors import (
+    Conflict,
+    NotFound,
+    RevisionNotFound,
+    Unauthorized,
+    bad_request,
+    forbidden,
+    revision_not_found,
+)
 from .hub import HubService, RefMoved, branch_ref
 
 
@@ -212,3 +221,106 @@ def pr_commit_hook(repo: Repo, ref_name: str, author: str, title: str) -> Callab
                 db.execute(update(Discussion).where(Discussion.id == disc.id).values(status="open"))
 
     return hook
+
+
+# --- who may do what on a discussion (the web pages ask these; permissions come from accounts' rules) ----------
+
+
+def can_merge(principal: Principal | None, repo: Repo) -> bool:
+    """Merging moves the target branch: a writer of the repo."""
+    return can_write(principal, repo)
+
+
+def can_change_status(principal: Principal | None, repo: Repo, disc: Discussion) -> bool:
+    """Closing or reopening: the author, or a writer of the repo (a merged PR stays merged)."""
+    if principal is None or disc.status == "merged" or not can_contribute(principal, repo):
+        return False
+    return is_author(principal, disc) or can_write(principal, repo)
+
+
+def can_comment(principal: Principal | None, repo: Repo) -> bool:
+    """Anyone signed in who can read the repo with a write-capable token (the rule of require_participant)."""
+    return principal is not None and can_contribute(principal, repo)
+
+
+def comment(db: Session, disc: Discussion, author: str, text: str) -> DiscussionEvent:
+    if not text.strip():
+        raise bad_request("The comment is empty: write something first.")
+    if len(text) > MAX_COMMENT:
+        raise bad_request(f"The comment is longer than {MAX_COMMENT} characters.")
+    ev = add_event(db, disc, "comment", author, {"edited": False, "hidden": False, "latest": {"raw": text}})
+    db.commit()
+    return ev
+
+
+def set_status(db: Session, disc: Discussion, author: str, status: str) -> None:
+    if status not in ("open", "closed"):
+        raise bad_request(f"Invalid status {status!r}: expected 'open' or 'closed'.")
+    if disc.status == "merged":
+        raise bad_request(f"#{disc.num} is merged; its status cannot change.")
+    disc.status = status
+    add_event(db, disc, "status-change", author, {"status": status})
+    db.commit()
+
+
+MAX_COMMENT = 65536
+
+
+# --- who may do what (the Hub's rules for community contributions) ---------------------------------------------
+
+
+def require_participant(p: Principal | None, repo: ReadableRepo, action: str) -> Principal:
+    """Open a discussion or PR, comment, like: any signed-in reader with a write-capable token (a ``read`` token
+    writes nothing, as on the Hub; a fine-grained one must cover the repo)."""
+    if p is None:
+        raise Unauthorized(f"Authentication required to {action}: pass a write token.")
+    if not can_contribute(p, repo):
+        raise forbidden(
+            f"Your token {p.token_name!r} may not {action} on {repo.namespace}/{repo.name}: that needs a token with"
+            " the 'write' role" + (" whose scopes cover this repo." if p.scopes is not None else ".")
+        )
+    return p
+
+
+def is_author(p: Principal, disc: Discussion) -> bool:
+    return disc.author.lower() == p.name.lower()
+
+
+def require_author_or_writer(
+    p: Principal | None, repo: ReadableRepo, disc: Discussion, action: str
+) -> Principal:
+    """Change a discussion (status, title): its author (still able to contribute) or a writer of the repo."""
+    p = require_participant(p, repo, action)
+    if not can_write(p, repo) and not is_author(p, disc):
+        raise forbidden(f"Only the author of #{disc.num} or a writer of the repo may {action}.")
+    return p
+
+
+def check_commit_permission(
+    db: Session, p: Principal | None, repo: Repo, ref_name: str, create_pr: bool
+) -> None:
+    """A commit that opens a PR: any contributor; to ``refs/pr/N``: the repo's writers and the PR's author; to a
+    branch: writers only."""
+    if create_pr:
+        require_participant(p, repo, "open a pull request")
+        return
+    if p is not None and can_write(p, repo):
+        return
+    if ref_name.startswith("refs/pr/"):
+        p = require_participant(p, repo, "push to a pull request")
+        disc = db.scalar(
+            select(Discussion).where(
+                Discussion.repo_pk == repo.id, Discussion.num == int(ref_name.removeprefix("refs/pr/"))
+            )
+        )
+        if disc is not None and is_author(p, disc):
+            return
+        raise forbidden(
+            f"Only the author of PR #{disc.num if disc else '?'} or a writer of the repo may push to it."
+        )
+    if p is None:
+        raise Unauthorized("Authentication required to commit: pass a write token.")
+    raise forbidden(
+        f"User {p.name!r} may not write to {ref_name.removeprefix('refs/heads/')!r} of"
+        f" {repo.namespace}/{repo.name}: open a pull request instead (create_pr=True)."
+    )

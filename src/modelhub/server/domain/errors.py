@@ -59,6 +59,17 @@ class RepoNotFound(NotFound):
         self.anonymous = anonymous
 
 
+class GatedRepo(DomainError):
+    """The repo is gated and the caller has no accepted access request (401 anonymous, 403 signed in); its
+    metadata stays visible, its files do not. The message says how to ask for access."""
+
+    default_code = "GatedRepo"
+
+    def __init__(self, message: str, *, anonymous: bool) -> None:
+        super().__init__(message)
+        self.anonymous = anonymous
+
+
 class RevisionNotFound(NotFound):
     default_code = "RevisionNotFound"
 

@@ -188,3 +188,14 @@ def check_front_matter(text: str) -> str | None:
     if data is not None and not isinstance(data, dict):
         return "README.md metadata must be a YAML mapping."
     return None
+
+
+def card_body(text: str) -> str:
+    """The README text after its front matter block (all of it when there is none): what a card page renders."""
+    if not text.startswith("---"):
+        return text
+    first = _FIRST_SEP.search(text)
+    closing = _CLOSING.search(text, first.start()) if first is not None else None
+    if closing is None:
+        return text
+    return text[closing.end() :].lstrip("\r\n")

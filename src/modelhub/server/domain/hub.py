@@ -13,20 +13,23 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import random
 import time
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, cast
 
-from sqlalchemy import CursorResult, delete, event, select, update
+from sqlalchemy import CursorResult, delete, event, func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..._common.validation import is_commit_hash
 from ..caches import MISS, Caches
 from ..storage.blobs import BlobStore
-from ..storage.db import Commit, Ref, Repo, Tree, utcnow
-from . import objects
-from .accounts import Principal, can_read, can_write_namespace
+from ..storage.db import Commit, Ref, Repo, Tree, read_generation, utcnow
+from . import gating, metadata, objects, xetfiles
+from .accounts import Principal, can_contribute, can_create_in, can_read, can_write
+from .content import ContentReader
+from .downloads import DownloadCounter
 from .errors import (
     Conflict,
     EntryNotFound,
@@ -81,6 +84,9 @@ class GarbageReport:
     partial_uploads: int = 0
     partial_bytes: int = 0
     grants: int = 0
+    xet_files: int = 0
+    xorbs: int = 0
+    shards: int = 0
 
 
 @dataclass(frozen=True)
@@ -121,10 +127,49 @@ class RepoSnap:
     private: bool
     gated: str = ""
     created_at: dt.datetime | None = None
+    created_by: int | None = None
+    library: str | None = None  # from the derived metadata of main (which files count as downloads)
 
     @property
     def repo_id(self) -> str:
         return f"{self.namespace}/{self.name}"
+
+
+def _same_repo(repo_type: str, repo_id: str) -> tuple[Any, ...]:
+    """WHERE clauses matching ``repo_id`` ignoring case (served by the index ``uq_repo_ci``)."""
+    namespace, _, name = repo_id.partition("/")
+    return (
+        Repo.type == repo_type,
+        func.lower(Repo.namespace) == namespace.lower(),
+        func.lower(Repo.name) == name.lower(),
+    )
+
+
+def _library(meta_json: str | None) -> str | None:
+    try:
+        library = json.loads(meta_json or "{}").get("library_name")
+    except ValueError:
+        return None
+    return library if isinstance(library, str) else None
+
+
+def _refusal(principal: Principal | None, what: str, action: str) -> Exception:
+    """Why a caller who may read ``what`` may not ``action`` it (401 anonymous, 403 with the reason)."""
+    if principal is None:
+        return Unauthorized(f"Authentication required to {action} {what!r}: pass a write token.")
+    if not principal.can_write:
+        return forbidden(
+            f"Your token {principal.token_name!r} has the 'read' role; to {action} {what!r} you need a write token."
+        )
+    if principal.scopes is not None:
+        return forbidden(
+            f"Your fine-grained token {principal.token_name!r} is not allowed to {action} {what!r}: its scopes are"
+            f" {', '.join(s.name for s in principal.scopes)}."
+        )
+    return forbidden(
+        f"User {principal.name!r} may not {action} {what!r} (not the owner, nor a member of the organization with"
+        " the write role). Open a pull request instead (create_pr=True)."
+    )
 
 
 class HubService:
@@ -136,16 +181,19 @@ class HubService:
         self.caches = Caches()
         self.hot = self.caches.hot
         event.listen(sessions, "after_commit", self.hot.invalidate)
+        self._engine = sessions.kw["bind"]
         self.trees = self.caches.trees
+        self.xet: xetfiles.XetReader | None = None  # set by the app when the Xet room is wired in
+        # file contents wherever they are stored (blob store or Xet): what the server itself reads of files
+        self.content = ContentReader(blobs, sessions, lambda: self.xet)
+        self.downloads = DownloadCounter(sessions)
 
     # --- repos --------------------------------------------------------------------------------------------
 
     @staticmethod
     def find_repo(db: Session, repo_type: str, repo_id: str) -> Repo | None:
-        namespace, _, name = repo_id.partition("/")
-        return db.scalar(
-            select(Repo).where(Repo.type == repo_type, Repo.namespace == namespace, Repo.name == name)
-        )
+        """The repo of that id in any casing (names are unique ignoring case; the row has the canonical one)."""
+        return db.scalar(select(Repo).where(*_same_repo(repo_type, repo_id)).order_by(Repo.id).limit(1))
 
     def readable_repo(self, db: Session, principal: Principal | None, repo_type: str, repo_id: str) -> Repo:
         repo = self.find_repo(db, repo_type, repo_id)
@@ -153,22 +201,48 @@ class HubService:
             raise repo_not_found(repo_id, principal is None)
         return repo
 
+    def sync_caches(self) -> None:
+        """Drop the hot cache if any process wrote to the database since it was filled (caches.py)."""
+        self.hot.sync(read_generation(self._engine))
+
     def repo_snapshot(self, repo_type: str, repo_id: str) -> RepoSnap | None:
-        """Cached repo lookup for the hot read paths (resolve, tree, repo info)."""
+        """Cached repo lookup for the hot read paths (resolve, tree, repo info); correct across processes."""
+        self.sync_caches()
         key = ("repo", repo_type, repo_id)
         hit = self.hot.get(key)
         if hit is not MISS:
             return hit
         gen = self.hot.gen
-        namespace, _, name = repo_id.partition("/")
         with self.sessions() as db:
             row = db.execute(
-                select(Repo.id, Repo.private, Repo.gated, Repo.created_at).where(
-                    Repo.type == repo_type, Repo.namespace == namespace, Repo.name == name
+                select(
+                    Repo.id,
+                    Repo.namespace,
+                    Repo.name,
+                    Repo.private,
+                    Repo.gated,
+                    Repo.created_at,
+                    Repo.created_by,
+                    Repo.meta_json,
                 )
+                .where(*_same_repo(repo_type, repo_id))
+                .order_by(Repo.id)
+                .limit(1)
             ).first()
         snap = (
-            RepoSnap(row[0], repo_type, namespace, name, bool(row[1]), row[2] or "", row[3]) if row else None
+            RepoSnap(
+                row[0],
+                repo_type,
+                row[1],
+                row[2],
+                bool(row[3]),
+                row[4] or "",
+                row[5],
+                row[6],
+                _library(row[7]),
+            )
+            if row
+            else None
         )
         self.hot.put(key, snap, gen)
         return snap
@@ -192,45 +266,123 @@ class HubService:
 
     def writable_repo(self, db: Session, principal: Principal | None, repo_type: str, repo_id: str) -> Repo:
         repo = self.readable_repo(db, principal, repo_type, repo_id)
-        self.require_write(principal, repo.namespace, repo_id)
+        if not can_write(principal, repo):
+            raise _refusal(principal, repo.repo_id, "write to")
+        return repo
+
+    def require_download(self, principal: Principal | None, repo: Repo | RepoSnap, web_url: str) -> None:
+        """GatedRepo unless the caller (who may read the repo) may have its files (``gating.may_download``)."""
+        if repo.gated and not gating.may_download(self.sessions, principal, repo, repo.id):
+            raise gating.refusal(principal, repo.type, repo.repo_id, web_url)
+
+    def downloadable_repo(
+        self, db: Session, principal: Principal | None, repo_type: str, repo_id: str, web_url: str = ""
+    ) -> Repo:
+        repo = self.readable_repo(db, principal, repo_type, repo_id)
+        self.require_download(principal, repo, web_url or repo.repo_id)
+        return repo
+
+    def uploadable_repo(self, db: Session, principal: Principal | None, repo_type: str, repo_id: str) -> Repo:
+        """A repo the caller may send content to: a writer, or a contributor pushing to a pull request (the commit
+        route then checks the ref: ``discussions.check_commit_permission``)."""
+        repo = self.readable_repo(db, principal, repo_type, repo_id)
+        if not can_write(principal, repo) and not can_contribute(principal, repo):
+            raise _refusal(principal, repo.repo_id, "upload to")
         return repo
 
     @staticmethod
     def require_write(principal: Principal | None, namespace: str, what: str) -> None:
-        if principal is None:
-            raise Unauthorized(f"Authentication required to write to {what!r}: pass a write token.")
-        if not can_write_namespace(principal, namespace):
-            if not principal.can_write:
-                raise forbidden(
-                    f"Your token {principal.token_name!r} has the 'read' role; writing to {what!r} needs a write token."
-                )
-            raise forbidden(
-                f"User {principal.name!r} may not write to {what!r} (not the owner or an org member)."
-            )
+        """The caller may create repos in (or move repos into) ``namespace``."""
+        if not can_create_in(principal, namespace):
+            raise _refusal(principal, what, "create repos in" if "/" not in what else "write to")
+
+    @staticmethod
+    def canonical_namespace(db: Session, principal: Principal | None, namespace: str) -> str:
+        """The stored spelling of the account ``namespace`` names in any casing (itself if there is none)."""
+        from .accounts import find_account
+
+        acc = find_account(db, namespace)
+        return acc.name if acc is not None else namespace
 
     def create_repo(
         self, principal: Principal, repo_type: str, namespace: str, name: str, private: bool
     ) -> Repo:
-        """Create a repo with an initial commit (``.gitattributes``) on ``main``; raises RepoExists if it exists."""
+        """Create a repo with an initial commit (``.gitattributes``) on ``main``; raises RepoExists if it exists
+        (in any casing)."""
         self.require_write(principal, namespace, f"{namespace}/{name}")
         gitattributes = GITATTRIBUTES.encode()
         sha = self.blobs.put_bytes(gitattributes)
         entry = Entry(sha, len(gitattributes), False, git_blob_sha1(gitattributes))
+        tree = {".gitattributes": entry}
+        return self._new_repo(principal, repo_type, namespace, name, private, tree, "initial commit", {})
+
+    def duplicate_repo(
+        self, principal: Principal, src: Repo, namespace: str, name: str, private: bool
+    ) -> Repo:
+        """A new repo whose ``main`` is one commit holding the tree of ``src``'s ``main`` (blobs are shared, nothing
+        is copied); RepoExists if the target exists in any casing."""
+        self.require_write(principal, namespace, f"{namespace}/{name}")
         with self.sessions() as db:
+            tree = self.commit_tree(db, self.resolve(db, src, "main"))
+        title = f"Duplicate from {src.repo_id}"
+        derived = {"card_json": src.card_json, "meta_json": src.meta_json}
+        return self._new_repo(principal, src.type, namespace, name, private, tree, title, derived)
+
+    def _new_repo(
+        self,
+        principal: Principal,
+        repo_type: str,
+        namespace: str,
+        name: str,
+        private: bool,
+        tree: FileTree,
+        title: str,
+        derived: dict[str, Any],
+    ) -> Repo:
+        """Insert a repo whose ``main`` is one root commit of ``tree``; RepoExists if it exists in any casing (the
+        unique index ``uq_repo_ci`` stops a racing twin)."""
+        with self.sessions() as db:
+            if self.find_repo(db, repo_type, f"{namespace}/{name}") is not None:
+                raise RepoExists(f"{namespace}/{name}")
             try:
-                repo = Repo(type=repo_type, namespace=namespace, name=name, private=private)
+                repo = Repo(
+                    type=repo_type,
+                    namespace=namespace,
+                    name=name,
+                    private=private,
+                    created_by=principal.user_id,
+                    **derived,
+                )
                 db.add(repo)
                 db.flush()
-                tree_id, data = encode_tree({".gitattributes": entry})
+                tree_id, data = encode_tree(tree)
                 self._ensure_tree(db, tree_id, data)
-                cid = self._new_commit(db, repo.id, tree_id, (), principal.name, "initial commit", "")
-                objects.record_tree(db, repo.id, {".gitattributes": entry})
+                cid = self._new_commit(db, repo.id, tree_id, (), principal.name, title, "")
+                objects.record_tree(db, repo.id, tree)
                 db.add(Ref(repo_pk=repo.id, name="refs/heads/main", commit_id=cid))
                 db.commit()
             except IntegrityError as exc:
                 db.rollback()
                 raise RepoExists(f"{namespace}/{name}") from exc
             return repo
+
+    def super_squash(self, repo: Repo, branch: str, author: str, message: str) -> str:
+        """Replace the history of ``branch`` by one commit of its current tree, without parents (the Hub's
+        super-squash: irreversible; earlier commits stay reachable only from other refs)."""
+        ref_name = branch_ref(branch)
+        for _ in range(20):
+            with self.sessions() as db:
+                head = self._expected_head(db, repo, ref_name, None)
+                row = self.commit_row(db, head)
+                assert row is not None
+                cid = self._new_commit(db, repo.id, row.tree_id, (), author, message, "")
+                try:
+                    self.swap_ref(db, repo, ref_name, head, cid, self.tree(db, row.tree_id))
+                except RefMoved:
+                    continue
+                db.commit()
+                return cid
+        raise Conflict(f"{branch!r} of {repo.repo_id!r} keeps moving; retry the squash.", "ConcurrentCommit")
 
     def delete_repo(self, repo_pk: int) -> None:
         with self.sessions() as db:
@@ -404,7 +556,7 @@ class HubService:
         for attempt in range(attempts):
             try:
                 with self.sessions() as db:
-                    head = self._expected_head(db, repo, ref_name, parent_commit)
+                    head = self._expected_head(db, repo, ref_name, parent_commit, lock=True)
                     tree = self.apply_ops(self.commit_tree(db, head), ops, repo.repo_id)
                     cid = self.land(db, repo, ref_name, head, tree, author, title, message, extra_parent)
                     if on_commit is not None:
@@ -417,7 +569,7 @@ class HubService:
                 logger.info(
                     "commit on %s %s lost a race (%s); retrying", repo.repo_id, ref_name, type(exc).__name__
                 )
-                time.sleep(min(0.01 * (attempt + 1), 0.2))
+                time.sleep(random.uniform(0, min(0.01 * 2**attempt, 0.5)))  # jittered: no lockstep retries
         raise Conflict(
             f"Too many concurrent commits on {repo.repo_id!r} {ref_name!r}; try again.", "ConcurrentCommit"
         )
@@ -445,9 +597,16 @@ class HubService:
             db.commit()
             return cid
 
-    def _expected_head(self, db: Session, repo: Repo, ref_name: str, parent_commit: str | None) -> str:
-        """The head of ``ref_name``; RevisionNotFound without one, 412 when ``parent_commit`` is not it."""
-        head = db.scalar(select(Ref.commit_id).where(Ref.repo_pk == repo.id, Ref.name == ref_name))
+    def _expected_head(
+        self, db: Session, repo: Repo, ref_name: str, parent_commit: str | None, lock: bool = False
+    ) -> str:
+        """The head of ``ref_name``; RevisionNotFound without one, 412 when ``parent_commit`` is not it.
+
+        ``lock``: hold the ref's row until the transaction ends (PostgreSQL ``FOR UPDATE``; SQLite serializes
+        writers anyway), so that concurrent commits to one branch queue instead of losing the compare-and-swap and
+        retrying, which under load could exhaust the retries. The swap stays a compare-and-swap."""
+        query = select(Ref.commit_id).where(Ref.repo_pk == repo.id, Ref.name == ref_name)
+        head = db.scalar(query.with_for_update() if lock else query)
         if head is None:
             raise revision_not_found(repo.repo_id, ref_name.removeprefix("refs/heads/"))
         if parent_commit is not None and parent_commit != head:
@@ -535,7 +694,10 @@ class HubService:
         """Update ``last_modified`` (and the cached card data when ``main`` moved) after a ref update."""
         values: dict[str, Any] = {"last_modified": utcnow()}
         if ref_name == "refs/heads/main":
-            values["card_json"] = json.dumps(self._card_from_tree(tree), default=str)
+            card = self._card_from_tree(tree)
+            values["card_json"] = json.dumps(card, default=str)
+            meta = metadata.compute(self.content, tree, None, card, repo.type)  # no weight header read here
+            values["meta_json"] = json.dumps(meta.summary(), default=str)
         db.execute(update(Repo).where(Repo.id == repo.id).values(**values))
 
     def collect_garbage(self, min_age_s: float = 86400.0, dry_run: bool = False) -> GarbageReport:
@@ -552,9 +714,14 @@ class HubService:
             if not dry_run:
                 grants = objects.expire_grants(db, min_age_s)
                 db.commit()
+            # Xet files count as live while a tree or a grant names their SHA-256; their xorbs and shards are
+            # blobs too, kept while a live file uses them
+            live_shas = referenced | objects.granted_objects(db)
+            xet = xetfiles.collect(db, live_shas, utcnow() - dt.timedelta(seconds=min_age_s), dry_run)
 
         cutoff = time.time() - min_age_s
-        report = GarbageReport(grants=grants)
+        report = GarbageReport(grants=grants, xet_files=xet.files, xorbs=xet.xorbs, shards=xet.shards)
+        referenced |= xet.kept_blobs
         for sha, mtime in list(self.blobs.iter_blobs()):
             if sha in referenced or mtime > cutoff:
                 continue
@@ -563,7 +730,7 @@ class HubService:
             if not dry_run:
                 self.blobs.delete(sha)
         if not dry_run:
-            report.partial_uploads, report.partial_bytes = self.blobs.cleanup_tmp()
+            report.partial_uploads, report.partial_bytes = self.blobs.cleanup_tmp(min_age_s)
         return report
 
     # --- README card ---------------------------------------------------------------------------------------
@@ -576,7 +743,7 @@ class HubService:
         if cached is not None:
             return cached
         try:
-            with self.blobs.open(entry.sha256) as fh:
+            with self.content.open(entry.sha256) as fh:
                 text = fh.read().decode("utf-8", errors="replace")
         except FileNotFoundError:
             return {}

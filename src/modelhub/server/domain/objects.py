@@ -16,11 +16,11 @@ import datetime as dt
 import logging
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, or_, select, true
+from sqlalchemy import CursorResult, and_, delete, func, or_, select, true
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..storage.db import Commit, Repo, RepoObject, Setting, Tree, UploadGrant, utcnow
-from .accounts import Principal
+from ..storage.db import AccessRequest, Commit, Repo, RepoObject, Setting, Tree, UploadGrant, utcnow
+from .accounts import Principal, Scope
 from .trees import FileTree, decode_tree
 
 logger = logging.getLogger(__name__)
@@ -63,19 +63,59 @@ def readable_clause(principal: Principal | None) -> Any:
     """SQL condition on ``Repo`` for the repos ``principal`` may read."""
     if principal is None:
         return Repo.private.is_(False)
-    if principal.is_admin:
-        return true()
-    return or_(Repo.private.is_(False), Repo.namespace.in_([principal.name, *principal.orgs]))
+    member: Any = (
+        true()
+        if principal.is_admin
+        else func.lower(Repo.namespace).in_([principal.name.lower(), *principal.orgs])
+    )
+    if principal.scopes is not None:  # a fine-grained token sees private repos inside its scopes only
+        member = and_(member, or_(*(_scope_clause(s) for s in principal.scopes)))
+    return or_(Repo.private.is_(False), member)
+
+
+def _scope_clause(scope: Scope) -> Any:
+    if scope.kind == "namespace":
+        return func.lower(Repo.namespace) == scope.name.lower()
+    namespace, _, name = scope.name.lower().partition("/")
+    return and_(
+        Repo.type == scope.repo_type, func.lower(Repo.namespace) == namespace, func.lower(Repo.name) == name
+    )
+
+
+def downloadable_clause(principal: Principal | None) -> Any:
+    """SQL condition on ``Repo`` for the repos whose files ``principal`` may have: readable, and not gated or the
+    caller writes it (owner, org write/admin, contributor of its own repos) or was accepted. Stricter than
+    ``gating.may_download`` for fine-grained tokens (only ungated or accepted), never looser."""
+    readable = readable_clause(principal)
+    ungated = or_(Repo.gated == "", Repo.gated.is_(None))
+    if principal is None:
+        return and_(readable, ungated)
+    accepted = select(AccessRequest.repo_pk).where(
+        AccessRequest.user_id == principal.user_id, AccessRequest.status == "accepted"
+    )
+    allowed = [ungated, Repo.id.in_(accepted)]
+    if principal.can_write and principal.scopes is None:
+        if principal.is_admin:
+            return readable
+        roles = principal.org_roles
+        writes = [principal.name.lower(), *(o for o, r in roles.items() if r in ("write", "admin"))]
+        allowed.append(func.lower(Repo.namespace).in_(writes))
+        own = [o for o, r in roles.items() if r == "contributor"]
+        if own:
+            allowed.append(and_(func.lower(Repo.namespace).in_(own), Repo.created_by == principal.user_id))
+    return and_(readable, or_(*allowed))
 
 
 def provable(db: Session, principal: Principal | None, repo_pk: int, sha256: str) -> bool:
-    """Whether ``principal`` may reference the object in a commit to ``repo_pk`` without uploading it."""
+    """Whether ``principal`` may reference the object in a commit to ``repo_pk`` without uploading it: the files
+    of a gated repo prove nothing to those who may not download them (else naming a gated file's hash in one's own
+    repo would hand out its bytes)."""
     if in_repo(db, repo_pk, sha256) or db.get(UploadGrant, (repo_pk, sha256)) is not None:
         return True
     elsewhere = (
         select(RepoObject.repo_pk)
         .join(Repo, Repo.id == RepoObject.repo_pk)
-        .where(RepoObject.sha256 == sha256, readable_clause(principal))
+        .where(RepoObject.sha256 == sha256, downloadable_clause(principal))
         .limit(1)
     )
     return db.scalar(elsewhere) is not None

@@ -14,8 +14,10 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -23,11 +25,14 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    func,
     inspect,
+    select,
     text,
+    update,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, ORMExecuteState, Session, mapped_column, sessionmaker
 
 
 def utcnow() -> dt.datetime:
@@ -56,13 +61,31 @@ class Account(Base):
     fullname: Mapped[str] = mapped_column(String(200), nullable=False, default="")
     is_admin: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    # Argon2id hash (domain/logins.py) for signing in to the web pages; None: the account cannot sign in.
+    password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # A disabled user's tokens are refused at once (nullable: added to older databases by migration 0003).
+    disabled: Mapped[bool | None] = mapped_column(Boolean, nullable=True, default=False)
+
+
+class LoginSession(Base):
+    """A signed-in browser: the cookie's SHA-256 (never the cookie itself) and the session's CSRF token."""
+
+    __tablename__ = "login_sessions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    csrf: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
 
 
 class Membership(Base):
     __tablename__ = "memberships"
     org_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
-    role: Mapped[str] = mapped_column(String(16), nullable=False, default="write")
+    role: Mapped[str] = mapped_column(String(16), nullable=False, default="write")  # accounts.ORG_ROLES
 
 
 class Token(Base):
@@ -75,15 +98,23 @@ class Token(Base):
     role: Mapped[str] = mapped_column(String(8), nullable=False)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
-    # Both nullable: databases of earlier versions gain them through _add_missing_columns. No expiry: None.
+    # Both nullable: databases older than migration 0001 gain them through add_missing_columns. No expiry: None.
     # last_used_at is refreshed at most about once a minute (see accounts.TokenCache).
     expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    # Fine-grained tokens: JSON list of accounts.Scope (repos / namespaces the role applies to); None: unlimited.
+    scopes_json: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class Repo(Base):
+    """A repo; ``namespace/name`` is unique per type ignoring case (``uq_repo_ci``), and every lookup ignores case
+    and answers the stored (canonical) spelling."""
+
     __tablename__ = "repos"
-    __table_args__ = (UniqueConstraint("type", "namespace", "name", name="uq_repo"),)
+    __table_args__ = (
+        UniqueConstraint("type", "namespace", "name", name="uq_repo"),
+        Index("uq_repo_ci", "type", func.lower(text("namespace")), func.lower(text("name")), unique=True),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     type: Mapped[str] = mapped_column(String(16), nullable=False)
     namespace: Mapped[str] = mapped_column(String(96), nullable=False)
@@ -95,6 +126,10 @@ class Repo(Base):
     next_num: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     # README front matter of the default branch head, JSON text, for listing/search without reading blobs.
     card_json: Mapped[str] = mapped_column(Text, nullable=False, default="{}")
+    # The user who created it (org "contributor" members write the repos they created); None for older repos.
+    created_by: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Metadata derived from the default branch head (domain/metadata.py: library, pipeline tag, tags), JSON text.
+    meta_json: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     @property
     def repo_id(self) -> str:
@@ -162,6 +197,58 @@ class UploadGrant(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
 
 
+class XetXorb(Base):
+    """A verified xorb (Xet hash string form): its chunk section is the blob ``blob_sha256`` of the blob store;
+    ``chunk_index`` packs per chunk its hash and cumulative record / uncompressed ends (``xet/xorb.ChunkIndex``)."""
+
+    __tablename__ = "xet_xorbs"
+    hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    blob_sha256: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    size: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    num_chunks: Mapped[int] = mapped_column(Integer, nullable=False)
+    chunk_index: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+
+class XetFile(Base):
+    """A file registered by a Xet shard, verified (file hash, terms, SHA-256): the same content object as an LFS
+    blob of that SHA-256 to the rest of the hub. ``terms`` packs (xorb hash, first chunk, end chunk, bytes)."""
+
+    __tablename__ = "xet_files"
+    hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    size: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    terms: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    shard_sha256: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+
+class XetFileXorb(Base):
+    """Which xorbs a Xet file's terms use (garbage collection and the scope of dedup answers)."""
+
+    __tablename__ = "xet_file_xorbs"
+    file_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    xorb_hash: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+
+
+class XetDedupChunk(Base):
+    """A chunk the client may ask about in a global-dedup query (the first of a file, or one whose hash is a
+    multiple of 1024 in its last word), and a xorb holding it."""
+
+    __tablename__ = "xet_dedup_chunks"
+    chunk_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    xorb_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class XetShard(Base):
+    """An uploaded shard (kept as blob ``sha256``), the repo whose write token sent it, and when."""
+
+    __tablename__ = "xet_shards"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    repo_pk: Mapped[int] = mapped_column(Integer, nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+
 class Discussion(Base):
     __tablename__ = "discussions"
     __table_args__ = (UniqueConstraint("repo_pk", "num", name="uq_discussion"),)
@@ -187,6 +274,48 @@ class DiscussionEvent(Base):
     author: Mapped[str] = mapped_column(String(96), nullable=False)
     data_json: Mapped[str] = mapped_column(Text, nullable=False, default="{}")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+
+class HubState(Base):
+    """One row (``id = 1``): ``generation`` grows with every committed write to the database, by any process
+    (``count_writes``), so each process can tell whether its caches still hold (``caches.HotCache.sync``)."""
+
+    __tablename__ = "hub_state"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    generation: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+
+
+class AccessRequest(Base):
+    """A user's request for the files of a gated repo: pending, accepted or rejected (one per user and repo)."""
+
+    __tablename__ = "access_requests"
+    __table_args__ = (UniqueConstraint("repo_pk", "user_id", name="uq_access_request"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    repo_pk: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), nullable=False)
+    user_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False)
+    status: Mapped[str] = mapped_column(String(8), nullable=False, default="pending")
+    fields_json: Mapped[str] = mapped_column(Text, nullable=False, default="{}")
+    reason: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+
+class Like(Base):
+    __tablename__ = "likes"
+    user_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    repo_pk: Mapped[int] = mapped_column(
+        ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+
+class RepoDownloads(Base):
+    """Downloads of a repo per UTC day (domain/downloads.py adds the counts of each process in batches)."""
+
+    __tablename__ = "repo_downloads"
+    repo_pk: Mapped[int] = mapped_column(ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
 
 
 class Setting(Base):
@@ -221,31 +350,71 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=16, max_overflow=32)
+    # No pool_pre_ping: it costs a round trip on every checkout, and every request checks a connection out (token,
+    # write generation). Connections are recycled instead, and a request that meets a dropped one gets 503 and
+    # its retry a fresh connection (the pool invalidates connections that fail).
+    return create_engine(url, pool_recycle=300, pool_size=16, max_overflow=32)
 
 
 def open_database(url: str) -> sessionmaker:
-    """Engine + tables (created if missing) + a session factory."""
-    engine = make_engine(url)
-    Base.metadata.create_all(engine)
-    _add_missing_columns(engine)
-    return sessionmaker(engine, expire_on_commit=False)
+    """Engine + a session factory whose writing transactions bump ``hub_state.generation``.
+
+    It neither creates nor upgrades tables: ``storage.migrate`` does that (``create_hub`` for a new hub,
+    ``upgrade`` for ``modelhub admin migrate``), and ``check_current`` refuses a database that is behind."""
+    sessions = sessionmaker(make_engine(url), expire_on_commit=False)
+    count_writes(sessions)
+    return sessions
 
 
-def _add_missing_columns(engine: Engine) -> None:
-    """Add the nullable columns that a database created by an earlier version lacks (``create_all`` creates missing
-    tables, never missing columns), with ``ALTER TABLE ... ADD COLUMN`` (SQLite and PostgreSQL).
+_BUMP = update(HubState).where(HubState.id == 1).values(generation=HubState.generation + 1)
+_GENERATION = select(HubState.generation).where(HubState.id == 1)
 
-    Deliberately minimal: no renames, type changes or NOT NULL columns (those raise); a real migration tool
-    (Alembic) replaces this when the schema needs more. Safe when several processes start at once."""
+
+def count_writes(sessions: sessionmaker) -> None:
+    """A session that wrote anything (a flush or an INSERT/UPDATE/DELETE statement) bumps the generation in the
+    same transaction, so the bump is visible exactly when the write is, to every process."""
+
+    @event.listens_for(sessions, "after_flush")
+    def _flushed(session: Session, _ctx: Any) -> None:
+        session.info["wrote"] = True
+
+    @event.listens_for(sessions, "do_orm_execute")
+    def _executed(state: ORMExecuteState) -> None:
+        if state.is_insert or state.is_update or state.is_delete:
+            state.session.info["wrote"] = True
+
+    @event.listens_for(sessions, "before_commit")
+    def _bump(session: Session) -> None:
+        if session.info.pop("wrote", False):
+            session.execute(_BUMP)
+            session.info.pop("wrote", None)  # the bump itself is a write
+
+    @event.listens_for(sessions, "after_rollback")
+    def _forget(session: Session) -> None:
+        session.info.pop("wrote", None)
+
+
+def read_generation(engine: Engine) -> int:
+    """The database's write generation (one primary-key read)."""
+    with engine.connect() as conn:
+        return conn.execute(_GENERATION).scalar_one_or_none() or 0
+
+
+def add_missing_columns(engine: Engine, columns: dict[str, tuple[str, ...]]) -> None:
+    """Add the nullable ``columns`` (table name -> column names) that a database created by an earlier version
+    lacks (``create_all`` creates missing tables, never missing columns), with ``ALTER TABLE ... ADD COLUMN``
+    (SQLite and PostgreSQL).
+
+    Only for databases older than Alembic revision 0001 (``storage.migrate`` runs it before stamping 0001, naming
+    the columns 0001 has): every later change is a migration. Safe when several processes start at once."""
     existing_tables = set(inspect(engine).get_table_names())
     quote = engine.dialect.identifier_preparer.quote
     for table in Base.metadata.sorted_tables:
-        if table.name not in existing_tables:
+        if table.name not in existing_tables or table.name not in columns:
             continue
         have = {c["name"] for c in inspect(engine).get_columns(table.name)}
         for column in table.columns:
-            if column.name in have:
+            if column.name in have or column.name not in columns[table.name]:
                 continue
             if not column.nullable:
                 raise RuntimeError(

@@ -17,14 +17,19 @@ __all__ = [
 ]
 
 
-def open_blob_store(url: str | None, data_dir: Path) -> BlobStore:
-    """The store for ``--blob-store URL``: ``None`` or ``file://PATH`` for local disk (default ``DATA_DIR/blobs``).
-
-    Remote stores (``s3://bucket/prefix``) plug in here, implementing ``download_url`` / ``upload_target``."""
+def open_blob_store(
+    url: str | None, data_dir: Path | None, *, s3_endpoint_url: str | None = None
+) -> BlobStore:
+    """The store for ``--blob-store URL``: ``None`` or ``file://PATH`` for local disk (default ``DATA_DIR/blobs``),
+    ``s3://BUCKET[/PREFIX]`` for S3-compatible object storage (``storage/blobs/s3.py``, boto3)."""
     if url is None:
+        if data_dir is None:
+            raise ValueError("No blob store: give --blob-store, or --data-dir for blobs on local disk.")
         return LocalBlobStore(data_dir / "blobs")
     if url.startswith("file://"):
         return LocalBlobStore(Path(url.removeprefix("file://")))
-    raise ValueError(
-        f"Unsupported blob store {url!r}: use file:///path (S3-compatible storage is not available yet)."
-    )
+    if url.startswith("s3://"):
+        from .s3 import S3BlobStore
+
+        return S3BlobStore.from_url(url, endpoint_url=s3_endpoint_url)
+    raise ValueError(f"Unsupported blob store {url!r}: use s3://BUCKET[/PREFIX] or file:///PATH.")

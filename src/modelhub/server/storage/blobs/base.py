@@ -34,6 +34,7 @@ class BlobWriter(abc.ABC):
     def __init__(self) -> None:
         self._sha256 = hashlib.sha256()
         self.size = 0
+        self._done = False
 
     def write(self, data: bytes) -> None:
         self.update_hash(data)
@@ -52,22 +53,51 @@ class BlobWriter(abc.ABC):
     def sha256(self) -> str:
         return self._sha256.hexdigest()
 
+    def _verify(self, expected_sha256: str | None, expected_size: int | None) -> str:
+        """The SHA-256 of what was written, if it matches the expectations; else ``BlobVerificationError``."""
+        sha = self.sha256
+        if expected_size is not None and self.size != expected_size:
+            raise BlobVerificationError(f"received {self.size} bytes but {expected_size} were declared")
+        if expected_sha256 is not None and sha != expected_sha256:
+            raise BlobVerificationError(f"content SHA-256 is {sha} but {expected_sha256} was declared")
+        return sha
+
     @abc.abstractmethod
     def _write(self, data: bytes) -> None: ...
 
-    @abc.abstractmethod
     def commit(self, expected_sha256: str | None = None, expected_size: int | None = None) -> str:
-        """Verify against the expectations (if given), make the blob visible and return its SHA-256."""
+        """Verify against the expectations (if given), make the blob visible and return its SHA-256; on any
+        failure nothing becomes visible and what was written is dropped."""
+        try:
+            sha = self._verify(expected_sha256, expected_size)
+            self._publish(sha)
+            self._done = True
+            return sha
+        except BaseException:
+            self.abort()
+            raise
+
+    def abort(self) -> None:
+        if not self._done:
+            self._done = True
+            self._discard()
 
     @abc.abstractmethod
-    def abort(self) -> None: ...
+    def _publish(self, sha256: str) -> None:
+        """Make the verified content visible as blob ``sha256`` (keeping the one copy if it exists already)."""
+
+    @abc.abstractmethod
+    def _discard(self) -> None:
+        """Drop what was written (once)."""
 
 
 class BlobStore(abc.ABC):
     """Where blob contents live, addressed by lowercase hex SHA-256."""
 
     @abc.abstractmethod
-    def writer(self) -> BlobWriter: ...
+    def writer(self, expected_sha256: str | None = None) -> BlobWriter:
+        """A writer for one new blob; ``expected_sha256`` (when the uploader declared it) lets a remote store
+        write straight to the final place, published only once verified."""
 
     @abc.abstractmethod
     def exists(self, sha256: str) -> bool: ...
@@ -104,8 +134,10 @@ class BlobStore(abc.ABC):
     def touch(self, sha256: str) -> None:
         """Mark a blob as just used (an upload found it already stored), so garbage collection spares it."""
 
-    def cleanup_tmp(self) -> tuple[int, int]:
-        """Remove what interrupted uploads of processes no longer running left behind; (files, bytes) removed."""
+    def cleanup_tmp(self, min_age_s: float | None = None) -> tuple[int, int]:
+        """Remove what interrupted uploads of processes no longer running left behind; (files, bytes) removed.
+        A store shared by processes that cannot tell who is alive (S3) removes only what is older than
+        ``min_age_s`` (default: a day)."""
         return 0, 0
 
     def iter_range(

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from .base import BlobStore, BlobVerificationError, BlobWriter
+from .base import BlobStore, BlobWriter
 
 try:
     import fcntl
@@ -37,39 +37,24 @@ class _LocalWriter(BlobWriter):
         fd, name = tempfile.mkstemp(dir=store.session_dir(), prefix="up-", suffix=f"-{uuid.uuid4().hex[:8]}")
         self._tmp = Path(name)
         self._fh = os.fdopen(fd, "wb", buffering=0)
-        self._done = False
 
     def _write(self, data: bytes) -> None:
         self._fh.write(data)
 
-    def commit(self, expected_sha256: str | None = None, expected_size: int | None = None) -> str:
-        sha = self.sha256
-        try:
-            if expected_size is not None and self.size != expected_size:
-                raise BlobVerificationError(f"received {self.size} bytes but {expected_size} were declared")
-            if expected_sha256 is not None and sha != expected_sha256:
-                raise BlobVerificationError(f"content SHA-256 is {sha} but {expected_sha256} was declared")
-            self._fh.flush()
-            os.fsync(self._fh.fileno())
-            self._fh.close()
-            final = self._store._path(sha)
-            if final.exists():
-                self._tmp.unlink(missing_ok=True)  # same content already stored: keep the one copy
-                self._store.touch(sha)
-            else:
-                final.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(self._tmp, final)
-                _fsync_dir(final.parent)
-            self._done = True
-            return sha
-        except BaseException:
-            self.abort()
-            raise
+    def _publish(self, sha: str) -> None:
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self._fh.close()
+        final = self._store._path(sha)
+        if final.exists():
+            self._tmp.unlink(missing_ok=True)  # same content already stored: keep the one copy
+            self._store.touch(sha)
+        else:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(self._tmp, final)
+            _fsync_dir(final.parent)
 
-    def abort(self) -> None:
-        if self._done:
-            return
-        self._done = True
+    def _discard(self) -> None:
         try:
             self._fh.close()
         finally:
@@ -108,7 +93,7 @@ class LocalBlobStore(BlobStore):
         _check_sha(sha256)
         return os.path.join(self._root_str, sha256[:2], sha256[2:4], sha256)
 
-    def writer(self) -> BlobWriter:
+    def writer(self, expected_sha256: str | None = None) -> BlobWriter:
         return _LocalWriter(self)
 
     def exists(self, sha256: str) -> bool:
@@ -157,9 +142,9 @@ class LocalBlobStore(BlobStore):
                 self._session, self._session_fh = path, fh
             return self._session
 
-    def cleanup_tmp(self) -> tuple[int, int]:
-        """Remove the upload folders of processes that are gone (their lock is free) and loose files left by
-        versions before per-process folders. Called at start-up and by ``modelhub admin gc``."""
+    def cleanup_tmp(self, min_age_s: float | None = None) -> tuple[int, int]:
+        """Remove the upload folders of processes that are gone (their lock is free, whatever ``min_age_s``) and
+        loose files left by versions before per-process folders. Called at start-up and by ``modelhub admin gc``."""
         count = size = 0
         if not self.tmp_dir.is_dir():
             return 0, 0

@@ -1,0 +1,365 @@
+"""The CAS's storage: verified xorbs (blobs + chunk index), shard registration (every file fully verified before
+anything is recorded), reconstruction plans and server-side reconstruction of a file's bytes.
+
+Blocking throughout (database, disk, hashing): call it from worker threads. Memory stays bounded: one xorb
+(<= 64 MiB) at most is held while it is verified; file bytes are streamed chunk by chunk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import struct
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import sessionmaker
+
+from ..domain import objects
+from ..storage.blobs import BlobStore
+from ..storage.db import Repo, XetDedupChunk, XetFile, XetFileXorb, XetShard, XetXorb
+from . import hashing, shard, xorb
+from .hashing import from_hex, to_hex
+from .xorb import ChunkIndex
+
+logger = logging.getLogger(__name__)
+MAX_FILE_BYTES = 50 * 2**30  # like an LFS object
+MAX_SHARD_WORK = 200 * 2**30  # bytes a shard may make the server re-read to check SHA-256s
+
+
+class XetInputError(ValueError):
+    """A xorb or shard that fails verification; nothing was stored (the message says what and where)."""
+
+
+@dataclass(frozen=True)
+class StoredTerm:
+    xorb: str  # string form
+    start: int
+    end: int
+    size: int
+
+
+def pack_terms(terms: list[StoredTerm]) -> bytes:
+    return b"".join(from_hex(t.xorb) + struct.pack("<III", t.start, t.end, t.size) for t in terms)
+
+
+def unpack_terms(data: bytes) -> list[StoredTerm]:
+    out = []
+    for off in range(0, len(data), 44):
+        start, end, size = struct.unpack_from("<III", data, off + 32)
+        out.append(StoredTerm(to_hex(data[off : off + 32]), start, end, size))
+    return out
+
+
+def dedup_eligible(h: bytes) -> bool:
+    """The chunks hf_xet asks global dedup about besides first chunks of files (last word % 1024 == 0)."""
+    return struct.unpack_from("<Q", h, 24)[0] % 1024 == 0
+
+
+def _merged(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Chunk ranges ``[start, end)`` with overlapping or adjacent ones joined, sorted."""
+    out: list[tuple[int, int]] = []
+    for a, b in sorted(ranges):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
+class XetStore:
+    """Xorbs, files and shards in the database and the blob store."""
+
+    def __init__(self, sessions: sessionmaker, blobs: BlobStore) -> None:
+        self.sessions = sessions
+        self.blobs = blobs
+        self._indexes: OrderedDict[str, tuple[str, ChunkIndex]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    # --- xorbs -------------------------------------------------------------------------------------------------
+
+    def xorb(self, hash_hex: str) -> tuple[str, ChunkIndex] | None:
+        """(blob SHA-256, chunk index) of a stored xorb, cached (xorbs are immutable)."""
+        with self._lock:
+            hit = self._indexes.get(hash_hex)
+            if hit is not None:
+                self._indexes.move_to_end(hash_hex)
+                return hit
+        with self.sessions() as db:
+            row = db.get(XetXorb, hash_hex)
+            if row is None:
+                return None
+            hit = (row.blob_sha256, ChunkIndex.unpack(row.chunk_index))
+        with self._lock:
+            self._indexes[hash_hex] = hit
+            while len(self._indexes) > 512:
+                self._indexes.popitem(last=False)
+        return hit
+
+    def put_xorb(self, hash_hex: str, data: bytes) -> bool:
+        """Verify and store a xorb; False if it was stored already (not an error)."""
+        if self.xorb(hash_hex) is not None:
+            return False
+        try:
+            end, index = xorb.verify(data, from_hex(hash_hex))
+        except xorb.XorbError as exc:
+            raise XetInputError(f"xorb {hash_hex}: {exc}. Nothing was stored.") from exc
+        blob = self.blobs.put_bytes(memoryview(data)[:end] if end < len(data) else data)  # type: ignore[arg-type]  # the writers take any bytes-like object
+        dedup = {to_hex(h) for i, h in enumerate(index.hashes) if i == 0 or dedup_eligible(h)}
+        with self.sessions() as db:
+            db.add(
+                XetXorb(
+                    hash=hash_hex, blob_sha256=blob, size=end, num_chunks=len(index), chunk_index=index.pack()
+                )
+            )
+            try:
+                db.flush()
+            except IntegrityError:  # a concurrent upload of the same xorb won
+                db.rollback()
+                return False
+            objects.insert_ignore(
+                db, XetDedupChunk, [{"chunk_hash": c, "xorb_hash": hash_hex} for c in sorted(dedup)]
+            )
+            db.commit()
+        return True
+
+    # --- shards ------------------------------------------------------------------------------------------------
+
+    def register_shard(self, data: bytes, repo_pk: int) -> int:
+        """Verify every file of an upload shard (its xorbs stored, term ranges and sizes, verification entries,
+        file hash, and the SHA-256 by reading the file back), then record the files, grant their SHA-256s to
+        the repo and keep the shard. Returns how many files were new."""
+        try:
+            parsed = shard.parse(data)
+        except shard.ShardError as exc:
+            raise XetInputError(f"shard: {exc}. Nothing was stored.") from exc
+        indexes: dict[bytes, ChunkIndex] = {}
+        for raw in {x.xorb for x in parsed.xorbs} | {t.xorb for f in parsed.files for t in f.terms}:
+            found = self.xorb(to_hex(raw))
+            if found is None:
+                raise XetInputError(
+                    f"shard names xorb {to_hex(raw)}, which was never uploaded (upload the xorb first)."
+                    " Nothing was stored."
+                )
+            indexes[raw] = found[1]
+        for x in parsed.xorbs:
+            idx = indexes[x.xorb]
+            sizes = tuple(idx.unpacked_size(i) for i in range(len(idx)))
+            if x.chunk_hashes != idx.hashes or x.chunk_sizes != sizes:
+                raise XetInputError(
+                    f"shard lists chunks of xorb {to_hex(x.xorb)} that differ from the stored xorb."
+                    " Nothing was stored."
+                )
+        new: list[tuple[shard.FileInfo, list[StoredTerm]]] = []
+        work = 0
+        with self.sessions() as db:
+            known = {f.file_hash: db.get(XetFile, to_hex(f.file_hash)) for f in parsed.files}
+        for f in parsed.files:
+            terms = self._check_file(f, indexes)
+            if not terms:
+                continue  # an empty file: hf_xet commits those inline
+            row = known[f.file_hash]
+            if row is not None:
+                if row.sha256 != f.sha256:
+                    raise XetInputError(
+                        f"file {to_hex(f.file_hash)}: declared SHA-256 {f.sha256} but its content has"
+                        f" {row.sha256}. Nothing was stored."
+                    )
+                new.append((f, terms))
+                continue
+            work += f.size
+            if work > MAX_SHARD_WORK:
+                raise XetInputError(f"shard registers more than {MAX_SHARD_WORK} bytes of new files")
+            digest = hashlib.sha256()
+            for piece in self.iter_terms(terms, 0, f.size):
+                digest.update(piece)
+            if digest.hexdigest() != f.sha256:
+                raise XetInputError(
+                    f"file {to_hex(f.file_hash)}: declared SHA-256 {f.sha256} but its content has"
+                    f" {digest.hexdigest()}. Nothing was stored."
+                )
+            new.append((f, terms))
+        shard_sha = self.blobs.put_bytes(data)
+        created = 0
+        with self.sessions() as db:
+            if db.get(Repo, repo_pk) is None:
+                raise XetInputError("the repo of this CAS token no longer exists. Nothing was stored.")
+            objects.insert_ignore(db, XetShard, [{"sha256": shard_sha, "repo_pk": repo_pk}])
+            for f, terms in new:
+                fh = to_hex(f.file_hash)
+                if known[f.file_hash] is None:
+                    created += 1
+                    rows = [
+                        {
+                            "hash": fh,
+                            "sha256": f.sha256,
+                            "size": f.size,
+                            "terms": pack_terms(terms),
+                            "shard_sha256": shard_sha,
+                        }
+                    ]
+                    objects.insert_ignore(db, XetFile, rows)
+                    objects.insert_ignore(
+                        db,
+                        XetFileXorb,
+                        [{"file_hash": fh, "xorb_hash": x} for x in sorted({t.xorb for t in terms})],
+                    )
+                    first = to_hex(indexes[f.terms[0].xorb].hashes[f.terms[0].start])
+                    objects.insert_ignore(
+                        db, XetDedupChunk, [{"chunk_hash": first, "xorb_hash": terms[0].xorb}]
+                    )
+                assert f.sha256 is not None
+                objects.grant(db, repo_pk, f.sha256)
+            db.commit()
+        return created
+
+    @staticmethod
+    def _check_file(f: shard.FileInfo, indexes: dict[bytes, ChunkIndex]) -> list[StoredTerm]:
+        name = to_hex(f.file_hash)
+        if not f.terms:
+            if f.file_hash != hashing.ZERO:
+                raise XetInputError(
+                    f"file {name} has no terms but is not the empty file. Nothing was stored."
+                )
+            return []
+        if f.verification is None:
+            raise XetInputError(f"file {name} has no verification entries. Nothing was stored.")
+        if f.sha256 is None:
+            raise XetInputError(f"file {name} has no SHA-256 (metadata extension). Nothing was stored.")
+        if f.size > MAX_FILE_BYTES:
+            raise XetInputError(f"file {name} has {f.size} bytes, more than the {MAX_FILE_BYTES}-byte limit.")
+        leaves: list[tuple[bytes, int]] = []
+        terms = []
+        for i, (t, check) in enumerate(zip(f.terms, f.verification, strict=True)):
+            idx = indexes[t.xorb]
+            if t.end > len(idx):
+                raise XetInputError(
+                    f"file {name}, term {i}: chunks [{t.start}, {t.end}) but xorb {to_hex(t.xorb)} has"
+                    f" {len(idx)}. Nothing was stored."
+                )
+            hashes = idx.hashes[t.start : t.end]
+            if hashing.verification_hash(hashes) != check:
+                raise XetInputError(
+                    f"file {name}, term {i}: the verification entry does not match the chunks of xorb"
+                    f" {to_hex(t.xorb)}. Nothing was stored."
+                )
+            size = idx.unpacked_ends[t.end - 1] - idx.unpacked_start(t.start)
+            if size != t.unpacked_bytes:
+                raise XetInputError(
+                    f"file {name}, term {i}: declares {t.unpacked_bytes} bytes, its chunks hold {size}."
+                    " Nothing was stored."
+                )
+            leaves.extend(
+                (h, idx.unpacked_size(c)) for c, h in zip(range(t.start, t.end), hashes, strict=True)
+            )
+            terms.append(StoredTerm(to_hex(t.xorb), t.start, t.end, size))
+        if hashing.file_hash(leaves) != f.file_hash:
+            raise XetInputError(
+                f"file {name}: its chunks hash to {to_hex(hashing.file_hash(leaves))}. Nothing was stored."
+            )
+        return terms
+
+    # --- reading -----------------------------------------------------------------------------------------------
+
+    def file(self, file_hash: str) -> XetFile | None:
+        with self.sessions() as db:
+            return db.get(XetFile, file_hash)
+
+    def iter_file(self, file_hash: str, start: int, end: int) -> Iterator[bytes]:
+        """Bytes ``[start, end)`` of a stored file, reconstructed chunk by chunk (domain.xetfiles.XetReader)."""
+        row = self.file(file_hash)
+        if row is None:
+            raise FileNotFoundError(f"Xet file {file_hash} is not stored")
+        return self.iter_terms(unpack_terms(row.terms), start, end)
+
+    def iter_terms(self, terms: list[StoredTerm], start: int, end: int) -> Iterator[bytes]:
+        offset = 0
+        for t in terms:
+            if offset >= end:
+                return
+            if offset + t.size <= start:
+                offset += t.size
+                continue
+            found = self.xorb(t.xorb)
+            if found is None:
+                raise FileNotFoundError(f"xorb {t.xorb} is missing")
+            blob, idx = found
+            first = t.start
+            while first < t.end and offset + idx.unpacked_ends[first] - idx.unpacked_start(t.start) <= start:
+                first += 1
+            pos = offset + idx.unpacked_start(first) - idx.unpacked_start(t.start)
+            with self.blobs.open(blob) as fh:
+                fh.seek(idx.record_start(first))
+                for c in range(first, t.end):
+                    if pos >= end:
+                        break
+                    rec = fh.read(idx.record_ends[c] - idx.record_start(c))
+                    size = idx.unpacked_size(c)
+                    data = xorb.decompress(rec[4], memoryview(rec)[xorb.HEADER :], size)
+                    lo, hi = max(start - pos, 0), min(end - pos, size)
+                    yield data if (lo == 0 and hi == size) else data[lo:hi]
+                    pos += size
+            offset += t.size
+
+    def plan(
+        self, row: XetFile, start: int, end: int, url: Callable[[str, int, int], str], v2: bool
+    ) -> dict[str, object]:
+        """The reconstruction answer for bytes ``[start, end)``: terms trimmed to whole chunks covering it,
+        ``offset_into_first_range``, and per xorb the fetch ranges (overlapping or adjacent chunk ranges of its
+        terms merged, as the client looks up each term in the range that contains it) with signed URLs
+        (``url(xorb, first byte, last byte)``)."""
+        out_terms: list[dict[str, object]] = []
+        wanted: dict[str, list[tuple[int, int]]] = {}
+        indexes: dict[str, ChunkIndex] = {}
+        offset = 0
+        skip = 0
+        for t in unpack_terms(row.terms):
+            t_end = offset + t.size
+            if t_end <= start or offset >= end:
+                offset = t_end
+                continue
+            found = self.xorb(t.xorb)
+            if found is None:
+                raise FileNotFoundError(f"xorb {t.xorb} is missing")
+            idx = indexes[t.xorb] = found[1]
+            base = offset - idx.unpacked_start(t.start)  # file offset of the xorb's byte 0
+            c0, c1 = t.start, t.end
+            while base + idx.unpacked_ends[c0] <= start:
+                c0 += 1
+            while base + idx.unpacked_start(c1 - 1) >= end:
+                c1 -= 1
+            if not out_terms:
+                skip = start - (base + idx.unpacked_start(c0))
+            size = idx.unpacked_ends[c1 - 1] - idx.unpacked_start(c0)
+            out_terms.append({"hash": t.xorb, "unpacked_length": size, "range": {"start": c0, "end": c1}})
+            wanted.setdefault(t.xorb, []).append((c0, c1))
+            offset = t_end
+        fetch: dict[str, list[dict[str, object]]] = {}
+        for x, ranges in wanted.items():
+            idx = indexes[x]
+            for c0, c1 in _merged(ranges):
+                b0, b1 = idx.record_start(c0), idx.record_ends[c1 - 1] - 1
+                chunks, link = {"start": c0, "end": c1}, url(x, b0, b1)
+                entry: dict[str, object]
+                if v2:
+                    entry = {"url": link, "ranges": [{"chunks": chunks, "bytes": {"start": b0, "end": b1}}]}
+                else:
+                    entry = {"range": chunks, "url": link, "url_range": {"start": b0, "end": b1}}
+                fetch.setdefault(x, []).append(entry)
+        answer: dict[str, object] = {"offset_into_first_range": skip, "terms": out_terms}
+        answer["xorbs" if v2 else "fetch_info"] = fetch
+        return answer
+
+    def dedup_xorbs(self, chunk_hex: str) -> list[str]:
+        with self.sessions() as db:
+            return list(
+                db.scalars(
+                    XetDedupChunk.__table__.select()
+                    .with_only_columns(XetDedupChunk.xorb_hash)
+                    .where(XetDedupChunk.chunk_hash == chunk_hex)
+                    .limit(8)
+                )
+            )
