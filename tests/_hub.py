@@ -195,17 +195,11 @@ class Hub:
         return httpx.Client(base_url=self.url, headers=headers, timeout=60, **kwargs)
 
 
-def client_env(hub: Hub, home: Path) -> dict[str, str]:
-    """The environment of a client subprocess (transformers, the official client) pointed at ``hub`` as alice,
-    with its own ``HF_HOME`` and nothing of the caller's HF_* / TRANSFORMERS_* settings."""
+def client_env(home: Path, **extra: str) -> dict[str, str]:
+    """The environment of a client subprocess (transformers, datasets, the official client or its CLI): nothing of
+    the caller's HF_* / TRANSFORMERS_* settings, its own ``HF_HOME``, quiet; ``extra`` on top (e.g. HF_ENDPOINT)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_", "TRANSFORMERS_"))}
-    env.update(
-        HF_ENDPOINT=hub.url,
-        HF_TOKEN=hub.token,
-        HF_HOME=str(home),
-        HF_HUB_DISABLE_TELEMETRY="1",
-        HF_HUB_DISABLE_PROGRESS_BARS="1",
-    )
+    env.update(HF_HOME=str(home), HF_HUB_DISABLE_TELEMETRY="1", HF_HUB_DISABLE_PROGRESS_BARS="1", **extra)
     return env
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import subprocess
 import sys
@@ -12,6 +11,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .._hub import client_env
 
 _LINE = re.compile(r'"([A-Z]+) ([^ "]*)" (\d{3}) (\d+)B [0-9.]+ms in=(\d+)B')
 
@@ -152,13 +153,6 @@ UPLOAD = textwrap.dedent(
     print("UPLOADED", flush=True)
     """
 )
-
-
-def client_env(home: Path, **extra: str) -> dict[str, str]:
-    """The environment of a client process: none of ours (HF_*, TRANSFORMERS_*), its own HF_HOME, quiet."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_", "TRANSFORMERS_"))}
-    env.update(HF_HOME=str(home), HF_HUB_DISABLE_TELEMETRY="1", HF_HUB_DISABLE_PROGRESS_BARS="1", **extra)
-    return env
 
 
 def start_upload(

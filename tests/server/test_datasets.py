@@ -9,7 +9,8 @@ import textwrap
 
 import pytest
 
-from ._xet import client_env, traffic
+from .._hub import client_env
+from ._xet import traffic
 
 pytest.importorskip("datasets")
 pytestmark = [pytest.mark.interop, pytest.mark.slow]

@@ -5,7 +5,6 @@ safetensors parameter counts (single file and sharded), downloads counted on the
 from __future__ import annotations
 
 import json
-import struct
 import subprocess
 import sys
 import textwrap
@@ -13,6 +12,7 @@ import textwrap
 import pytest
 
 from .._hub import client_env
+from .._safetensors import safetensors_bytes as _safetensors
 
 hf = pytest.importorskip("huggingface_hub")
 from huggingface_hub import CommitOperationAdd, HfApi  # noqa: E402
@@ -23,20 +23,6 @@ pytestmark = pytest.mark.interop
 
 def _api(hub, token: str | None = None) -> HfApi:
     return HfApi(endpoint=hub.url, token=token if token is not None else hub.token)
-
-
-def _safetensors(tensors: dict[str, tuple[str, list[int]]]) -> bytes:
-    """A valid safetensors file: header JSON + zero bytes for each tensor."""
-    sizes = {"F32": 4, "F16": 2, "BF16": 2, "I64": 8, "U8": 1}
-    header, offset = {"__metadata__": {"format": "pt"}}, 0
-    for name, (dtype, shape) in tensors.items():
-        n = sizes[dtype]
-        for d in shape:
-            n *= d
-        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + n]}
-        offset += n
-    raw = json.dumps(header).encode()
-    return struct.pack("<Q", len(raw)) + raw + b"\0" * offset
 
 
 def test_sharded_safetensors_card_and_config(hub) -> None:
@@ -205,7 +191,7 @@ def test_metadata_of_a_transformers_model_pushed_with_push_to_hub(hub, tmp_path)
     pytest.importorskip("torch")
     pytest.importorskip("transformers")
     repo_id = hub.new_repo_id("bert")
-    env = client_env(hub, tmp_path / "home")
+    env = client_env(tmp_path / "home", HF_ENDPOINT=hub.url, HF_TOKEN=hub.token)
     res = subprocess.run(
         [sys.executable, "-c", TRANSFORMERS_SCRIPT, repo_id],
         env=env,

@@ -8,7 +8,8 @@ import textwrap
 
 import pytest
 
-from ._xet import client_env, traffic
+from .._hub import client_env
+from ._xet import traffic
 
 pytestmark = [pytest.mark.torch, pytest.mark.interop, pytest.mark.slow]
 

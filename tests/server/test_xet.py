@@ -10,7 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ._xet import client_env, sha256_file, traffic, write_random
+from .._hub import client_env
+from ._xet import sha256_file, traffic, write_random
 
 hf = pytest.importorskip("huggingface_hub")
 pytest.importorskip("hf_xet")

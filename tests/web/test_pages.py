@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import struct
 
 import httpx
 import pytest
@@ -13,6 +12,7 @@ import pytest
 from modelhub.client import HubApi
 
 from .._hub import Hub
+from .._safetensors import safetensors_bytes as _safetensors
 from .conftest import csrf_of, set_password, sign_in
 
 EVIL_CARD = """---
@@ -46,20 +46,6 @@ def f():
 
 def _api(hub: Hub) -> HubApi:
     return HubApi(endpoint=hub.url, token=hub.token)
-
-
-def _safetensors(tensors: dict[str, tuple[str, list[int]]]) -> bytes:
-    header: dict[str, object] = {"__metadata__": {"format": "pt"}}
-    offset = 0
-    width = {"F32": 4, "F16": 2, "I64": 8}
-    for name, (dtype, shape) in tensors.items():
-        n = width[dtype]
-        for d in shape:
-            n *= d
-        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + n]}
-        offset += n
-    raw = json.dumps(header).encode()
-    return struct.pack("<Q", len(raw)) + raw + b"\0" * offset
 
 
 def test_card_renders_badges_and_snippets_and_raw_html_is_inert(hub: Hub) -> None:
