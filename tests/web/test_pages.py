@@ -188,6 +188,7 @@ def test_files_blob_safetensors_and_history_pages(hub: Hub) -> None:
     # a branch: the selector lists it and its pages open at it
     api.create_branch(rid, branch="dev")
     assert f'value="/{rid}/tree/dev"' in web.get(f"/{rid}/tree/main").text
+    assert f'value="/{rid}/tree/dev"' in web.get(f"/{rid}").text  # the card page has the selector too
     assert "run.py" in web.get(f"/{rid}/tree/dev/src").text
     assert web.get(f"/{rid}/blob/main/nope.txt").status_code == 404
     raw = web.get(f"/{rid}/raw/main/src/run.py")
