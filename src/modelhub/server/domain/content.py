@@ -23,7 +23,7 @@ class ContentSource(Protocol):
     def iter_range(self, sha256: str, start: int = 0, end: int | None = None) -> Iterator[bytes]: ...
 
 
-class _IterReader(io.RawIOBase):
+class IterReader(io.RawIOBase):
     """A read-only, forward-only file over an iterator of byte chunks (a Xet file's reconstruction)."""
 
     def __init__(self, chunks: Iterator[bytes]) -> None:
@@ -93,4 +93,4 @@ class ContentReader:
             return self.blobs.open(sha256)
         if self._xet_file(sha256) is None:
             raise FileNotFoundError(sha256)
-        return io.BufferedReader(_IterReader(self.iter_range(sha256)), 1 << 20)
+        return io.BufferedReader(IterReader(self.iter_range(sha256)), 1 << 20)

@@ -309,11 +309,8 @@ def fetch_xorb_bytes(request: Request, xorb_hash: str) -> Response:
         return _XorbFileResponse(path, media_type="application/octet-stream")
     headers = {"Content-Range": f"bytes {a}-{b}/{total}", "Content-Length": str(b - a + 1)}
     if b - a < 4 << 20:
-        with store.blobs.open(blob) as fh:
-            fh.seek(a)
-            return Response(
-                fh.read(b - a + 1), status_code=206, headers=headers, media_type="application/octet-stream"
-            )
+        data = b"".join(store.blobs.iter_range(blob, a, b + 1))  # a ranged read (S3 files do not seek)
+        return Response(data, status_code=206, headers=headers, media_type="application/octet-stream")
     return StreamingResponse(
         store.blobs.iter_range(blob, a, b + 1),
         status_code=206,

@@ -8,6 +8,7 @@ Blocking throughout (database, disk, hashing): call it from worker threads. Memo
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import struct
 import threading
@@ -19,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
 from ..domain import objects
+from ..domain.content import IterReader
 from ..storage.blobs import BlobStore
 from ..storage.db import Repo, XetDedupChunk, XetFile, XetFileXorb, XetShard, XetXorb
 from . import hashing, shard, xorb
@@ -291,8 +293,9 @@ class XetStore:
             while first < t.end and offset + idx.unpacked_ends[first] - idx.unpacked_start(t.start) <= start:
                 first += 1
             pos = offset + idx.unpacked_start(first) - idx.unpacked_start(t.start)
-            with self.blobs.open(blob) as fh:
-                fh.seek(idx.record_start(first))
+            # one ranged read of the records needed (stores without seekable files, e.g. S3, serve ranges)
+            span = self.blobs.iter_range(blob, idx.record_start(first), idx.record_ends[t.end - 1])
+            with io.BufferedReader(IterReader(span), 1 << 20) as fh:
                 for c in range(first, t.end):
                     if pos >= end:
                         break
