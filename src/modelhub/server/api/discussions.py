@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from ..domain.accounts import Principal, can_write
 from ..domain.discussions import (
+    add_comment,
     add_event,
     diff_summary,
     events_of,
@@ -157,9 +158,7 @@ def comment(
         repo = service.readable_repo(db, p, h.PLURAL_TO_TYPE[plural], rid)
         author = require_participant(p, repo, "comment")
         disc = _get(db, repo, num)
-        ev = add_event(
-            db, disc, "comment", author.name, {"edited": False, "hidden": False, "latest": {"raw": text}}
-        )
+        ev = add_comment(db, disc, author.name, text)
         db.commit()
         return h.json_response({"newMessage": event_json(ev)})
 
@@ -196,9 +195,7 @@ def change_status(
         disc.status = new
         ev = add_event(db, disc, "status-change", p.name, {"status": new})
         if comment:
-            add_event(
-                db, disc, "comment", p.name, {"edited": False, "hidden": False, "latest": {"raw": comment}}
-            )
+            add_comment(db, disc, p.name, comment)
         return ev
 
     return _author_or_writer_change(

@@ -38,6 +38,11 @@ def add_event(db: Session, disc: Discussion, kind: str, author: str, data: dict[
     return ev
 
 
+def add_comment(db: Session, disc: Discussion, author: str, text: str) -> DiscussionEvent:
+    """A comment event, in the shape the Hub answers (not edited, not hidden, its latest text)."""
+    return add_event(db, disc, "comment", author, {"edited": False, "hidden": False, "latest": {"raw": text}})
+
+
 def open_discussion(
     db: Session,
     repo: Repo,
@@ -57,9 +62,7 @@ def open_discussion(
     db.add(disc)
     db.flush()
     if description:
-        add_event(
-            db, disc, "comment", author, {"edited": False, "hidden": False, "latest": {"raw": description}}
-        )
+        add_comment(db, disc, author, description)
     if is_pr and head is not None:
         db.add(Ref(repo_pk=repo.id, name=f"refs/pr/{num}", commit_id=head))
         db.flush()
@@ -179,9 +182,7 @@ def merge_pr(service: HubService, repo: Repo, disc: Discussion, author: str, com
             d.merge_commit = new
             add_event(db, d, "status-change", author, {"status": "merged"})
             if comment:
-                add_event(
-                    db, d, "comment", author, {"edited": False, "hidden": False, "latest": {"raw": comment}}
-                )
+                add_comment(db, d, author, comment)
             db.commit()
             return new
     raise Conflict(
@@ -248,7 +249,7 @@ def comment(db: Session, disc: Discussion, author: str, text: str) -> Discussion
         raise bad_request("The comment is empty: write something first.")
     if len(text) > MAX_COMMENT:
         raise bad_request(f"The comment is longer than {MAX_COMMENT} characters.")
-    ev = add_event(db, disc, "comment", author, {"edited": False, "hidden": False, "latest": {"raw": text}})
+    ev = add_comment(db, disc, author, text)
     db.commit()
     return ev
 
