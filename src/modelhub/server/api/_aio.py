@@ -3,11 +3,34 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
+import threading
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..storage.blobs import BlobWriter
+
+BULK_NICE = 10  # how much lower than request handling the threads of bulk work run (Linux: per-thread nice)
+
+
+def _lower_priority() -> None:
+    """Run this thread at a lower CPU priority: hashing and writing a big upload then yield the cores to the
+    event loop and the request handlers whenever both want them (small requests stay fast under big transfers,
+    benchmarks/event_loop.py); on an idle machine the bulk work still gets every free cycle."""
+    if sys.platform != "linux":  # elsewhere setpriority applies to the whole process, not to this thread
+        return
+    tid = threading.get_native_id()
+    try:
+        os.setpriority(os.PRIO_PROCESS, tid, min(os.getpriority(os.PRIO_PROCESS, tid) + BULK_NICE, 19))
+    except OSError:  # a sandbox may refuse it: the work still runs, at normal priority
+        pass
+
+
+def bulk_executor(name: str, workers: int = 1) -> ThreadPoolExecutor:
+    """A thread pool for CPU-heavy bulk work (hashing, compression, big writes), at a lower priority."""
+    return ThreadPoolExecutor(workers, thread_name_prefix=name, initializer=_lower_priority)
 
 
 class AsyncBlobSink:
@@ -15,8 +38,8 @@ class AsyncBlobSink:
 
     One thread hashes, the other writes to disk (each single, hence in order); up to ``max_inflight`` batches
     queue while the event loop keeps receiving, so the socket, the hashing and the disk all work at once
-    (hashlib and file writes release the GIL). Chunks are passed as received, never copied on the event loop;
-    memory stays at a few batches."""
+    (hashlib and file writes release the GIL), at a lower CPU priority than request handling. Chunks are passed
+    as received, never copied on the event loop; memory stays at a few batches."""
 
     def __init__(self, writer: BlobWriter, flush_at: int = 4 << 20, max_inflight: int = 2) -> None:
         self.writer = writer
@@ -49,8 +72,8 @@ class AsyncBlobSink:
             await self._inflight.popleft()
         chunks, self._chunks, self._buffered = self._chunks, [], 0
         if self._hasher is None or self._storer is None:
-            self._hasher = ThreadPoolExecutor(1, thread_name_prefix="blob-hash")
-            self._storer = ThreadPoolExecutor(1, thread_name_prefix="blob-store")
+            self._hasher = bulk_executor("blob-hash")
+            self._storer = bulk_executor("blob-store")
         loop = asyncio.get_running_loop()
         self._inflight.append(loop.run_in_executor(self._hasher, self._hash_chunks, chunks))
         self._inflight.append(loop.run_in_executor(self._storer, self._store_chunks, chunks))
