@@ -4,33 +4,20 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from .._hub import Hub, HubServer, _clean_env
+from .._hub import Hub, HubServer
 
 PASSWORD = "correct horse battery"
 
 
 def set_password(server: HubServer, user: str, password: str = PASSWORD) -> None:
     """``modelhub admin user password USER``, the password on standard input (as a script would)."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "modelhub",
-        "admin",
-        "user",
-        "password",
-        user,
-        "--data-dir",
-        str(server.data_dir),
-    ]
-    res = subprocess.run(
-        cmd, input=password + "\n", capture_output=True, text=True, env=_clean_env(), timeout=120
-    )
+    cmd, env = server.admin_command("user", "password", user)
+    res = subprocess.run(cmd, input=password + "\n", capture_output=True, text=True, env=env, timeout=120)
     assert res.returncode == 0, res.stderr
 
 

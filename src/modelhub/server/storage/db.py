@@ -81,6 +81,16 @@ class LoginSession(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
 
 
+class SignInFailure(Base):
+    """Failed password sign-ins counted under one key (a hash of an address, an account, or both) since
+    ``window_start`` (domain/sign_in_limits.py)."""
+
+    __tablename__ = "sign_in_failures"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, nullable=False)
+    window_start: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, index=True)
+
+
 class Membership(Base):
     __tablename__ = "memberships"
     org_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from ..._common.validation import validate_repo_id
 from ...errors import HFValidationError
 from ..api import _http as h
-from ..domain import logins, views
+from ..domain import logins, sign_in_limits, views
 from ..domain.accounts import AccountError, Principal, create_token, list_tokens, parse_duration
 from ..domain.errors import RepoExists, Unauthorized, bad_request
 from ..storage.db import Token
@@ -38,14 +38,29 @@ def login_page(request: Request) -> Response:
 def login(request: Request, form: WebForm) -> Response:
     v = require_csrf(request, form)
     name = str(form.get("username", "")).strip()
-    with h.hub(request).sessions() as db:
-        user = logins.authenticate(db, name, str(form.get("password", "")))
-        if user is None:
-            return render_page(
-                request, "login.html", status_code=401, v=v, next=_safe_next(form.get("next")),
-                error="Wrong username or password.", username=name[:96],
-            )  # fmt: skip
-        cookie = logins.open_session(db, user)
+    service = h.hub(request)
+    engine = service.sessions.kw["bind"]
+    address = request.client.host if request.client else "unknown"
+    try:
+        sign_in_limits.check(engine, name, address)  # before any password hashing
+        with sign_in_limits.password_check_slot(), service.sessions() as db:
+            user = logins.authenticate(db, name, str(form.get("password", "")))
+            if user is not None:
+                cookie = logins.open_session(db, user)
+    except sign_in_limits.SignInRefused as refused:
+        refusal = render_page(
+            request, "login.html", status_code=429, v=v, next=_safe_next(form.get("next")),
+            error=refused.reason, username=name[:96],
+        )  # fmt: skip
+        refusal.headers["Retry-After"] = str(refused.retry_after)
+        return refusal
+    if user is None:
+        sign_in_limits.record_failure(engine, name, address)
+        return render_page(
+            request, "login.html", status_code=401, v=v, next=_safe_next(form.get("next")),
+            error="Wrong username or password.", username=name[:96],
+        )  # fmt: skip
+    sign_in_limits.record_success(engine, name, address)
     response = redirect(_safe_next(form.get("next")))
     set_session_cookie(request, response, cookie)
     return response
