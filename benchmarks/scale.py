@@ -50,6 +50,19 @@ def _cpu(proc: psutil.Process) -> float:
     return total
 
 
+def _others_cpu() -> float:
+    """CPU time so far of the machine's other parts of this benchmark: PostgreSQL's and SeaweedFS's processes."""
+    total = 0.0
+    for p in psutil.process_iter(["name"]):
+        if p.info["name"] in ("postgres", "weed"):
+            try:
+                t = p.cpu_times()
+                total += t.user + t.system
+            except psutil.NoSuchProcess:
+                pass
+    return total
+
+
 def _wrk(url: str, token: str, duration: int) -> tuple[float, float]:
     out = subprocess.run(
         ["wrk", "-t1", "-c64", f"-d{duration}s", "--latency", "-H", f"authorization: Bearer {token}", url],
@@ -89,13 +102,16 @@ def load(flags: tuple[str, ...], env: dict[str, str], work: Path, duration: int)
             _wrk(url, token, 3)  # warm-up
             assert server.proc is not None
             proc = psutil.Process(server.proc.pid)
-            cpu0 = _cpu(proc)
+            cpu0, others0, wall0 = _cpu(proc), _others_cpu(), time.perf_counter()
             rps, p99 = _wrk(url, token, duration)
-            cpu = _cpu(proc) - cpu0
+            cpu, others = _cpu(proc) - cpu0, _others_cpu() - others0
+            wall = time.perf_counter() - wall0
             results[workers] = rps
+            n = rps * duration
             print(
-                f"resolve load, {workers} process(es): {rps:,.0f} req/s, p99 {p99:.1f} ms,"
-                f" {cpu / (rps * duration) * 1e6:.0f} µs server CPU/request"
+                f"resolve load, {workers} process(es): {rps:,.0f} req/s, p99 {p99:.1f} ms; CPU per request:"
+                f" hub {cpu / n * 1e6:.0f} µs, PostgreSQL {others / n * 1e6:.0f} µs"
+                f" (hub {cpu / wall:.2f} + PostgreSQL {others / wall:.2f} of the 2 cores; wrk has the rest)"
             )
         finally:
             server.stop()

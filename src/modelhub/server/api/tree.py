@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from ..._common.validation import is_commit_hash
-from ..domain import xetfiles
+from ..domain import views, xetfiles
+from ..domain.hub import HubService
 from ..domain.trees import dir_oids, directories
 from ..storage.db import iso
 from . import _http as h
@@ -48,11 +49,9 @@ def _tree(request: Request, plural: str, namespace: str, name: str, revision: st
             size = min(size, 100)  # lastCommit is computed per entry: smaller pages, like the Hub
         page = with_xet_hashes(db, listing[offset : offset + size])
         if expand:
-            page = [dict(e) for e in page]  # the listing is shared (memoized): annotate copies
-            lasts = service.last_commits(db, cid, {e["path"]: e["type"] == "directory" for e in page})
-            for item in page:
-                row = lasts[item["path"]]
-                item["lastCommit"] = {"id": row.id, "title": row.title, "date": iso(row.created_at)}
+            page = with_last_commits(
+                service, db, cid, [dict(e) for e in page]
+            )  # copies: the listing is shared
     headers = {}
     if offset + size < len(listing):
         params = [(k, v) for k, v in q.multi_items() if k != "cursor"] + [
@@ -62,6 +61,19 @@ def _tree(request: Request, plural: str, namespace: str, name: str, revision: st
         url = f"{h.base_url(request)}/api/{plural}/{rid}/tree/{quote(rev, safe='')}{tail}?{urlencode(params)}"
         headers["Link"] = f'<{url}>; rel="next"'
     return h.json_response(page, headers=headers)
+
+
+def with_last_commits(
+    service: HubService, db: Session, cid: str, entries: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Annotate entries with the last commit that changed each (one history walk for all, the web pages' walk:
+    its per-commit comparisons are cached, so the next page or folder reuses them)."""
+    lasts = views.last_changed(service, db, cid, {e["path"] for e in entries})
+    for item in entries:
+        row = lasts.get(item["path"])
+        if row is not None:  # undecided only past the walk's bound (20,000 commits): left out
+            item["lastCommit"] = {"id": row.id, "title": row.title, "date": iso(row.created_at)}
+    return entries
 
 
 def with_xet_hashes(db: Session, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -132,8 +144,5 @@ def _paths_info(
                 out.append({"type": "directory", "oid": oids[path], "size": 0, "path": path})
         out = with_xet_hashes(db, out)
         if expand:
-            lasts = service.last_commits(db, cid, {e["path"]: e["type"] == "directory" for e in out})
-            for item in out:
-                last = lasts[item["path"]]
-                item["lastCommit"] = {"id": last.id, "title": last.title, "date": iso(last.created_at)}
+            out = with_last_commits(service, db, cid, out)
     return h.json_response(out)

@@ -45,7 +45,6 @@ from .trees import (
     Entry,
     FileTree,
     decode_tree,
-    dir_oids,
     directories,
     encode_tree,
     git_blob_sha1,
@@ -780,42 +779,6 @@ class HubService:
             seen.add(cid)
             stack.extend(rows[cid].parents)
         return sorted((rows[c] for c in seen), key=lambda r: (r.created_at, r.id), reverse=True)
-
-    def last_commits(
-        self, db: Session, head: str, paths: dict[str, bool], max_steps: int = 500
-    ) -> dict[str, CommitRow]:
-        """For each path (value: is a folder), the newest commit on the first-parent line of ``head`` that changed
-        it. The walk stops after ``max_steps`` commits; paths still undecided get the oldest commit visited."""
-        folders = {p for p, is_dir in paths.items() if is_dir}
-
-        def keys(tree_id: str, wanted: set[str]) -> dict[str, str | None]:
-            tree = self.tree(db, tree_id)
-            oids = dir_oids(tree, wanted & folders) if wanted & folders else {}
-            return {
-                p: (oids.get(p) if p in folders else (tree[p].oid if p in tree else None)) for p in wanted
-            }
-
-        cur = self.commit_row(db, head)
-        assert cur is not None
-        pending = set(paths)
-        current = keys(cur.tree_id, pending)
-        result: dict[str, CommitRow] = {}
-        for _ in range(max_steps):
-            if not pending or not cur.parents:
-                break
-            parent = self.commit_row(db, cur.parents[0])
-            if parent is None:
-                break
-            if parent.tree_id != cur.tree_id:  # same tree: nothing changed in this commit
-                before = keys(parent.tree_id, pending)
-                for p in list(pending):
-                    if before[p] != current[p]:
-                        result[p] = cur
-                        pending.discard(p)
-            cur = parent
-        for p in pending:
-            result[p] = cur
-        return result
 
     def ancestors(self, db: Session, repo: Repo, head: str) -> list[str]:
         """Ancestors of ``head`` (itself included) in breadth-first order."""
