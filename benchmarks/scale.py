@@ -39,9 +39,9 @@ from tests._hub import HubServer  # noqa: E402
 from tests._services import pg_s3_storage, s3, stop_all  # noqa: E402
 
 
-def _cpu(proc: psutil.Process) -> float:
+def _cpu_of(procs: list[psutil.Process]) -> float:
     total = 0.0
-    for p in [proc, *proc.children(recursive=True)]:
+    for p in procs:
         try:
             t = p.cpu_times()
             total += t.user + t.system
@@ -50,17 +50,14 @@ def _cpu(proc: psutil.Process) -> float:
     return total
 
 
+def _cpu(proc: psutil.Process) -> float:
+    """CPU time so far of a hub process and its workers."""
+    return _cpu_of([proc, *proc.children(recursive=True)])
+
+
 def _others_cpu() -> float:
     """CPU time so far of the machine's other parts of this benchmark: PostgreSQL's and SeaweedFS's processes."""
-    total = 0.0
-    for p in psutil.process_iter(["name"]):
-        if p.info["name"] in ("postgres", "weed"):
-            try:
-                t = p.cpu_times()
-                total += t.user + t.system
-            except psutil.NoSuchProcess:
-                pass
-    return total
+    return _cpu_of([p for p in psutil.process_iter(["name"]) if p.info["name"] in ("postgres", "weed")])
 
 
 def _wrk(url: str, token: str, duration: int) -> tuple[float, float]:
