@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -23,6 +26,7 @@ from ..domain.discussions import (
     require_author_or_writer,
     require_participant,
 )
+from ..domain.hub import HubService
 from ..storage.db import Discussion, DiscussionEvent, Ref, Repo, iso
 from . import _http as h
 from . import limits
@@ -59,6 +63,27 @@ def discussion_json(disc: Discussion, repo: Repo) -> dict[str, Any]:
 
 def _get(db: Session, repo: Repo, num: str) -> Discussion:
     return get_discussion(db, repo, limits.int_param(num, "discussion number", 0, 0, limits.MAX_DB_INT))
+
+
+@dataclass
+class _Opened:
+    """A discussion of a repo the caller may read, in an open database session."""
+
+    p: Principal | None
+    service: HubService
+    db: Session
+    repo: Repo
+    disc: Discussion
+
+
+@contextmanager
+def _opened(request: Request, plural: str, namespace: str, name: str, num: str) -> Iterator[_Opened]:
+    p = h.principal(request)
+    rid = h.repo_id_from(namespace, name)
+    service = h.hub(request)
+    with service.sessions() as db:
+        repo = service.readable_repo(db, p, h.PLURAL_TO_TYPE[plural], rid)
+        yield _Opened(p, service, db, repo, _get(db, repo, num))
 
 
 @router.get(REPO + "/discussions", tags=["discussions"])
@@ -124,12 +149,8 @@ def create_discussion(
 @router.get(REPO + "/discussions/{num}", tags=["discussions"])
 def discussion_details(request: Request, plural: str, namespace: str, name: str, num: str) -> Response:
     """A discussion with its events; PRs add ``changes`` and ``filesWithConflicts``."""
-    p = h.principal(request)
-    rid = h.repo_id_from(namespace, name)
-    service = h.hub(request)
-    with service.sessions() as db:
-        repo = service.readable_repo(db, p, h.PLURAL_TO_TYPE[plural], rid)
-        disc = _get(db, repo, num)
+    with _opened(request, plural, namespace, name, num) as o:
+        service, db, repo, disc = o.service, o.db, o.repo, o.disc
         events = events_of(db, disc)
         out = discussion_json(disc, repo)
         out["events"] = [event_json(e) for e in events]
@@ -148,18 +169,13 @@ def discussion_details(request: Request, plural: str, namespace: str, name: str,
 def comment(
     request: Request, body: h.JsonObject, plural: str, namespace: str, name: str, num: str
 ) -> Response:
-    p = h.principal(request)
-    rid = h.repo_id_from(namespace, name)
     text = body.get("comment")
     if not isinstance(text, str) or not text:
         raise bad_request("Missing 'comment' in the request body.")
-    service = h.hub(request)
-    with service.sessions() as db:
-        repo = service.readable_repo(db, p, h.PLURAL_TO_TYPE[plural], rid)
-        author = require_participant(p, repo, "comment")
-        disc = _get(db, repo, num)
-        ev = add_comment(db, disc, author.name, text)
-        db.commit()
+    with _opened(request, plural, namespace, name, num) as o:
+        author = require_participant(o.p, o.repo, "comment")
+        ev = add_comment(o.db, o.disc, author.name, text)
+        o.db.commit()
         return h.json_response({"newMessage": event_json(ev)})
 
 
@@ -168,15 +184,10 @@ def _author_or_writer_change(
 ) -> Response:
     """A change of a discussion that its author or a repo writer may make: ``change(p, db, disc)`` applies it and
     returns its event, answered under ``key``."""
-    p = h.principal(request)
-    rid = h.repo_id_from(namespace, name)
-    service = h.hub(request)
-    with service.sessions() as db:
-        repo = service.readable_repo(db, p, h.PLURAL_TO_TYPE[plural], rid)
-        disc = _get(db, repo, num)
-        caller = require_author_or_writer(p, repo, disc, action)
-        ev = change(caller, db, disc)
-        db.commit()
+    with _opened(request, plural, namespace, name, num) as o:
+        caller = require_author_or_writer(o.p, o.repo, o.disc, action)
+        ev = change(caller, o.db, o.disc)
+        o.db.commit()
         return h.json_response({key: event_json(ev)})
 
 
@@ -265,18 +276,13 @@ def _change_comment(
 ) -> Response:
     """Load the comment, check that the caller may take part, let ``change(p, repo, ev, data)`` refuse or update
     its data, store it: the event keeps its author."""
-    p = h.principal(request)
-    rid = h.repo_id_from(namespace, name)
-    service = h.hub(request)
-    with service.sessions() as db:
-        repo = service.readable_repo(db, p, h.PLURAL_TO_TYPE[plural], rid)
-        disc = _get(db, repo, num)
-        ev = _comment_event(db, disc, h.seg(comment_id))
-        caller = require_participant(p, repo, action)
+    with _opened(request, plural, namespace, name, num) as o:
+        ev = _comment_event(o.db, o.disc, h.seg(comment_id))
+        caller = require_participant(o.p, o.repo, action)
         data = json.loads(ev.data_json)
-        change(caller, repo, ev, data)
+        change(caller, o.repo, ev, data)
         ev.data_json = json.dumps(data)
-        db.commit()
+        o.db.commit()
         return h.json_response({"updatedComment": event_json(ev)})
 
 
