@@ -17,6 +17,7 @@ from ..domain.discussions import require_participant
 from ..storage.db import Repo, iso
 from . import _http as h
 from .errors import ApiError, RepoExists, Unauthorized, bad_request
+from .paging import paged
 
 router = APIRouter()
 REPO = "/api/{plural:plural}/{namespace}/{name}"
@@ -129,22 +130,27 @@ def unlike(request: Request, plural: str, namespace: str, name: str) -> Response
 
 @router.get(REPO + "/likers", tags=["likes"])
 def likers(request: Request, plural: str, namespace: str, name: str) -> Response:
+    """Who liked the repo, paginated (``Link``)."""
     repo = _repo(request, plural, namespace, name)
     with h.hub(request).sessions() as db:
-        users = community.likers(db, repo.id)
+        users, headers = paged(request, lambda offset, limit: community.likers(db, repo.id, offset, limit))
     return h.json_response(
-        [{"user": u.name, "fullname": u.fullname or u.name, "avatarUrl": "", "type": "user"} for u in users]
+        [{"user": u.name, "fullname": u.fullname or u.name, "avatarUrl": "", "type": "user"} for u in users],
+        headers=headers,
     )
 
 
 @router.get("/api/users/{user}/likes", tags=["likes"])
 def user_likes(request: Request, user: str) -> Response:
-    """What a user liked, among the repos the caller can see."""
+    """What a user liked, among the repos the caller can see, paginated (``Link``)."""
     p = h.principal(request)
     with h.hub(request).sessions() as db:
-        rows = community.liked_repos(db, p, h.seg(user))
+        rows, headers = paged(
+            request, lambda offset, limit: community.liked_repos(db, p, h.seg(user), offset, limit)
+        )
     return h.json_response(
-        [{"createdAt": iso(at), "repo": {"name": r.repo_id, "type": r.type}} for r, at in rows]
+        [{"createdAt": iso(at), "repo": {"name": r.repo_id, "type": r.type}} for r, at in rows],
+        headers=headers,
     )
 
 
@@ -169,10 +175,13 @@ def org_overview(request: Request, org: str) -> Response:
 
 @router.get("/api/organizations/{org}/members", tags=["accounts"])
 def org_members(request: Request, org: str) -> Response:
-    """The members (``role`` shown to the org's own members)."""
+    """The members (``role`` shown to the org's own members), paginated (``Link``)."""
     p = h.principal(request)
     with h.hub(request).sessions() as db:
-        return h.json_response(community.members_json(db, p, h.seg(org)))
+        members, headers = paged(
+            request, lambda offset, limit: community.members_json(db, p, h.seg(org), offset, limit)
+        )
+    return h.json_response(members, headers=headers)
 
 
 def _manage(request: Request, org: str, change: Any) -> Response:

@@ -4,9 +4,17 @@ listings, the commit the first page was read from (checked against the repo by t
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
+from typing import TypeVar
+from urllib.parse import urlencode
 
+from starlette.requests import Request
+
+from . import _http as h
 from . import limits
 from .errors import bad_request
+
+T = TypeVar("T")
 
 
 def encode_cursor(offset: int, commit: str = "") -> str:
@@ -29,3 +37,16 @@ def decode_cursor_full(cursor: str | None) -> tuple[int, str]:
         return offset, commit
     except (ValueError, UnicodeDecodeError) as exc:
         raise bad_request(f"Invalid pagination cursor {cursor!r}: use the Link header as given.") from exc
+
+
+def paged(request: Request, fetch: Callable[[int, int], list[T]]) -> tuple[list[T], dict[str, str]]:
+    """The page of ``fetch(offset, limit)`` at the request's ``cursor`` (the server's page size), and the ``Link``
+    header to the next one when there is more (the official client follows it)."""
+    size = h.settings(request).page_size
+    offset = decode_cursor(request.query_params.get("cursor"))
+    got = fetch(offset, size + 1)  # one more than a page: is there a next one?
+    if len(got) <= size:
+        return got, {}
+    params = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
+    params.append(("cursor", encode_cursor(offset + size)))
+    return got[:size], {"Link": f'<{h.base_url(request)}{request.url.path}?{urlencode(params)}>; rel="next"'}

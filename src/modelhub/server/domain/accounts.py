@@ -317,14 +317,18 @@ def remove_member(db: Session, org_name: str, user_name: str) -> None:
     db.flush()
 
 
-def org_members(db: Session, org_name: str) -> list[tuple[Account, str]]:
-    """The members of an org with their roles, by name."""
+def org_members(
+    db: Session, org_name: str, offset: int = 0, limit: int | None = None
+) -> list[tuple[Account, str]]:
+    """The members of an org with their roles, by name (``offset`` / ``limit``: one page)."""
     org = _org(db, org_name)
     rows = db.execute(
         select(Account, Membership.role)
         .join(Membership, Membership.user_id == Account.id)
         .where(Membership.org_id == org.id)
         .order_by(Account.name)
+        .offset(offset)
+        .limit(limit)
     ).all()
     return [(acc, role) for acc, role in rows]
 

@@ -33,13 +33,16 @@ def like_counts(db: Session, repo_pks: list[int]) -> dict[int, int]:
     return {pk: int(n) for pk, n in rows}
 
 
-def likers(db: Session, repo_pk: int) -> list[Account]:
+def likers(db: Session, repo_pk: int, offset: int = 0, limit: int | None = None) -> list[Account]:
+    """Who liked the repo, first likes first (``offset`` / ``limit``: one page)."""
     return list(
         db.scalars(
             select(Account)
             .join(Like, Like.user_id == Account.id)
             .where(Like.repo_pk == repo_pk)
-            .order_by(Like.created_at)
+            .order_by(Like.created_at, Account.id)
+            .offset(offset)
+            .limit(limit)
         )
     )
 
@@ -54,14 +57,18 @@ def user_account(db: Session, name: str, kind: str = "user") -> Account:
     return acc
 
 
-def liked_repos(db: Session, viewer: Principal | None, user_name: str) -> list[tuple[Repo, Any]]:
+def liked_repos(
+    db: Session, viewer: Principal | None, user_name: str, offset: int = 0, limit: int | None = None
+) -> list[tuple[Repo, Any]]:
     """The repos ``user_name`` liked that ``viewer`` may see (a private repo stays invisible), newest first."""
     user = user_account(db, user_name)
     rows = db.execute(
         select(Repo, Like.created_at)
         .join(Like, Like.repo_pk == Repo.id)
         .where(Like.user_id == user.id, readable_clause(viewer))
-        .order_by(Like.created_at.desc())
+        .order_by(Like.created_at.desc(), Repo.id)
+        .offset(offset)
+        .limit(limit)
     ).all()
     return [(repo, at) for repo, at in rows]
 
@@ -131,12 +138,14 @@ def org_overview(db: Session, viewer: Principal | None, name: str) -> dict[str, 
     }
 
 
-def members_json(db: Session, viewer: Principal | None, org_name: str) -> list[dict[str, Any]]:
-    """The members of an org; their roles are shown to the org's members only (and hub admins)."""
+def members_json(
+    db: Session, viewer: Principal | None, org_name: str, offset: int = 0, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """The members of an org, by name; their roles are shown to the org's members only (and hub admins)."""
     org = user_account(db, org_name, "org")
     show_roles = viewer is not None and viewer.member_of(org.name)
     out = []
-    for acc, role in org_members(db, org.name):
+    for acc, role in org_members(db, org.name, offset, limit):
         item = {"_id": str(acc.id), "user": acc.name, "type": "user", **_account_json(acc), "isPro": False}
         if show_roles:
             item["role"] = role
