@@ -134,7 +134,7 @@ def _check_footer(footer: memoryview) -> None:
         raise XorbError("the xorb footer's length field does not match its size")
 
 
-def verify(data: bytes, expected: bytes) -> tuple[int, ChunkIndex]:
+def verify(data: bytes | memoryview, expected: bytes) -> tuple[int, ChunkIndex]:
     """Check an uploaded xorb: every record well-formed and decompressing to its declared size, at most
     ``MAX_CHUNKS`` chunks, nothing after them but a footer, and the Merkle root of the chunk hashes equal to
     ``expected``. Returns (length of the chunk section, its index)."""
