@@ -90,7 +90,7 @@ def decompress(scheme: int, payload: bytes | memoryview, size: int) -> bytes:
     elif scheme in (SCHEME_LZ4, SCHEME_BG4_LZ4):
         try:
             # max_length bounds the output whatever the frame claims (a decompression bomb stops here)
-            data = lz4.frame.LZ4FrameDecompressor().decompress(bytes(payload), max_length=size + 1)
+            data = lz4.frame.LZ4FrameDecompressor().decompress(payload, max_length=size + 1)
         except RuntimeError as exc:
             raise XorbError(f"a chunk's LZ4 frame is corrupt ({exc})") from exc
         if scheme == SCHEME_BG4_LZ4 and len(data) == size:
