@@ -58,3 +58,28 @@ def test_chain_follows_ticket_order_and_restarts_after_a_failure() -> None:
     assert cps.get(extend(START, xorbs[3], 0, 1)) is not None
     # names differ by chunk range
     assert extend(START, xorbs[0], 0, 1) != extend(START, xorbs[0], 0, 2)
+
+
+def test_offered_content_is_hashed_in_turn_or_read_back() -> None:
+    xorbs = [os.urandom(32) for _ in range(3)]
+    content = {x: os.urandom(3000) for x in xorbs}
+    reads: list[bytes] = []
+
+    def read(x: bytes, chunks: int) -> Iterator[bytes]:
+        reads.append(x)
+        yield content[x]
+
+    cps = prehash.Checkpoints()
+    chain = prehash.ChainHasher(cps, read)
+    session = ("s",)
+    tickets = [chain.ticket(session) for _ in xorbs]
+    chain.offer(session, tickets[0], xorbs[0], 1, iter([content[xorbs[0]]]))  # its turn: hashed from memory
+    chain.offer(session, tickets[2], xorbs[2], 1, iter([b"never used"]))  # not its turn: read back later
+    chain.offer(session, tickets[1], xorbs[1], 1, iter([content[xorbs[1]]]))
+    chain.drain(session, 30)
+    name = START
+    for x in xorbs:
+        name = extend(name, x, 0, 1)
+    state = cps.get(name)
+    assert state is not None and state.hexdigest() == hashlib.sha256(b"".join(content.values())).hexdigest()
+    assert reads == [xorbs[2]]

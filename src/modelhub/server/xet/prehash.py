@@ -112,6 +112,23 @@ class ChainHasher:
                 self._thread.start()
             self._cond.notify_all()
 
+    def offer(
+        self, session: Hashable, seq: int, xorb: bytes, chunks: int, content: Iterator[bytes | memoryview]
+    ) -> None:
+        """Upload ``seq`` stored ``xorb``, whose verified ``content`` is at hand: hashed here and now when the
+        chain is waiting for it, else reported (the chain reads the xorb back when its turn comes)."""
+        with self._cond:
+            chain = self._chains.get(session)
+            if chain is None or chain.busy or chain.head != seq:
+                inline = None
+            else:
+                chain.busy, inline = True, chain.prefix
+        if inline is None:
+            self.report(session, seq, xorb, chunks)
+            return
+        assert chain is not None
+        self._finish(chain, self._step(inline, (xorb, chunks), content))
+
     def drain(self, session: Hashable, timeout: float) -> None:
         """Wait (at most ``timeout``) until the session's chain has hashed every upload that has ended."""
         deadline = time.monotonic() + timeout
@@ -149,24 +166,39 @@ class ChainHasher:
                 chain, _seq, outcome = job
                 chain.busy = True
                 prefix = chain.prefix
-            try:
-                prefix = self._extend(prefix, outcome) if outcome is not None else START
-            except Exception as exc:  # e.g. the xorb was collected meanwhile: only this guess is lost
-                logger.warning("xet: chain SHA-256 stopped: %s", exc)
-                prefix = START
-            with self._cond:
-                chain.busy = False
-                chain.head += 1
-                chain.prefix = prefix
-                chain.seen = time.monotonic()
-                self._cond.notify_all()
+            self._finish(chain, self._step(prefix, outcome))
 
-    def _extend(self, prefix: bytes, outcome: tuple[bytes, int]) -> bytes:
+    def _finish(self, chain: _Chain, prefix: bytes) -> None:
+        with self._cond:
+            chain.busy = False
+            chain.head += 1
+            chain.prefix = prefix
+            chain.seen = time.monotonic()
+            self._cond.notify_all()
+
+    def _step(
+        self,
+        prefix: bytes,
+        outcome: tuple[bytes, int] | None,
+        content: Iterator[bytes | memoryview] | None = None,
+    ) -> bytes:
+        """The chain's name after ``outcome`` (a failed upload: a new chain begins)."""
+        if outcome is None:
+            return START
+        try:
+            return self._extend(prefix, outcome, content)
+        except Exception as exc:  # e.g. the xorb was collected meanwhile: only this guess is lost
+            logger.warning("xet: chain SHA-256 stopped: %s", exc)
+            return START
+
+    def _extend(
+        self, prefix: bytes, outcome: tuple[bytes, int], content: Iterator[bytes | memoryview] | None
+    ) -> bytes:
         xorb, chunks = outcome
         state = self.checkpoints.get(prefix)
         if state is None:  # evicted: this xorb begins a new chain
             prefix, state = START, hashlib.sha256()
-        for piece in self._read(xorb, chunks):
+        for piece in content if content is not None else self._read(xorb, chunks):
             state.update(piece)
         name = extend(prefix, xorb, 0, chunks)
         self.checkpoints.put(name, state)

@@ -208,13 +208,15 @@ async def upload_xorb(request: Request, prefix: str, xorb_hash: str) -> Response
     async with _bodies().slot() as buf:
         # the order uploads begin in is the order the chain SHA-256 (``prehash``) takes the xorbs in
         seq = store.chains.ticket(session)
-        chunks = 0
+        told = False  # put_xorb tells the chain how the upload ended unless it raises
         try:
             with await _body(request, MAX_XORB_BODY, "A xorb", buf) as data:  # released before buf is reused
                 size = len(data)
-                inserted, chunks = await _run(_verified, store.put_xorb, xorb_hash, data)
+                inserted, _ = await _run(_verified, store.put_xorb, xorb_hash, data, (session, seq))
+                told = True
         finally:
-            store.chains.report(session, seq, hashing.from_hex(xorb_hash) if chunks else None, chunks)
+            if not told:
+                store.chains.report(session, seq, None)
     logger.info(
         "xet: xorb %s from repo %d: %d bytes received, inserted=%s", xorb_hash, claims.repo_pk, size, inserted
     )

@@ -106,9 +106,15 @@ class XetStore:
                 self._indexes.popitem(last=False)
         return hit
 
-    def put_xorb(self, hash_hex: str, data: bytes | memoryview) -> tuple[bool, int]:
-        """Verify and store a xorb: (False if it was stored already (not an error), its number of chunks)."""
+    def put_xorb(
+        self, hash_hex: str, data: bytes | memoryview, ticket: tuple[Hashable, int] | None = None
+    ) -> tuple[bool, int]:
+        """Verify and store a xorb: (False if it was stored already (not an error), its number of chunks).
+        ``ticket``: (session, upload) of the chain SHA-256 (``prehash``), told of the outcome unless this raises;
+        verified bytes are handed to it, so it need not read them back."""
         if (found := self.xorb(hash_hex)) is not None:
+            if ticket is not None:  # ``data`` was not verified: the chain reads the stored xorb
+                self.chains.report(*ticket, from_hex(hash_hex), len(found[1]))
             return False, len(found[1])
         try:
             end, index = xorb.verify(data, from_hex(hash_hex))
@@ -126,11 +132,17 @@ class XetStore:
                 db.flush()
             except IntegrityError:  # a concurrent upload of the same xorb won
                 db.rollback()
+                if ticket is not None:
+                    self.chains.report(*ticket, from_hex(hash_hex), len(index))
                 return False, len(index)
             objects.insert_ignore(
                 db, XetDedupChunk, [{"chunk_hash": c, "xorb_hash": hash_hex} for c in sorted(dedup)]
             )
             db.commit()
+        if ticket is not None:
+            self.chains.offer(
+                *ticket, from_hex(hash_hex), len(index), xorb.iter_content(memoryview(data)[:end], index)
+            )
         return True, len(index)
 
     def _read_xorb(self, raw: bytes, chunks: int) -> Iterator[bytes]:
@@ -356,11 +368,9 @@ class XetStore:
                 for k in range(c, g):
                     if pos >= end:
                         break
-                    rec = block[idx.record_start(k) - base : idx.record_ends[k] - base]
                     size = idx.unpacked_size(k)
-                    data: Any = rec[xorb.HEADER :]
-                    if not (views and rec[4] == xorb.SCHEME_NONE and len(data) == size):
-                        data = xorb.decompress(rec[4], data, size)
+                    rec = block[idx.record_start(k) - base : idx.record_ends[k] - base]
+                    data: Any = xorb.chunk_data(rec, size, views)
                     lo, hi = max(start - pos, 0), min(end - pos, size)
                     yield data if (lo == 0 and hi == size) else data[lo:hi]
                     pos += size

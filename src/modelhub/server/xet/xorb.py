@@ -102,6 +102,22 @@ def decompress(scheme: int, payload: bytes | memoryview, size: int) -> bytes:
     return data
 
 
+def chunk_data(rec: memoryview, size: int, view: bool = False) -> bytes | memoryview:
+    """The ``size`` content bytes of one chunk record (header + payload); with ``view``, those of a stored chunk
+    as a view of ``rec`` (no copy)."""
+    payload = rec[HEADER:]
+    if view and rec[4] == SCHEME_NONE and len(payload) == size:
+        return payload
+    return decompress(rec[4], payload, size)
+
+
+def iter_content(section: bytes | memoryview, index: ChunkIndex) -> Iterator[bytes | memoryview]:
+    """The content of a verified xorb's chunks in order (views where stored)."""
+    view = memoryview(section)
+    for i in range(len(index)):
+        yield chunk_data(view[index.record_start(i) : index.record_ends[i]], index.unpacked_size(i), True)
+
+
 def iter_records(section: bytes | memoryview, base: int = 0) -> Iterator[tuple[int, int, int, memoryview]]:
     """(record end offset + ``base``, scheme, uncompressed size, payload) of each chunk record of ``section``,
     stopping at an ``XETBLOB`` footer; XorbError on a malformed header or a truncated record."""
