@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from collections.abc import Iterator
 
 from modelhub.server.xet import prehash
@@ -83,3 +84,22 @@ def test_offered_content_is_hashed_in_turn_or_read_back() -> None:
     state = cps.get(name)
     assert state is not None and state.hexdigest() == hashlib.sha256(b"".join(content.values())).hexdigest()
     assert reads == [xorbs[2]]
+
+
+def test_a_stalled_upload_is_skipped(monkeypatch) -> None:
+    monkeypatch.setattr(prehash, "GAP_WAIT_S", 0.2)
+    x0, x1 = os.urandom(32), os.urandom(32)
+    cps = prehash.Checkpoints()
+    chain = prehash.ChainHasher(cps, lambda x, n: iter([x]))
+    session = ("slow",)
+    t0, t1 = chain.ticket(session), chain.ticket(session)
+    chain.report(
+        session, t1, x1, 1
+    )  # the upload that began first never ends in time: the chain starts after it
+    deadline = time.monotonic() + 10
+    while cps.get(extend(START, x1, 0, 1)) is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    chain.report(session, t0, x0, 1)  # too late: ignored, nothing left pending
+    chain.drain(session, 5)
+    assert cps.get(extend(START, x0, 0, 1)) is None

@@ -104,7 +104,7 @@ class ChainHasher:
         """Upload ``seq`` ended: stored ``xorb`` with ``chunks`` chunks, or failed (None)."""
         with self._cond:
             chain = self._chains.get(session)
-            if chain is None:
+            if chain is None or seq < chain.head:  # gone, or skipped as stalled: too late for the chain
                 return
             chain.done[seq] = (xorb, chunks) if xorb is not None else None
             if self._thread is None:
