@@ -10,7 +10,7 @@ RSS is its own), the server's RSS sampled every 20 ms throughout:
    (plain ``/resolve``) of the LFS-stored copy (the server's fastest path: the baseline), plus the Xet-stored copy
    without Xet (reconstructed on the server as it streams) and curl of both (no client start-up cost).
 
-Prints MB/s and the issue's ratios: Xet upload >= 0.9x LFS, client peak RSS < 1 GB, re-upload < 2% of the bytes
+Prints MB/s, the CPU seconds of client and server per upload, and the issue's ratios: Xet upload >= 0.9x LFS, client peak RSS < 1 GB, re-upload < 2% of the bytes
 and < 15% of the first upload's time, Xet download >= 0.8x plain resolve, server RSS < 500 MB. Bytes sent are the
 bytes the server's CAS routes received (access log).
 
@@ -73,6 +73,20 @@ class RssSampler(BaseSampler):
     def __exit__(self, *exc: object) -> None:  # no CPU time: the client process is gone by then
         self._stop.set()
         self._thread.join()
+
+
+def cpu_seconds(proc: object) -> float:
+    """User + system CPU seconds of a psutil process so far."""
+    t = proc.cpu_times()  # type: ignore[attr-defined]
+    return float(t.user + t.system)
+
+
+def children_cpu() -> float:
+    """User + system CPU seconds of this process's finished children (the clients) so far."""
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
 def client(script: str, args: list[str], home: Path, disable_xet: bool) -> tuple[float, int, str]:
@@ -164,22 +178,24 @@ def main() -> int:
         assert server.proc is not None
         with RssSampler(server.proc.pid) as server_rss:
             os.sync()
-            t_lfs, rss_lfs, _ = client(
-                UPLOAD, [server.url, token, "bench/lfs", str(src)], work / "h-lfs", True
-            )
+            cpu: list[tuple[float, float]] = []  # (client, server) CPU seconds per upload
+
+            def upload(repo: str, home: str, disable_xet: bool) -> tuple[float, int, str]:
+                c0, s0 = children_cpu(), cpu_seconds(server_rss.proc)
+                out = client(UPLOAD, [server.url, token, repo, str(src)], work / home, disable_xet)
+                cpu.append((children_cpu() - c0, cpu_seconds(server_rss.proc) - s0))
+                return out
+
+            t_lfs, rss_lfs, _ = upload("bench/lfs", "h-lfs", True)
             before = len(server.log())
-            t_xet, rss_xet, _ = client(
-                UPLOAD, [server.url, token, "bench/xet", str(src)], work / "h-xet", False
-            )
+            t_xet, rss_xet, _ = upload("bench/xet", "h-xet", False)
             sent_first = cas_bytes(server.log()[before:])
 
             with open(src, "r+b") as fh:  # 1 MB changed in the middle
                 fh.seek(size // 2)
                 fh.write(os.urandom(10**6))
             before = len(server.log())
-            t_re, rss_re, _ = client(
-                UPLOAD, [server.url, token, "bench/xet", str(src)], work / "h-xet", False
-            )
+            t_re, rss_re, _ = upload("bench/xet", "h-xet", False)
             sent_re = cas_bytes(server.log()[before:])
             want = sha256(src)
 
@@ -239,6 +255,9 @@ def main() -> int:
     ]
     for name, t, extra in rows:
         print(f"{name:48s} {t:7.2f} s  {extra}")
+    print()
+    for name, (c, s) in zip(("upload LFS", "upload Xet", "re-upload Xet"), cpu, strict=True):
+        print(f"{name + ': CPU seconds, client / server':48s} {c:7.2f} / {s:.2f}")
     checks = [
         ("Xet upload / LFS upload throughput", t_lfs / t_xet, ">= 0.90", t_lfs / t_xet >= 0.9),
         ("client peak RSS, Xet upload (GB)", rss_xet / 1e9, "< 1.0", rss_xet < 1e9),

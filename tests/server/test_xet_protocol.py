@@ -265,3 +265,44 @@ def test_fetch_urls_are_bound_to_their_range(hub, chunks: list[bytes]) -> None:
     assert httpx.get(url, headers={"range": f"bytes=0-{rng['end'] + 10}"}).status_code == 403
     assert httpx.get(url.replace("r=0-", "r=1-")).status_code == 403
     assert httpx.get(url.replace("sig=", "sig=0")).status_code == 403
+
+
+def test_sha256_is_checked_whatever_was_hashed_ahead(hub) -> None:
+    """The shard step resumes SHA-256s hashed ahead (the chain over xorbs as they arrive, checkpoints left by
+    earlier files): a wrong declared SHA-256 is still refused, for a file in arrival order, a changed copy of an
+    earlier one and one whose xorbs arrived in another order; the right one is accepted and reads back."""
+    repo_id = _repo(hub)
+    a = [os.urandom(60_000) for _ in range(3)]
+    b = [os.urandom(60_000) for _ in range(2)]
+    c = [os.urandom(60_000)]
+    (xa, body_a), (xb, body_b), (xc, body_c) = make_xorb(a, lz4=True), make_xorb(b), make_xorb(c, lz4=True)
+    xorbs = {xa: a, xb: b, xc: c}
+    wrong = hashlib.sha256(b"else").hexdigest()
+    files = {
+        "in-order.bin": [(xa, 0, 3), (xb, 0, 2)],  # the chain hashed all of it while the xorbs came
+        "changed.bin": [
+            (xa, 0, 3),
+            (xc, 0, 1),
+            (xb, 1, 2),
+        ],  # A's state from a checkpoint, the rest read back
+        "reordered.bin": [(xb, 0, 2), (xa, 0, 3)],  # no state fits: all read back
+    }
+    shas = {}
+    with _cas(_cas_token(hub, repo_id)) as cas:
+        for x, body in ((xa, body_a), (xb, body_b)):
+            assert cas.post(f"/v1/xorbs/default/{x}", content=body).status_code == 200
+        # a body without Content-Length (chunked) is taken too
+        r = cas.post(f"/v1/xorbs/default/{xc}", content=iter([body_c[:1000], body_c[1000:]]))
+        assert r.json() == {"was_inserted": True}
+        for path, terms in files.items():
+            r = cas.post("/v1/shards", content=make_shard(xorbs, terms, sha256=wrong)[2])
+            assert r.status_code == 400 and "SHA-256" in r.json()["error"], (path, r.text)
+            _, shas[path], body = make_shard(xorbs, terms)
+            assert cas.post("/v1/shards", content=body).status_code == 200, path
+    for path, terms in files.items():
+        content = b"".join(ch for x, s, e in terms for ch in xorbs[x][s:e])
+        assert _commit_lfs(hub, repo_id, path, shas[path], len(content)).status_code == 200
+        r = httpx.get(
+            f"{hub.url}/{repo_id}/resolve/main/{path}", headers={"authorization": f"Bearer {hub.token}"}
+        )
+        assert r.status_code == 200 and r.content == content, path

@@ -7,29 +7,32 @@ Blocking throughout (database, disk, hashing): call it from worker threads. Memo
 
 from __future__ import annotations
 
-import hashlib
-import io
+import bisect
 import logging
 import struct
 import threading
+import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
 from ..domain import objects
-from ..domain.content import IterReader
 from ..storage.blobs import BlobStore
 from ..storage.db import Repo, XetDedupChunk, XetFile, XetFileXorb, XetShard, XetXorb
-from . import hashing, shard, xorb
+from . import hashing, prehash, shard, xorb
 from .hashing import from_hex, to_hex
 from .xorb import ChunkIndex
 
 logger = logging.getLogger(__name__)
 MAX_FILE_BYTES = 50 * 2**30  # like an LFS object
 MAX_SHARD_WORK = 200 * 2**30  # bytes a shard may make the server re-read to check SHA-256s
+CHECKPOINT_EVERY = 16 * 2**20  # bytes of a file between the SHA-256 states the shard step leaves
+READ_BYTES = 4 * 2**20  # of a xorb's records at a time, when reconstructing
+CHAIN_WAIT_S = 120.0  # how long a shard waits for the background SHA-256 of its session's xorbs
 
 
 class XetInputError(ValueError):
@@ -80,6 +83,8 @@ class XetStore:
         self.blobs = blobs
         self._indexes: OrderedDict[str, tuple[str, ChunkIndex]] = OrderedDict()
         self._lock = threading.Lock()
+        self.checkpoints = prehash.Checkpoints()
+        self.chains = prehash.ChainHasher(self.checkpoints, self._read_xorb)
 
     # --- xorbs -------------------------------------------------------------------------------------------------
 
@@ -101,15 +106,21 @@ class XetStore:
                 self._indexes.popitem(last=False)
         return hit
 
-    def put_xorb(self, hash_hex: str, data: bytes) -> bool:
-        """Verify and store a xorb; False if it was stored already (not an error)."""
-        if self.xorb(hash_hex) is not None:
-            return False
+    def put_xorb(
+        self, hash_hex: str, data: bytes | memoryview, ticket: tuple[Hashable, int] | None = None
+    ) -> tuple[bool, int]:
+        """Verify and store a xorb: (False if it was stored already (not an error), its number of chunks).
+        ``ticket``: (session, upload) of the chain SHA-256 (``prehash``), told of the outcome unless this raises;
+        verified bytes are handed to it, so it need not read them back."""
+        if (found := self.xorb(hash_hex)) is not None:
+            if ticket is not None:  # ``data`` was not verified: the chain reads the stored xorb
+                self.chains.report(*ticket, from_hex(hash_hex), len(found[1]))
+            return False, len(found[1])
         try:
             end, index = xorb.verify(data, from_hex(hash_hex))
         except xorb.XorbError as exc:
             raise XetInputError(f"xorb {hash_hex}: {exc}. Nothing was stored.") from exc
-        blob = self.blobs.put_bytes(memoryview(data)[:end] if end < len(data) else data)  # type: ignore[arg-type]  # the writers take any bytes-like object
+        blob = self.blobs.put_bytes(memoryview(data)[:end])  # type: ignore[arg-type]  # the writers take any bytes-like object
         dedup = {to_hex(h) for i, h in enumerate(index.hashes) if i == 0 or dedup_eligible(h)}
         with self.sessions() as db:
             db.add(
@@ -121,19 +132,35 @@ class XetStore:
                 db.flush()
             except IntegrityError:  # a concurrent upload of the same xorb won
                 db.rollback()
-                return False
+                if ticket is not None:
+                    self.chains.report(*ticket, from_hex(hash_hex), len(index))
+                return False, len(index)
             objects.insert_ignore(
                 db, XetDedupChunk, [{"chunk_hash": c, "xorb_hash": hash_hex} for c in sorted(dedup)]
             )
             db.commit()
-        return True
+        if ticket is not None:
+            self.chains.offer(
+                *ticket, from_hex(hash_hex), len(index), xorb.iter_content(memoryview(data)[:end], index)
+            )
+        return True, len(index)
+
+    def _read_xorb(self, raw: bytes, chunks: int) -> Iterator[bytes]:
+        """The content of chunks ``[0, chunks)`` of a stored xorb (the chain hasher's read)."""
+        found = self.xorb(to_hex(raw))
+        if found is None:
+            raise FileNotFoundError(f"xorb {to_hex(raw)} is missing")
+        size = found[1].unpacked_ends[chunks - 1]
+        return self.iter_terms([StoredTerm(to_hex(raw), 0, chunks, size)], 0, size, views=True)
 
     # --- shards ------------------------------------------------------------------------------------------------
 
-    def register_shard(self, data: bytes, repo_pk: int) -> int:
+    def register_shard(self, data: bytes, repo_pk: int, session: Hashable | None = None) -> int:
         """Verify every file of an upload shard (its xorbs stored, term ranges and sizes, verification entries,
-        file hash, and the SHA-256 by reading the file back), then record the files, grant their SHA-256s to
-        the repo and keep the shard. Returns how many files were new."""
+        file hash, and the SHA-256 over the file's bytes, resumed from ``prehash`` checkpoints where some
+        prefix of the file has one), then record the files, grant their SHA-256s to the repo and keep the
+        shard. ``session``: the upload session whose xorbs' background SHA-256 to wait for. Returns how many
+        files were new."""
         try:
             parsed = shard.parse(data)
         except shard.ShardError as exc:
@@ -175,13 +202,16 @@ class XetStore:
             work += f.size
             if work > MAX_SHARD_WORK:
                 raise XetInputError(f"shard registers more than {MAX_SHARD_WORK} bytes of new files")
-            digest = hashlib.sha256()
-            for piece in self.iter_terms(terms, 0, f.size):
-                digest.update(piece)
-            if digest.hexdigest() != f.sha256:
+            if session is not None:
+                t0 = time.perf_counter()
+                self.chains.drain(session, CHAIN_WAIT_S)
+                logger.debug("xet: waited %.3f s for the chain SHA-256", time.perf_counter() - t0)
+                session = None
+            got = self._sha256(terms)
+            if got != f.sha256:
                 raise XetInputError(
                     f"file {to_hex(f.file_hash)}: declared SHA-256 {f.sha256} but its content has"
-                    f" {digest.hexdigest()}. Nothing was stored."
+                    f" {got}. Nothing was stored."
                 )
             new.append((f, terms))
         shard_sha = self.blobs.put_bytes(data)
@@ -217,6 +247,36 @@ class XetStore:
                 objects.grant(db, repo_pk, f.sha256)
             db.commit()
         return created
+
+    def _sha256(self, terms: list[StoredTerm]) -> str:
+        """SHA-256 of the bytes of ``terms``: from the longest prefix with a checkpoint, reading the rest back and
+        leaving checkpoints about every ``CHECKPOINT_EVERY`` bytes (for re-uploads of changed copies)."""
+        names = [prehash.START]
+        for t in terms:
+            names.append(prehash.extend(names[-1], from_hex(t.xorb), t.start, t.end))
+        done = len(terms)
+        state: Any = None
+        while state is None:
+            state = self.checkpoints.get(names[done])
+            done -= state is None
+        since = 0
+        t0 = time.perf_counter()
+        for i in range(done, len(terms)):
+            for piece in self.iter_terms(terms[i : i + 1], 0, terms[i].size, views=True):
+                state.update(piece)
+            since += terms[i].size
+            if since >= CHECKPOINT_EVERY or i == len(terms) - 1:
+                self.checkpoints.put(names[i + 1], state)
+                since = 0
+        skipped = sum(t.size for t in terms[:done])
+        logger.info(
+            "xet: SHA-256 of a %d-byte file: %d bytes from checkpoints, %d read back in %.3f s",
+            skipped + sum(t.size for t in terms[done:]),
+            skipped,
+            sum(t.size for t in terms[done:]),
+            time.perf_counter() - t0,
+        )
+        return str(state.hexdigest())
 
     @staticmethod
     def _check_file(f: shard.FileInfo, indexes: dict[bytes, ChunkIndex]) -> list[StoredTerm]:
@@ -277,7 +337,11 @@ class XetStore:
             raise FileNotFoundError(f"Xet file {file_hash} is not stored")
         return self.iter_terms(unpack_terms(row.terms), start, end)
 
-    def iter_terms(self, terms: list[StoredTerm], start: int, end: int) -> Iterator[bytes]:
+    def iter_terms(
+        self, terms: list[StoredTerm], start: int, end: int, views: bool = False
+    ) -> Iterator[bytes]:
+        """Bytes ``[start, end)`` of the content of ``terms``; with ``views``, stored chunks come as memoryviews of
+        what was read (no copy; for hashing)."""
         offset = 0
         for t in terms:
             if offset >= end:
@@ -293,18 +357,24 @@ class XetStore:
             while first < t.end and offset + idx.unpacked_ends[first] - idx.unpacked_start(t.start) <= start:
                 first += 1
             pos = offset + idx.unpacked_start(first) - idx.unpacked_start(t.start)
-            # one ranged read of the records needed (stores without seekable files, e.g. S3, serve ranges)
-            span = self.blobs.iter_range(blob, idx.record_start(first), idx.record_ends[t.end - 1])
-            with io.BufferedReader(IterReader(span), 1 << 20) as fh:
-                for c in range(first, t.end):
+            c = first
+            while c < t.end and pos < end:
+                # records [c, g): one ranged read of about READ_BYTES (S3 objects serve ranges, they do not seek)
+                base = idx.record_start(c)
+                g = bisect.bisect_right(idx.record_ends, base + READ_BYTES, c + 1, t.end)
+                block = memoryview(
+                    b"".join(self.blobs.iter_range(blob, base, idx.record_ends[g - 1], READ_BYTES))
+                )
+                for k in range(c, g):
                     if pos >= end:
                         break
-                    rec = fh.read(idx.record_ends[c] - idx.record_start(c))
-                    size = idx.unpacked_size(c)
-                    data = xorb.decompress(rec[4], memoryview(rec)[xorb.HEADER :], size)
+                    size = idx.unpacked_size(k)
+                    rec = block[idx.record_start(k) - base : idx.record_ends[k] - base]
+                    data: Any = xorb.chunk_data(rec, size, views)
                     lo, hi = max(start - pos, 0), min(end - pos, size)
                     yield data if (lo == 0 and hi == size) else data[lo:hi]
                     pos += size
+                c = g
             offset += t.size
 
     def plan(

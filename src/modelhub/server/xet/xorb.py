@@ -90,7 +90,7 @@ def decompress(scheme: int, payload: bytes | memoryview, size: int) -> bytes:
     elif scheme in (SCHEME_LZ4, SCHEME_BG4_LZ4):
         try:
             # max_length bounds the output whatever the frame claims (a decompression bomb stops here)
-            data = lz4.frame.LZ4FrameDecompressor().decompress(bytes(payload), max_length=size + 1)
+            data = lz4.frame.LZ4FrameDecompressor().decompress(payload, max_length=size + 1)
         except RuntimeError as exc:
             raise XorbError(f"a chunk's LZ4 frame is corrupt ({exc})") from exc
         if scheme == SCHEME_BG4_LZ4 and len(data) == size:
@@ -100,6 +100,22 @@ def decompress(scheme: int, payload: bytes | memoryview, size: int) -> bytes:
     if len(data) != size:
         raise XorbError(f"a chunk decompressed to {len(data)} bytes, its header says {size}")
     return data
+
+
+def chunk_data(rec: memoryview, size: int, view: bool = False) -> bytes | memoryview:
+    """The ``size`` content bytes of one chunk record (header + payload); with ``view``, those of a stored chunk
+    as a view of ``rec`` (no copy)."""
+    payload = rec[HEADER:]
+    if view and rec[4] == SCHEME_NONE and len(payload) == size:
+        return payload
+    return decompress(rec[4], payload, size)
+
+
+def iter_content(section: bytes | memoryview, index: ChunkIndex) -> Iterator[bytes | memoryview]:
+    """The content of a verified xorb's chunks in order (views where stored)."""
+    view = memoryview(section)
+    for i in range(len(index)):
+        yield chunk_data(view[index.record_start(i) : index.record_ends[i]], index.unpacked_size(i), True)
 
 
 def iter_records(section: bytes | memoryview, base: int = 0) -> Iterator[tuple[int, int, int, memoryview]]:
@@ -134,7 +150,7 @@ def _check_footer(footer: memoryview) -> None:
         raise XorbError("the xorb footer's length field does not match its size")
 
 
-def verify(data: bytes, expected: bytes) -> tuple[int, ChunkIndex]:
+def verify(data: bytes | memoryview, expected: bytes) -> tuple[int, ChunkIndex]:
     """Check an uploaded xorb: every record well-formed and decompressing to its declared size, at most
     ``MAX_CHUNKS`` chunks, nothing after them but a footer, and the Merkle root of the chunk hashes equal to
     ``expected``. Returns (length of the chunk section, its index)."""
