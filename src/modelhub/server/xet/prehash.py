@@ -31,6 +31,8 @@ from typing import Any
 
 import blake3
 
+from ..priority import lower_thread_priority
+
 logger = logging.getLogger(__name__)
 START = b""  # the name of the empty prefix
 MAX_CHECKPOINTS = 4096  # ~200 bytes each
@@ -159,6 +161,7 @@ class ChainHasher:
         return None
 
     def _work(self) -> None:
+        lower_thread_priority()  # bulk hashing: small requests go first when both want the cores
         while True:
             with self._cond:
                 while (job := self._next()) is None:
