@@ -19,7 +19,7 @@ from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..storage.db import Account, Membership, Token, utcnow
+from ..storage.db import Account, Membership, Token, single_read, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ class Principal:
         """Lower-cased organization name -> this user's role in it."""
         if self.sessions is None:
             return {}
-        with self.sessions.kw["bind"].connect() as conn:  # Core: cheaper than a Session, read-only
+        with single_read(self.sessions.kw["bind"]) as conn:  # Core: cheaper than a Session, read-only
             rows = conn.execute(
                 select(Account.name, Membership.role)
                 .join(Membership, Membership.org_id == Account.id)
@@ -531,7 +531,7 @@ class TokenCache:
         """The principal for a clear-text token; None if the token is unknown (or revoked, or its user deleted);
         raises ``TokenExpired`` for a known token past its expiry, ``AccountDisabled`` for a disabled user's."""
         # a Core connection rather than a Session: half the cost, on the path of every authenticated request
-        with self._sessions.kw["bind"].connect() as conn:
+        with single_read(self._sessions.kw["bind"]) as conn:
             row = conn.execute(_TOKEN_LOOKUP, {"token_hash": hash_token(token)}).first()
         if row is None:
             return None

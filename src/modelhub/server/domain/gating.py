@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..storage.db import AccessRequest, Account, utcnow
+from ..storage.db import AccessRequest, Account, single_read, utcnow
 from .accounts import Principal, ReadableRepo, can_write, find_account
 from .errors import GatedRepo, NotFound, bad_request
 
@@ -40,7 +40,7 @@ def may_download(sessions: sessionmaker, p: Principal | None, repo: ReadableRepo
         return True
     if p is None:
         return False
-    with sessions.kw["bind"].connect() as conn:  # Core: cheap, read-only, on the download path
+    with single_read(sessions.kw["bind"]) as conn:  # Core: cheap, read-only, on the download path
         status = conn.execute(
             select(AccessRequest.status).where(
                 AccessRequest.repo_pk == repo_pk, AccessRequest.user_id == p.user_id

@@ -16,7 +16,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..storage.db import Account, LoginSession, utcnow
+from ..storage.db import Account, LoginSession, single_read, utcnow
 from .accounts import AccountError, Principal, _user
 
 SESSION_LIFETIME = dt.timedelta(days=14)
@@ -94,7 +94,7 @@ def session_user(sessions: sessionmaker, cookie: str) -> SignedIn | None:
     """The signed-in user of a session cookie; None for an unknown, ended or expired session."""
     if not cookie or len(cookie) > 128:
         return None
-    with sessions.kw["bind"].connect() as conn:  # Core: cheap, read-only, on every page view
+    with single_read(sessions.kw["bind"]) as conn:  # Core: cheap, read-only, on every page view
         row = conn.execute(
             select(Account.id, Account.name, Account.is_admin, LoginSession.csrf, LoginSession.expires_at)
             .join(Account, Account.id == LoginSession.user_id)

@@ -8,6 +8,9 @@ block writers and concurrent writers queue instead of failing.
 from __future__ import annotations
 
 import datetime as dt
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +34,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, ORMExecuteState, Session, mapped_column, sessionmaker
 
 
@@ -340,14 +343,34 @@ def default_database_url(data_dir: Path) -> str:
     return f"sqlite:///{(data_dir / 'modelhub.sqlite3').resolve()}"
 
 
+POOL_SIZE_ENV = "MODELHUB_DB_POOL_SIZE"
+
+
+def pool_size() -> int:
+    """Connections each process keeps open: by default one per request-handler thread (anyio's 40), because a
+    connection beyond the pool is closed when returned and opened again by the next request, which costs more
+    than the request itself under load (a new PostgreSQL backend, SQLite's pragmas). Lower it (docs/deploy.md)
+    when processes x (size + 16) would pass PostgreSQL's ``max_connections``."""
+    raw = os.environ.get(POOL_SIZE_ENV, "40")
+    try:
+        size = int(raw)
+    except ValueError:
+        raise ValueError(
+            f"{POOL_SIZE_ENV}={raw!r}: expected a whole number of connections, e.g. 40."
+        ) from None
+    if size < 1:
+        raise ValueError(f"{POOL_SIZE_ENV}={raw!r}: expected at least 1 connection.")
+    return size
+
+
 def make_engine(url: str) -> Engine:
     """Create the engine; for SQLite enable WAL, a busy timeout and foreign keys on every connection."""
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30},
-            pool_size=16,
-            max_overflow=32,
+            pool_size=pool_size(),
+            max_overflow=16,
         )
 
         @event.listens_for(engine, "connect")
@@ -363,7 +386,7 @@ def make_engine(url: str) -> Engine:
     # No pool_pre_ping: it costs a round trip on every checkout, and every request checks a connection out (token,
     # write generation). Connections are recycled instead, and a request that meets a dropped one gets 503 and
     # its retry a fresh connection (the pool invalidates connections that fail).
-    return create_engine(url, pool_recycle=300, pool_size=16, max_overflow=32)
+    return create_engine(url, pool_recycle=300, pool_size=pool_size(), max_overflow=16)
 
 
 def open_database(url: str) -> sessionmaker:
@@ -404,9 +427,18 @@ def count_writes(sessions: sessionmaker) -> None:
         session.info.pop("wrote", None)
 
 
+@contextmanager
+def single_read(engine: Engine) -> Iterator[Connection]:
+    """A connection for one read-only statement, in autocommit: no BEGIN before it and no ROLLBACK when the
+    connection goes back to the pool, so one round trip to PostgreSQL instead of three (the hot paths run a few
+    of these per request: token, write generation, session)."""
+    with engine.connect() as conn:
+        yield conn.execution_options(isolation_level="AUTOCOMMIT")
+
+
 def read_generation(engine: Engine) -> int:
     """The database's write generation (one primary-key read)."""
-    with engine.connect() as conn:
+    with single_read(engine) as conn:
         return conn.execute(_GENERATION).scalar_one_or_none() or 0
 
 
