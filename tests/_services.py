@@ -195,9 +195,7 @@ def s3() -> S3:
             }
         )
     )
-    ports = {
-        name: _free_port() for name in ("s3", "master", "volume", "filer", "admin", "metrics")
-    }
+    ports = {name: _free_port() for name in ("s3", "master", "volume", "filer", "admin", "metrics")}
     cmd = [weed, "mini", f"-dir={base / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1"]
     cmd += ["-admin.ui=false", "-webdav=false", f"-s3.config={base / 'ids.json'}"]
     for name in ("s3", "master", "volume", "filer", "admin"):
