@@ -58,14 +58,10 @@ export HF_HUB_DISABLE_TELEMETRY=1 KERAS_BACKEND=torch
 export MODELHUB_TEST_ARTIFACTS=${MODELHUB_TEST_ARTIFACTS:-$PWD/test-artifacts}
 $VPY -m pytest -n 2 -p no:cacheprovider -m "not tf_keras" "$@"
 
-step "tests on PostgreSQL + S3 (SeaweedFS): the storage-heavy server suites"
-# The same test hubs with their metadata in PostgreSQL and their blobs in S3 (tests/_services.py): the suites
-# that drive object ownership, LFS and Xet storage, teams and case-insensitive names through every storage path.
-# test_scale and test_postgres always use PostgreSQL (+ S3) and ran above. The whole tests/server + tests/client
-# suite on this backend is not green yet (issue 12): run it with `--backend postgres-s3 tests/server tests/client`.
-$VPY -m pytest -n 2 -p no:cacheprovider --backend postgres-s3 -m "not tf_keras" \
-  tests/server/test_object_ownership.py tests/server/test_xet_protocol.py tests/server/test_xet.py \
-  tests/server/test_teams.py tests/server/test_case_insensitive.py "$@"
+step "tests on PostgreSQL + S3 (SeaweedFS): the server and client suites"
+# The same test hubs with their metadata in PostgreSQL and their blobs in S3 (tests/_services.py). A test that
+# looks at what only SQLite + local disk has skips here saying why (tests/_services.local_storage_only).
+$VPY -m pytest -n 2 -p no:cacheprovider --backend postgres-s3 -m "not tf_keras" tests/server tests/client "$@"
 
 step "TensorFlow job (.venv-tf: tensorflow + tf-keras, the legacy SavedModel layout)"
 # A separate venv: TensorFlow must never enter .venv. Skipped with a notice only if it cannot be installed.

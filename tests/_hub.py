@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from ._services import backend_storage
+from ._services import backend_storage, s3
 
 
 def free_port() -> int:
@@ -112,6 +112,31 @@ class HubServer:
     def restart(self) -> None:
         self.stop()
         self.start()
+
+    @property
+    def blob_store(self) -> str | None:
+        """The ``s3://BUCKET/PREFIX`` of this hub's blobs, None for local disk (DATA_DIR/blobs)."""
+        return dict(zip(self.storage_args[::2], self.storage_args[1::2], strict=True)).get("--blob-store")
+
+    def _s3_prefix(self) -> str | None:
+        store = self.blob_store
+        return None if store is None else store.removeprefix("s3://").partition("/")[2].strip("/") + "/"
+
+    def stored_blobs(self) -> set[str]:
+        """The SHA-256 of every blob in this hub's store (DATA_DIR/blobs or its S3 prefix), partial uploads aside."""
+        prefix = self._s3_prefix()
+        if prefix is None:
+            root = self.data_dir / "blobs"
+            return {p.name for p in root.rglob("*") if p.is_file() and "tmp" not in p.relative_to(root).parts}
+        return {k.rsplit("/", 1)[-1] for k in s3().keys(prefix) if not k.startswith(f"{prefix}tmp/")}
+
+    def partial_uploads(self) -> list[str]:
+        """What interrupted uploads left in the store: partial files in DATA_DIR/blobs/tmp, or on S3 objects under
+        ``tmp/`` and multipart uploads never completed."""
+        prefix = self._s3_prefix()
+        if prefix is None:
+            return [str(p) for p in (self.data_dir / "blobs" / "tmp").rglob("up-*")]
+        return s3().keys(f"{prefix}tmp/") + [u["Key"] for u in s3().multipart_uploads(prefix)]
 
     def log(self, sync: bool = True) -> str:
         """The server's output so far. With ``sync``, first make a marker request and wait until its access-log

@@ -152,6 +152,17 @@ class S3:
             "AWS_DEFAULT_REGION": "us-east-1",
         }
 
+    def keys(self, prefix: str) -> list[str]:
+        """Every object key under ``prefix``."""
+        pages = self.client().get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+        return [o["Key"] for page in pages for o in page.get("Contents", ())]
+
+    def multipart_uploads(self, prefix: str) -> list[dict]:
+        """The multipart uploads begun and neither completed nor aborted under ``prefix``."""
+        return list(
+            self.client().list_multipart_uploads(Bucket=self.bucket, Prefix=prefix).get("Uploads", ())
+        )
+
     def new_store(self) -> str:
         """A fresh ``s3://`` blob-store URL (a new prefix in the test bucket)."""
         return f"s3://{self.bucket}/t-{uuid.uuid4().hex[:12]}"

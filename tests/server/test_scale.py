@@ -45,15 +45,10 @@ class Cluster:
         return httpx.Client(base_url=self.servers[i].url, headers=headers, timeout=120)
 
     def objects(self, under: str = "") -> list[str]:
-        client = s3().client()
-        pages = client.get_paginator("list_objects_v2").paginate(
-            Bucket=s3().bucket, Prefix=self.prefix + under
-        )
-        return [o["Key"] for page in pages for o in page.get("Contents", ())]
+        return s3().keys(self.prefix + under)
 
     def multipart_uploads(self) -> list[dict]:
-        r = s3().client().list_multipart_uploads(Bucket=s3().bucket, Prefix=self.prefix)
-        return list(r.get("Uploads", ()))
+        return s3().multipart_uploads(self.prefix)
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Direct tests of the storage building blocks: the blob store, the streaming NDJSON parser, trees."""
+"""Direct tests of the storage building blocks: the blob store, the streaming NDJSON parser, trees, download counts."""
 
 from __future__ import annotations
 
@@ -170,3 +170,56 @@ def test_gitignore_matcher() -> None:
         "b.txt": False,
     }
     assert {p: ignored(p) for p in expected} == expected
+
+
+def test_download_counts_stay_exact_while_a_batch_is_written(tmp_path: Path) -> None:
+    """A batch leaves the in-memory counts before its transaction commits: a count read in between must wait for
+    the commit (else the batch is in neither place: an undercount), not add it twice after it."""
+    import threading
+
+    from sqlalchemy import event
+
+    from modelhub.server.domain.downloads import DownloadCounter
+    from modelhub.server.storage import migrate
+    from modelhub.server.storage.db import Repo, open_database
+
+    sessions = open_database(f"sqlite:///{tmp_path / 'hub.sqlite3'}")
+    engine = sessions.kw["bind"]
+    migrate.create_hub(engine)
+    with sessions.begin() as db:
+        repo = Repo(type="model", namespace="alice", name="counted")
+        db.add(repo)
+    counter = DownloadCounter(sessions, interval=3600)  # flushed by hand below
+    in_commit, release = threading.Event(), threading.Event()
+
+    @event.listens_for(engine, "commit")
+    def _slow_commit(_conn) -> None:
+        if threading.current_thread().name == "flush":
+            in_commit.set()
+            release.wait(10)
+
+    for _ in range(3):
+        counter.hit(repo.id)
+    flush = threading.Thread(target=counter.flush, name="flush")
+    flush.start()
+    assert in_commit.wait(10)  # the batch is out of memory, its transaction not committed yet
+    read: list[dict] = []
+
+    def read_counts() -> None:
+        with sessions() as db:
+            read.append(counter.counts(db, [repo.id]))
+
+    reader = threading.Thread(target=read_counts)
+    reader.start()
+    reader.join(0.3)
+    assert reader.is_alive() and not read  # it waits for the write under way...
+    release.set()
+    flush.join(10)
+    reader.join(10)
+    assert read == [{repo.id: (3, 3)}]  # ...and counts the batch once
+    counter.hit(repo.id)
+    with sessions() as db:
+        assert counter.counts(db, [repo.id]) == {repo.id: (4, 4)}
+    counter.flush()
+    with sessions() as db:
+        assert counter.counts(db, [repo.id]) == {repo.id: (4, 4)}

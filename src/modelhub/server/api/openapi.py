@@ -160,6 +160,13 @@ _RANGE_400 = {
     "content": {**_ERROR_CONTENT, "text/plain": {}},
 }
 _EMPTY_200 = {"description": "Accepted (no body)."}
+# A remote blob store (S3) answers a large file, or a range, with a redirect to a short-lived presigned URL: its
+# bytes never pass through the hub (the Hub does the same with its CDN).
+_LOCATION = {"Location": {"required": True, "schema": _STR, "description": "A presigned GET URL."}}
+_REDIRECT_302 = {
+    "description": "The bytes are at ``Location``, a short-lived URL of the blob store (S3 deployments).",
+    "headers": _LOCATION,
+}
 
 _NDJSON_LINE = _obj(
     ("key", "value"),
@@ -233,11 +240,12 @@ _LFS_VERIFY = Op(
     },
 )
 _RESOLVE_GET = Op(
-    (*_READ, 403, 206, 416),  # 403 (401 anonymous): a gated repo, X-Error-Code GatedRepo
+    (*_READ, 403, 206, 302, 416),  # 403 (401 anonymous): a gated repo, X-Error-Code GatedRepo
     params=(_RANGE,),
     responses={
         200: {**_BLOB_200, "headers": _BLOB_HEADERS},
         206: {**_PARTIAL_206, "headers": _BLOB_HEADERS},
+        302: {**_REDIRECT_302, "headers": {**_BLOB_HEADERS, **_LOCATION}},
         400: _RANGE_400,
         416: _RANGE_416,
     },
@@ -410,12 +418,12 @@ OPERATIONS: dict[str, Op] = {
         responses={200: _EMPTY_200},
     ),
     "GET /lfs-objects/{oid}": Op(
-        (200, 206, 400, 403, 416),
+        (200, 206, 302, 400, 403, 416),
         params=(
             *(_query(n, _STR, "From the batch API's signed URL.") for n in ("size", "exp", "sig")),
             _RANGE,
         ),
-        responses={200: _BLOB_200, 206: _PARTIAL_206, 400: _RANGE_400, 416: _RANGE_416},
+        responses={200: _BLOB_200, 206: _PARTIAL_206, 302: _REDIRECT_302, 400: _RANGE_400, 416: _RANGE_416},
     ),
     # discussions
     f"GET {_REPO}/discussions": Op(

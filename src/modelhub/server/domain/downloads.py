@@ -6,8 +6,10 @@ last 30 days (UTC), ``downloadsAllTime`` of all days.
 The resolve path must stay cheap: ``DownloadCounter.hit`` only adds to an in-memory dict under a lock; a
 background thread adds the counts to ``repo_downloads`` (one upsert per repo and day) every ``interval`` seconds
 and at exit, through a Core connection (which, unlike a Session commit, does not flush the hot caches). Answers
-add the counts of this process not yet written, so a download shows at once on the process that served it. A
-crash loses at most ``interval`` seconds of counts of that process."""
+add the counts of this process not yet written, so a download shows at once on the process that served it; an
+answer read while a batch is being written waits for that write (the batch is then in neither the dict nor the
+table for a moment) and reads again if one began meanwhile. A crash loses at most ``interval`` seconds of counts
+of that process."""
 
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ LIBRARY_QUERY_FILES = {
 }
 LIBRARY_EXTENSIONS = {"gguf": ".gguf", "nemo": ".nemo", "llama.cpp": ".gguf"}
 WINDOW_DAYS = 30
+_WRITE_WAIT_S = 5.0  # longest a reader waits for a batch write (a database that slow: answers may undercount)
 
 
 def is_query_file(repo_type: str, path: str, library: str | None) -> bool:
@@ -56,6 +59,12 @@ class DownloadCounter:
         self._interval = interval
         self._lock = threading.Lock()
         self._pending: dict[tuple[int, dt.date], int] = {}
+        # a batch taken out of _pending is in the table only once its transaction committed: readers of the counts
+        # wait while a write is under way (_writing) and read again if one began during their query (_writes)
+        self._written = threading.Condition(self._lock)
+        self._writing = False
+        self._writes = 0
+        self._flush_lock = threading.Lock()  # one write at a time: the thread's, or the one at shutdown
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -77,10 +86,21 @@ class DownloadCounter:
     def flush(self) -> None:
         """Write the pending counts: one transaction, else row by row (a repo deleted meanwhile fails its foreign
         key; its count is dropped, the others are kept)."""
-        with self._lock:
-            batch, self._pending = self._pending, {}
-        if not batch:
-            return
+        with self._flush_lock:
+            with self._lock:
+                batch, self._pending = self._pending, {}
+                if not batch:
+                    return
+                self._writing = True
+                self._writes += 1
+            try:
+                self._write(batch)
+            finally:
+                with self._lock:
+                    self._writing = False
+                    self._written.notify_all()
+
+    def _write(self, batch: dict[tuple[int, dt.date], int]) -> None:
         try:
             with self._engine.begin() as conn:
                 for (repo_pk, day), n in batch.items():
@@ -95,15 +115,19 @@ class DownloadCounter:
             except Exception as exc:
                 logger.warning("dropped %d downloads of repo %d: %s", n, repo_pk, exc)
 
-    def pending(self, repo_pks: list[int]) -> dict[int, int]:
-        """Counts of this process not written yet (all within today, so inside the 30-day window)."""
+    def _pending_of(self, repo_pks: list[int]) -> dict[int, int]:
+        """Counts of this process not written yet (all within today, so inside the 30-day window); under _lock."""
         wanted = set(repo_pks)
         out: dict[int, int] = {}
-        with self._lock:
-            for (pk, _day), n in self._pending.items():
-                if pk in wanted:
-                    out[pk] = out.get(pk, 0) + n
+        for (pk, _day), n in self._pending.items():
+            if pk in wanted:
+                out[pk] = out.get(pk, 0) + n
         return out
+
+    def _quiet(self) -> int:
+        """Wait (a bounded time) until no batch is being written; the number of writes begun so far. Under _lock."""
+        self._written.wait_for(lambda: not self._writing, timeout=_WRITE_WAIT_S)
+        return self._writes
 
     def counts(self, db: Any, repo_pks: list[int]) -> dict[int, tuple[int, int]]:
         """repo pk -> (downloads of the last 30 days, downloads of all time)."""
@@ -111,13 +135,20 @@ class DownloadCounter:
             return {}
         since = utcnow().date() - dt.timedelta(days=WINDOW_DAYS - 1)
         recent = func.sum(RepoDownloads.count).filter(RepoDownloads.day >= since)
-        rows = db.execute(
+        query = (
             select(RepoDownloads.repo_pk, func.coalesce(recent, 0), func.sum(RepoDownloads.count))
             .where(RepoDownloads.repo_pk.in_(repo_pks))
             .group_by(RepoDownloads.repo_pk)
         )
-        out = {pk: (int(r), int(a)) for pk, r, a in rows}
-        for pk, n in self.pending(repo_pks).items():
+        for attempt in range(3):  # a write begun during the query: its batch may be in both or neither
+            with self._lock:
+                before = self._quiet()
+            out = {pk: (int(r), int(a)) for pk, r, a in db.execute(query)}
+            with self._lock:  # what is pending now is in no committed batch: none began since `before`
+                if (self._writes == before and not self._writing) or attempt == 2:
+                    extra = self._pending_of(repo_pks)
+                    break
+        for pk, n in extra.items():
             r, a = out.get(pk, (0, 0))
             out[pk] = (r + n, a + n)
         return out
