@@ -8,7 +8,8 @@ form is both a password-guessing target and a denial-of-service lever. Two bound
   minutes" without checking the password. A success clears only the account-at-address count, so one valid
   account cannot reset an address that is guessing at others. Tokens are never affected: a locked web sign-in
   does not stop a user's API access.
-- at most a few checks run at once per process; a burst beyond that waits briefly, then is told to retry.
+- at most a few checks run at once per process; a burst beyond that waits half a second at most, then is told
+  to retry (waiting longer would let a burst of sign-ins hold every request thread).
 
 Counts are written through a plain connection, not an ORM session, so that failed attempts do not bump the
 write generation (which would empty every process's caches: caches.HotCache).
@@ -36,7 +37,7 @@ PER_ACCOUNT_AT_ADDRESS = 5  # failures within WINDOW, then that pair is refused 
 PER_ADDRESS = 30  # a client address guessing at many accounts
 PER_ACCOUNT = 100  # one account guessed at from many addresses
 _checks = threading.BoundedSemaphore(max(2, os.cpu_count() or 2))
-CHECK_WAIT_S = 10.0
+CHECK_WAIT_S = 0.5  # short: a waiting sign-in holds a request thread, so a burst must not hold them all
 
 
 @dataclass
@@ -109,7 +110,7 @@ def record_success(engine: Engine, user_name: str, address: str) -> None:
 def password_check_slot() -> Iterator[None]:
     """One of the few concurrent password checks of this process, or ``SignInRefused`` after a short wait."""
     if not _checks.acquire(timeout=CHECK_WAIT_S):
-        raise SignInRefused("The server is busy checking other sign-ins; try again in a few seconds.", 5)
+        raise SignInRefused("The server is busy checking other sign-ins; try again in a moment.", 1)
     try:
         yield
     finally:
