@@ -47,6 +47,11 @@ def paged(request: Request, fetch: Callable[[int, int], list[T]]) -> tuple[list[
     got = fetch(offset, size + 1)  # one more than a page: is there a next one?
     if len(got) <= size:
         return got, {}
+    return got[:size], next_page(request, request.url.path, encode_cursor(offset + size))
+
+
+def next_page(request: Request, path: str, cursor: str) -> dict[str, str]:
+    """The ``Link`` header to the next page: ``path`` with the request's query, its ``cursor`` replaced."""
     params = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
-    params.append(("cursor", encode_cursor(offset + size)))
-    return got[:size], {"Link": f'<{h.base_url(request)}{request.url.path}?{urlencode(params)}>; rel="next"'}
+    params.append(("cursor", cursor))
+    return {"Link": f'<{h.base_url(request)}{path}?{urlencode(params)}>; rel="next"'}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from sqlalchemy import update
@@ -18,7 +17,7 @@ from ..storage.db import Repo, iso
 from . import _http as h
 from . import limits
 from .errors import ApiError, bad_request
-from .paging import decode_cursor, encode_cursor
+from .paging import decode_cursor, encode_cursor, next_page
 
 router = APIRouter()
 REPO = "/api/{plural:plural}/{namespace}/{name}"
@@ -334,12 +333,8 @@ def list_repos(request: Request, plural: str) -> Response:
             counter=service.downloads,
         )
         out = [_list_item(request, service, db, summary, expand) for summary in page]
-    headers = {}
-    if offset + limit < total:
-        params = [(k, v) for k, v in q.multi_items() if k != "cursor"] + [
-            ("cursor", encode_cursor(offset + limit))
-        ]
-        headers["Link"] = f'<{h.base_url(request)}/api/{plural}?{urlencode(params)}>; rel="next"'
+    more = offset + limit < total
+    headers = next_page(request, f"/api/{plural}", encode_cursor(offset + limit)) if more else {}
     return h.json_response(out, headers=headers)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from sqlalchemy.orm import Session
@@ -16,7 +16,7 @@ from ..domain.trees import dir_oids, directories
 from ..storage.db import iso
 from . import _http as h
 from .errors import bad_request, entry_not_found
-from .paging import decode_cursor_full, encode_cursor
+from .paging import decode_cursor_full, encode_cursor, next_page
 
 router = APIRouter()
 REPO = "/api/{plural:plural}/{namespace}/{name}"
@@ -54,12 +54,11 @@ def _tree(request: Request, plural: str, namespace: str, name: str, revision: st
             )  # copies: the listing is shared
     headers = {}
     if offset + size < len(listing):
-        params = [(k, v) for k, v in q.multi_items() if k != "cursor"] + [
-            ("cursor", encode_cursor(offset + size, cid))
-        ]
         tail = f"/{quote(rel, safe='')}" if rel else ""
-        url = f"{h.base_url(request)}/api/{plural}/{rid}/tree/{quote(rev, safe='')}{tail}?{urlencode(params)}"
-        headers["Link"] = f'<{url}>; rel="next"'
+        path = (
+            f"/api/{plural}/{rid}/tree/{quote(rev, safe='')}{tail}"  # segments re-quoted, as the client sent
+        )
+        headers = next_page(request, path, encode_cursor(offset + size, cid))
     return h.json_response(page, headers=headers)
 
 
