@@ -49,15 +49,13 @@ def _tree(request: Request, plural: str, namespace: str, name: str, revision: st
             size = min(size, 100)  # lastCommit is computed per entry: smaller pages, like the Hub
         page = with_xet_hashes(db, listing[offset : offset + size])
         if expand:
-            page = with_last_commits(
-                service, db, cid, [dict(e) for e in page]
-            )  # copies: the listing is shared
+            # annotate copies: the listing is shared (memoized)
+            page = with_last_commits(service, db, cid, [dict(e) for e in page])
     headers = {}
     if offset + size < len(listing):
         tail = f"/{quote(rel, safe='')}" if rel else ""
-        path = (
-            f"/api/{plural}/{rid}/tree/{quote(rev, safe='')}{tail}"  # segments re-quoted, as the client sent
-        )
+        # the revision and path re-quoted, one segment each (as the client sent them)
+        path = f"/api/{plural}/{rid}/tree/{quote(rev, safe='')}{tail}"
         headers = next_page(request, path, encode_cursor(offset + size, cid))
     return h.json_response(page, headers=headers)
 

@@ -41,25 +41,27 @@ def login(request: Request, form: WebForm) -> Response:
     service = h.hub(request)
     engine = service.sessions.kw["bind"]
     address = request.client.host if request.client else "unknown"
+
+    def again(status: int, error: str) -> Response:
+        return render_page(
+            request, "login.html", status_code=status, v=v, next=_safe_next(form.get("next")), error=error,
+            username=name[:96],
+        )  # fmt: skip
+
     try:
         sign_in_limits.check(engine, name, address)  # before any password hashing
-        with sign_in_limits.password_check_slot(), service.sessions() as db:
-            user = logins.authenticate(db, name, str(form.get("password", "")))
+        with service.sessions() as db:
+            with sign_in_limits.password_check_slot():
+                user = logins.authenticate(db, name, str(form.get("password", "")))
             if user is not None:
                 cookie = logins.open_session(db, user)
     except sign_in_limits.SignInRefused as refused:
-        refusal = render_page(
-            request, "login.html", status_code=429, v=v, next=_safe_next(form.get("next")),
-            error=refused.reason, username=name[:96],
-        )  # fmt: skip
+        refusal = again(429, refused.reason)
         refusal.headers["Retry-After"] = str(refused.retry_after)
         return refusal
     if user is None:
         sign_in_limits.record_failure(engine, name, address)
-        return render_page(
-            request, "login.html", status_code=401, v=v, next=_safe_next(form.get("next")),
-            error="Wrong username or password.", username=name[:96],
-        )  # fmt: skip
+        return again(401, "Wrong username or password.")
     sign_in_limits.record_success(engine, name, address)
     response = redirect(_safe_next(form.get("next")))
     set_session_cookie(request, response, cookie)
