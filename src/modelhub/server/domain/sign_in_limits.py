@@ -30,7 +30,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 
-from ..storage.db import SignInFailure, utcnow
+from ..storage.db import SignInFailure, single_read, utcnow
 
 WINDOW = dt.timedelta(minutes=15)
 PER_ACCOUNT_AT_ADDRESS = 5  # failures within WINDOW, then that pair is refused until the window ends
@@ -67,7 +67,7 @@ def check(engine: Engine, user_name: str, address: str) -> None:
     """Raise ``SignInRefused`` when any count of this attempt is at its limit within the window."""
     limits = _limits(user_name, address)
     now = utcnow()
-    with engine.connect() as conn:
+    with single_read(engine) as conn:
         rows = conn.execute(
             select(SignInFailure.key, SignInFailure.failures, SignInFailure.window_start).where(
                 SignInFailure.key.in_([k for k, _, _ in limits])
