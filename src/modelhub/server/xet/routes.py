@@ -109,18 +109,16 @@ async def _body(request: Request, limit: int, what: str, buf: bytearray) -> memo
     """The request body, refused (413) as soon as it passes ``limit`` (one xorb or shard: bounded): a view of
     ``buf`` when its length is declared and fits (it always does for hf_xet), else of a buffer of its own."""
     declared = request.headers.get("content-length")
-    if declared is None or not declared.isdigit() or int(declared) > len(buf):
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            raise _too_large(what, limit)
+    size = int(declared) if declared is not None and declared.isdigit() else None
+    if size is not None and size > limit:
+        raise _too_large(what, limit)
+    if size is None or size > len(buf):
         data = bytearray()
         async for piece in request.stream():
             data += piece
             if len(data) > limit:
                 raise _too_large(what, limit)
         return memoryview(data)
-    size = int(declared)
-    if size > limit:
-        raise _too_large(what, limit)
     view = memoryview(buf)[:size]
     pos = 0
     async for piece in request.stream():
