@@ -163,17 +163,24 @@ def test_revoked_token_and_private_repo_stop_at_once_on_every_process(cluster: C
         repo = _create_repo(c, "visible")
         assert commit(c, repo, [file_line("a.txt", b"a")]).status_code == 200
     token = cluster.servers[0].create_token("alice", "read")
+    cluster.servers[0].create_user("vis-outsider")
+    outsider = cluster.servers[0].create_token("vis-outsider", "read")
     for i in range(3):
-        with cluster.http(i, token) as c, cluster.http(i, None) as anon:
+        with cluster.http(i, token) as c, cluster.http(i, None) as anon, cluster.http(i, outsider) as other:
             for _ in range(2):  # the second answer comes from the process's caches
                 assert c.get("/api/whoami-v2").status_code == 200
                 assert c.get(f"/{repo}/resolve/main/a.txt").status_code == 200
                 assert anon.get(f"/{repo}/resolve/main/a.txt").status_code == 200
                 assert anon.get(f"/api/models/{repo}").status_code == 200
+                assert other.get(f"/{repo}/resolve/main/a.txt").status_code == 200
+                assert other.get(f"/api/models/{repo}").status_code == 200
     with cluster.http(0) as c:
         assert c.put(f"/api/models/{repo}/settings", json={"private": True}).status_code == 200
     for i in (1, 2):  # the very next request through another process
-        with cluster.http(i, None) as anon:
+        with cluster.http(i, None) as anon, cluster.http(i, outsider) as other:
+            # first a token's request: it syncs the caches with the generation read along with its token
+            assert other.get(f"/{repo}/resolve/main/a.txt").status_code == 404
+            assert other.get(f"/api/models/{repo}").status_code == 404
             assert anon.get(f"/{repo}/resolve/main/a.txt").status_code == 401
             assert anon.get(f"/api/models/{repo}").status_code == 401
     token_id = cluster.servers[1].admin("token", "list", "alice").splitlines()[-1].split("\t")[0]

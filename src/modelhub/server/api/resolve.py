@@ -186,7 +186,7 @@ class ResolveFastPath:
     answers (HEAD, errors, GET bodies up to 4 KiB) are also kept in the service's ``HotCache``, keyed by method,
     raw path and the caller (user and token role, after the token was checked), so the access decision is the one
     made for that caller. Like the other hot-path entries they are dropped when any process writes to the database
-    (``HubService.sync_caches``, one primary-key read per request)."""
+    (``HubService.sync_caches``: the write generation, read with the caller's token or alone)."""
 
     MAX_CACHED_BODY = 4096
 
@@ -226,7 +226,7 @@ class ResolveFastPath:
             return h.error_response(exc, head=head)
         hot = self.app.state.hub.hot
         if not ranged:
-            self.app.state.hub.sync_caches()  # answers stay correct after writes of other processes
+            self.app.state.hub.sync_caches(p)  # answers stay correct after writes of other processes
         key = ("resolve", request.method, request.scope["path"], None if p is None else p.cache_key)
         if not ranged:
             hit = hot.get(key)

@@ -19,7 +19,7 @@ from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..storage.db import Account, Membership, Token, single_read, utcnow
+from ..storage.db import GENERATION, Account, Membership, Token, single_read, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +100,9 @@ class Principal:
     sessions: sessionmaker | None = field(default=None, compare=False, repr=False)
     token_id: int = 0  # the token row (CAS tokens name it, so that revoking the hub token stops them)
     scopes: tuple[Scope, ...] | None = None  # None: the token may act wherever its user may
+    # The database's write generation, read in the same statement as the token: the hot caches sync with it
+    # instead of reading it again (one round trip per authenticated request, not two).
+    db_generation: int | None = field(default=None, compare=False, repr=False)
 
     @property
     def can_write(self) -> bool:
@@ -501,6 +504,7 @@ _TOKEN_LOOKUP = (
         Account.is_admin,
         Account.disabled,
         Token.scopes_json,
+        GENERATION.scalar_subquery(),
     )
     .join(Account, Account.id == Token.user_id)
     .where(Token.token_hash == bindparam("token_hash"))
@@ -535,7 +539,7 @@ class TokenCache:
             row = conn.execute(_TOKEN_LOOKUP, {"token_hash": hash_token(token)}).first()
         if row is None:
             return None
-        tid, tname, role, expires_at, last_used, uid, uname, admin, disabled, scopes = row
+        tid, tname, role, expires_at, last_used, uid, uname, admin, disabled, scopes, generation = row
         if disabled:
             raise AccountDisabled(uname)
         now = utcnow()
@@ -544,7 +548,15 @@ class TokenCache:
         if last_used is None or (now - last_used).total_seconds() >= self._every:
             self._touch(tid, now)
         return Principal(
-            uid, uname, role, tname, bool(admin), self._sessions, token_id=tid, scopes=parse_scopes(scopes)
+            uid,
+            uname,
+            role,
+            tname,
+            bool(admin),
+            self._sessions,
+            token_id=tid,
+            scopes=parse_scopes(scopes),
+            db_generation=generation or 0,
         )
 
     def _touch(self, token_id: int, now: dt.datetime) -> None:

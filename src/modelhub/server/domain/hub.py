@@ -200,13 +200,18 @@ class HubService:
             raise repo_not_found(repo_id, principal is None)
         return repo
 
-    def sync_caches(self) -> None:
-        """Drop the hot cache if any process wrote to the database since it was filled (caches.py)."""
-        self.hot.sync(read_generation(self._engine))
+    def sync_caches(self, principal: Principal | None = None) -> None:
+        """Drop the hot cache if any process wrote to the database since it was filled (caches.py). The generation
+        comes with the caller's token when there is one (read in the same statement), else from one read."""
+        known = None if principal is None else principal.db_generation
+        self.hot.sync(read_generation(self._engine) if known is None else known)
 
-    def repo_snapshot(self, repo_type: str, repo_id: str) -> RepoSnap | None:
-        """Cached repo lookup for the hot read paths (resolve, tree, repo info); correct across processes."""
-        self.sync_caches()
+    def repo_snapshot(
+        self, repo_type: str, repo_id: str, principal: Principal | None = None
+    ) -> RepoSnap | None:
+        """Cached repo lookup for the hot read paths (resolve, tree, repo info); correct across processes.
+        ``principal`` is only the source of the write generation (``sync_caches``), not an access check."""
+        self.sync_caches(principal)
         key = ("repo", repo_type, repo_id)
         hit = self.hot.get(key)
         if hit is not MISS:
@@ -247,7 +252,7 @@ class HubService:
         return snap
 
     def readable_snapshot(self, principal: Principal | None, repo_type: str, repo_id: str) -> RepoSnap:
-        snap = self.repo_snapshot(repo_type, repo_id)
+        snap = self.repo_snapshot(repo_type, repo_id, principal)
         if snap is None or not can_read(principal, snap):
             raise repo_not_found(repo_id, principal is None)
         return snap

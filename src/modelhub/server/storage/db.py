@@ -400,7 +400,7 @@ def open_database(url: str) -> sessionmaker:
 
 
 _BUMP = update(HubState).where(HubState.id == 1).values(generation=HubState.generation + 1)
-_GENERATION = select(HubState.generation).where(HubState.id == 1)
+GENERATION = select(HubState.generation).where(HubState.id == 1)  # the write generation, one row
 
 
 def count_writes(sessions: sessionmaker) -> None:
@@ -439,7 +439,7 @@ def single_read(engine: Engine) -> Iterator[Connection]:
 def read_generation(engine: Engine) -> int:
     """The database's write generation (one primary-key read)."""
     with single_read(engine) as conn:
-        return conn.execute(_GENERATION).scalar_one_or_none() or 0
+        return conn.execute(GENERATION).scalar_one_or_none() or 0
 
 
 def add_missing_columns(engine: Engine, columns: dict[str, tuple[str, ...]]) -> None:
