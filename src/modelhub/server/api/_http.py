@@ -187,9 +187,17 @@ def repo_web_url(request: Request, repo_type: str, repo_id: str) -> str:
     return f"{base_url(request)}/{TYPE_TO_PREFIX[repo_type]}{repo_id}"
 
 
-def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+def json_text(data: Any) -> str:
+    """The compact JSON of an answer (what ``json_response`` sends; cached answers keep it)."""
+    return json.dumps(data, separators=(",", ":"), default=str)
+
+
+def json_response(
+    data: Any, status: int = 200, headers: dict[str, str] | None = None, *, encoded: str | None = None
+) -> Response:
+    """A JSON answer of ``data``, or of its ``encoded`` text when the caller has it already."""
     return Response(
-        json.dumps(data, separators=(",", ":"), default=str),
+        json_text(data) if encoded is None else encoded,
         status_code=status,
         media_type="application/json",
         headers=headers,

@@ -261,7 +261,7 @@ def repo_info(request: Request, plural: str, namespace: str, name: str, revision
     cid = service.resolve_cached(repo, rev)
     expand = _expand(request)
     with service.sessions() as db:
-        return h.json_response(_repo_info(request, views.repo_detail(service, db, repo, cid), expand))
+        return h.json_response(_repo_info(request, views.repo_detail(service, db, repo, cid, p), expand))
 
 
 def _flag(request: Request, name: str) -> bool:

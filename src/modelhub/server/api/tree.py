@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from ..._common.validation import is_commit_hash
+from ..caches import MISS
 from ..domain import views, xetfiles
 from ..domain.hub import HubService
 from ..domain.trees import dir_oids, directories
@@ -20,6 +21,7 @@ from .paging import decode_cursor_full, encode_cursor, next_page
 
 router = APIRouter()
 REPO = "/api/{plural:plural}/{namespace}/{name}"
+MAX_CACHED_PAGE = 64 * 1024  # bytes of JSON: bigger pages are rebuilt (from the memoized listing) each time
 
 
 def _tree(request: Request, plural: str, namespace: str, name: str, revision: str, path: str) -> Response:
@@ -30,6 +32,10 @@ def _tree(request: Request, plural: str, namespace: str, name: str, revision: st
     q = request.query_params
     recursive = q.get("recursive") in ("true", "1", "True")
     offset, pinned = decode_cursor_full(q.get("cursor"))
+    expand = q.get("expand") in ("true", "1", "True")
+    size = h.settings(request).page_size
+    if expand:
+        size = min(size, 100)  # lastCommit is computed per entry: smaller pages, like the Hub
     service = h.hub(request)
     repo = service.readable_snapshot(p, h.PLURAL_TO_TYPE[plural], rid)  # cached: no query in steady state
     with service.sessions() as db:
@@ -40,24 +46,30 @@ def _tree(request: Request, plural: str, namespace: str, name: str, revision: st
                     f"Invalid pagination cursor {q.get('cursor')!r}: use the Link header as given."
                 )
         cid = pinned or service.resolve_cached(repo, rev)
-        listing = service.listing(db, cid, rel, recursive)
-        if listing is None:
-            raise entry_not_found(rid, rev, rel, cid)
-        expand = q.get("expand") in ("true", "1", "True")
-        size = h.settings(request).page_size
-        if expand:
-            size = min(size, 100)  # lastCommit is computed per entry: smaller pages, like the Hub
-        page = with_xet_hashes(db, listing[offset : offset + size])
-        if expand:
-            # annotate copies: the listing is shared (memoized)
-            page = with_last_commits(service, db, cid, [dict(e) for e in page])
+        # A page is the same for everyone who may read the repo (checked above): small pages are kept in the hot
+        # cache, which any write drops (the xetHash of a file appears when Xet storage registers it).
+        key = ("tree", repo.id, cid, rel, recursive, expand, offset, size)
+        hit = service.hot.get(key)
+        if hit is MISS:
+            gen = service.hot.gen
+            listing = service.listing(db, cid, rel, recursive)
+            if listing is None:
+                raise entry_not_found(rid, rev, rel, cid)
+            page = with_xet_hashes(db, listing[offset : offset + size])
+            if expand:
+                # annotate copies: the listing is shared (memoized)
+                page = with_last_commits(service, db, cid, [dict(e) for e in page])
+            hit = (h.json_text(page), offset + size < len(listing))
+            if len(hit[0]) <= MAX_CACHED_PAGE:
+                service.hot.put(key, hit, gen)
+    encoded, more = hit
     headers = {}
-    if offset + size < len(listing):
+    if more:
         tail = f"/{quote(rel, safe='')}" if rel else ""
         # the revision and path re-quoted, one segment each (as the client sent them)
         path = f"/api/{plural}/{rid}/tree/{quote(rev, safe='')}{tail}"
         headers = next_page(request, path, encode_cursor(offset + size, cid))
-    return h.json_response(page, headers=headers)
+    return h.json_response(None, headers=headers, encoded=encoded)
 
 
 def with_last_commits(

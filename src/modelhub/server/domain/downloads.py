@@ -9,7 +9,11 @@ and at exit, through a Core connection (which, unlike a Session commit, does not
 add the counts of this process not yet written, so a download shows at once on the process that served it; an
 answer read while a batch is being written waits for that write (the batch is then in neither the dict nor the
 table for a moment) and reads again if one began meanwhile. A crash loses at most ``interval`` seconds of counts
-of that process."""
+of that process.
+
+The stored counts of a repo are read again after at most ``STORED_TTL_S`` or as soon as this process wrote a
+batch (repo info is asked for often, by every ``from_pretrained``): another process's downloads then show within
+its ``interval`` plus ``STORED_TTL_S``."""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ import atexit
 import datetime as dt
 import logging
 import threading
+import time
 from typing import Any
 
 from sqlalchemy import func, select
@@ -38,6 +43,7 @@ LIBRARY_QUERY_FILES = {
 LIBRARY_EXTENSIONS = {"gguf": ".gguf", "nemo": ".nemo", "llama.cpp": ".gguf"}
 WINDOW_DAYS = 30
 _WRITE_WAIT_S = 5.0  # longest a reader waits for a batch write (a database that slow: answers may undercount)
+STORED_TTL_S = 1.0  # how long the stored counts of a repo, as read, stand for the table
 
 
 def is_query_file(repo_type: str, path: str, library: str | None) -> bool:
@@ -67,6 +73,8 @@ class DownloadCounter:
         self._flush_lock = threading.Lock()  # one write at a time: the thread's, or the one at shutdown
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        # repo pk -> (monotonic time read, writes begun by then, stored counts): valid while no batch of ours began
+        self._stored: dict[int, tuple[float, int, tuple[int, int]]] = {}
 
     def hit(self, repo_pk: int) -> None:
         key = (repo_pk, utcnow().date())
@@ -140,6 +148,18 @@ class DownloadCounter:
             .where(RepoDownloads.repo_pk.in_(repo_pks))
             .group_by(RepoDownloads.repo_pk)
         )
+        now = time.monotonic()
+        with self._lock:
+            fresh = {
+                pk: hit[2]
+                for pk in repo_pks
+                if (hit := self._stored.get(pk)) is not None
+                and now - hit[0] < STORED_TTL_S
+                and hit[1] == self._writes
+                and not self._writing
+            }
+            if len(fresh) == len(repo_pks):  # none of our batches began since they were read: none is missing
+                return self._add(fresh, self._pending_of(repo_pks))
         for attempt in range(3):  # a write begun during the query: its batch may be in both or neither
             with self._lock:
                 before = self._quiet()
@@ -147,7 +167,16 @@ class DownloadCounter:
             with self._lock:  # what is pending now is in no committed batch: none began since `before`
                 if (self._writes == before and not self._writing) or attempt == 2:
                     extra = self._pending_of(repo_pks)
+                    if self._writes == before and not self._writing:
+                        if len(self._stored) > 10_000:
+                            self._stored.clear()
+                        for pk in repo_pks:
+                            self._stored[pk] = (now, before, out.get(pk, (0, 0)))
                     break
+        return self._add(out, extra)
+
+    @staticmethod
+    def _add(out: dict[int, tuple[int, int]], extra: dict[int, int]) -> dict[int, tuple[int, int]]:
         for pk, n in extra.items():
             r, a = out.get(pk, (0, 0))
             out[pk] = (r + n, a + n)

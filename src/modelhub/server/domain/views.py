@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ..caches import MISS
 from ..storage.db import Account, Discussion, Membership, Ref, Repo
 from . import metadata
 from .accounts import Principal, can_create_in, org_names
@@ -117,16 +118,38 @@ def search_repos(
     ], len(matches)
 
 
-def repo_detail(service: HubService, db: Session, repo: Repo | RepoSnap, commit_id: str) -> RepoDetail:
+def repo_detail(
+    service: HubService,
+    db: Session,
+    repo: Repo | RepoSnap,
+    commit_id: str,
+    principal: Principal | None = None,
+) -> RepoDetail:
+    """Everything repo info shows at a commit. ``principal``: the caller, whose token brought the write
+    generation that the cached like count is checked against (``HubService.sync_caches``)."""
     row = service.commit_row(db, commit_id)
     if row is None:
         raise RuntimeError(f"commit {commit_id} of {repo.repo_id} is missing from the database")
     card = service.card_at(db, commit_id)
     tree = service.tree(db, row.tree_id)
     meta = metadata.compute(service.content, tree, row.tree_id, card, repo.type)
-    likes = like_counts(db, [repo.id]).get(repo.id, 0)
+    likes = _like_count(service, db, repo.id, principal)
     downloads = service.downloads.counts(db, [repo.id]).get(repo.id, (0, 0))
     return RepoDetail(repo, row, tree, card, meta.tags, meta, likes, downloads)
+
+
+def _like_count(service: HubService, db: Session, repo_pk: int, principal: Principal | None) -> int:
+    """The repo's likes, from the hot cache when no process wrote since (likes are written through Sessions,
+    which bump the write generation)."""
+    service.sync_caches(principal)
+    key = ("likes", repo_pk)
+    hit = service.hot.get(key)
+    if hit is not MISS:
+        return hit
+    gen = service.hot.gen
+    count = like_counts(db, [repo_pk]).get(repo_pk, 0)
+    service.hot.put(key, count, gen)
+    return count
 
 
 def refs_of(db: Session, repo: Repo) -> list[tuple[str, str]]:
