@@ -191,6 +191,30 @@ def test_revoked_token_and_private_repo_stop_at_once_on_every_process(cluster: C
             assert c.get(f"/{repo}/resolve/main/a.txt").status_code == 401
 
 
+def test_downloads_and_likes_counted_on_one_process_show_on_the_others(cluster: Cluster) -> None:
+    with cluster.http(0) as c:
+        repo = _create_repo(c, "counted")
+        assert commit(c, repo, [file_line("config.json", b"{}")]).status_code == 200
+        for _ in range(3):  # config.json is a model's query file: each GET is one download
+            assert c.get(f"/{repo}/resolve/main/config.json").status_code == 200
+    with cluster.http(1) as other:
+        for _ in range(2):  # the second answer comes from process 1's caches
+            assert other.get(f"/api/models/{repo}").json()["likes"] == 0
+        with cluster.http(0) as c:
+            assert c.post(f"/api/models/{repo}/like").status_code == 200
+        # a like is a database write: the next answer of every process counts it
+        assert other.get(f"/api/models/{repo}").json()["likes"] == 1
+        # counts reach the table within a flush interval (2 s) and other processes within 1 s more
+        deadline = time.monotonic() + 15
+        while other.get(f"/api/models/{repo}").json()["downloads"] != 3:
+            assert time.monotonic() < deadline, "process 1 never saw the downloads served by process 0"
+            time.sleep(0.25)
+        assert (
+            other.get(f"/api/models/{repo}", params={"expand": "downloadsAllTime"}).json()["downloadsAllTime"]
+            == 3
+        )
+
+
 def test_large_files_live_in_s3_and_download_through_a_presigned_redirect(
     cluster: Cluster, tmp_path: Path
 ) -> None:
