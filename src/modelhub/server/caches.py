@@ -2,13 +2,17 @@
 
 | cache | key -> value | stale when | invalidation |
 |---|---|---|---|
-| ``hot`` | repo lookups, revision -> commit, small ``resolve`` answers | any write (a ref moves, a repo, member or token changes), by any process | every writing transaction bumps ``hub_state.generation`` in the database (``storage.db.count_writes``); each request that would use the cache first reads that generation (one primary-key SELECT) and ``sync`` clears the cache when it moved; also cleared on every commit of this process |
+| ``hot`` | repo lookups, revision -> commit, small ``resolve`` answers, tree pages up to 64 KiB, like counts | any write (a ref moves, a repo, member, like or token changes, a Xet file is registered), by any process | every writing transaction bumps ``hub_state.generation`` in the database (``storage.db.count_writes``); each request that would use the cache first reads that generation (in the same statement as its token, or alone when anonymous) and ``sync`` clears the cache when it moved; also cleared on every commit of this process |
 | ``trees`` | tree id -> decoded tree | never (trees are content-addressed) | LRU only |
 | ``commits`` | commit id -> commit row | never (commits are immutable) | LRU only |
 | ``listings`` | (commit, path, recursive) -> tree listing | never (commits are immutable) | LRU only |
 | ``cards`` | README blob SHA-256 -> parsed front matter | never (content-addressed) | LRU only |
 | ``histories`` | head commit -> its history, newest first (the web commit list) | never (a commit's ancestors are fixed) | LRU only |
 | ``derived`` | facts derived from immutable commits or blobs for the web pages: safetensors headers (by blob SHA-256), the paths each commit changed, last commit per entry of a folder (by commit + folder), rendered cards (by README SHA-256 + link base) | never | LRU only |
+
+Outside this table, ``domain.downloads.DownloadCounter`` keeps the stored download counts it read for 1 s (or
+until this process writes a batch): download counts, which the Hub itself updates lazily, are the one answer that
+may trail another process's writes (by its flush interval plus that second).
 
 So every process answers as if it had no cache, whatever other processes (or the admin CLI) wrote before the
 request began. Tokens are *not* cached: every authenticated request checks its token against the database, so
