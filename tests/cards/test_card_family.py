@@ -188,6 +188,21 @@ def test_malformed_model_index() -> None:
     kept = ModelCard(bad, ignore_metadata_errors=True)  # kept as plain data: nothing lost on save
     assert kept.data.eval_results is None and kept.data["model-index"][0]["name"] == "x"
     assert ModelCard(str(kept), ignore_metadata_errors=True).data.to_dict() == kept.data.to_dict()
+    # readable, but an entry without a name: refused (as upstream), or kept as it was with ignore_metadata_errors
+    nameless = (
+        "---\nmodel-index:\n- name: null\n  results:\n  - task: {type: t}\n    dataset: {type: d, name: D}\n"
+        "    metrics: [{type: a, value: 1}]\n---\nbody\n"
+    )
+    with pytest.raises(ValueError, match="model_name"):
+        ModelCard(nameless)
+    kept = ModelCard(nameless, ignore_metadata_errors=True)
+    assert kept.data.eval_results is None and _yaml_of(str(kept)) == _yaml_of(nameless)
+
+
+def _yaml_of(card: str) -> dict:
+    import yaml
+
+    return yaml.safe_load(card.split("---\n")[1])
 
 
 def test_default_templates() -> None:

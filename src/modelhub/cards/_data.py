@@ -322,6 +322,10 @@ class ModelCardData(CardData):
                     raise
                 logger.warning("Ignoring eval_results: %s", exc)
                 self.eval_results = None
+                if (
+                    model_index
+                ):  # e.g. an entry without a name: kept as it was, like any unreadable model-index
+                    self.__dict__["model-index"] = model_index
 
     def _to_dict(self, data: dict[str, Any]) -> None:
         eval_results = data.pop("eval_results", None)
