@@ -355,3 +355,17 @@ def test_single_segment_ids(hub: Any, monkeypatch: Any) -> None:
         other.push_to_hub(name, token=hub.token)  # push by the bare id too
         assert _same(HubNet.from_pretrained(name), other)
         assert ModelCard.load(name).data.library_name == "hub-lib"
+
+
+def test_from_pretrained_at_a_resolved_revision(hub: Any) -> None:
+    """upstream's ``resolve_revision``: a load at the ResolvedRevision reads the commit it was resolved to."""
+    from modelhub import resolve_revision
+
+    repo_id = hub.new_repo_id("resolved")
+    first = HubNet(width=8)
+    first.push_to_hub(repo_id, token=hub.token)
+    revision = resolve_revision(repo_id, token=hub.token)
+    second = HubNet(width=8)
+    second.push_to_hub(repo_id, token=hub.token)
+    assert _same(HubNet.from_pretrained(repo_id, revision=revision), first)
+    assert _same(HubNet.from_pretrained(repo_id), second)
