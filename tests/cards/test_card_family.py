@@ -362,6 +362,24 @@ def test_a_1mb_pathological_card_parses_in_under_100ms(shape: str) -> None:
     assert best < 0.1, f"{shape}: {best * 1000:.1f} ms"
 
 
+def test_a_model_index_multiplied_by_yaml_aliases_is_refused_at_once() -> None:
+    """20k aliases of a result holding 20k aliased metrics: 4e8 metrics from a 240 kB card (upstream builds them)."""
+    n = 20_000
+    text = (
+        "---\nm: &m {type: a, value: 1}\nr: &r {task: {type: t}, dataset: {type: d, name: D}, metrics: ["
+        + ",".join(["*m"] * n)
+        + "]}\nmodel-index: [{name: x, results: ["
+        + ",".join(["*r"] * n)
+        + "]}]\n---\nbody\n"
+    )
+    start = time.process_time()
+    with pytest.raises(CardMetadataError, match="more than 10000 metrics"):
+        ModelCard(text)
+    kept = ModelCard(text, ignore_metadata_errors=True)  # kept as plain data, as any unreadable model-index
+    assert kept.data.eval_results is None and len(kept.data["model-index"][0]["results"]) == n
+    assert time.process_time() - start < 1.0
+
+
 def test_deep_nesting_is_a_clear_error() -> None:
     with pytest.raises(CardMetadataError):
         ModelCard("---\na: " + "[" * 100_000 + "\n---\n")
