@@ -414,6 +414,16 @@ def test_official_client_eval_results_match() -> None:
     card = ModelCard.load(FIXTURES / "transformers_model.md")
     theirs = huggingface_hub.ModelCard.load(FIXTURES / "transformers_model.md")
     assert [vars(r) for r in card.data.eval_results] == [vars(r) for r in theirs.data.eval_results]
+    assert eval_results_to_model_index(
+        "m", card.data.eval_results
+    ) == huggingface_hub.repocard_data.eval_results_to_model_index("m", theirs.data.eval_results)
+    built = ModelCardData(model_name="m", eval_results=card.data.eval_results, license="mit").to_dict()
+    assert (
+        built
+        == huggingface_hub.ModelCardData(
+            model_name="m", eval_results=theirs.data.eval_results, license="mit"
+        ).to_dict()
+    )
     kwargs = dict(
         model_pretty_name="m",
         task_pretty_name="T",
