@@ -64,6 +64,8 @@ def test_what_resolve_revision_returns_as_is_and_what_it_resolves_again(hub, rep
     api.create_commit(other, [CommitOperationAdd("a.txt", b"a")], commit_message="a")
     again = api.resolve_revision(other, revision=resolved)  # resolved for another repo: resolved anew
     assert again.resolved == api.model_info(other).sha != commit
+    # and a download of the other repo reads the revision it was asked for, not a commit of another repo
+    assert Path(hf_hub_download(other, "a.txt", revision=resolved)).read_bytes() == b"a"
     api.create_branch(repo, branch="dev")
     dev = api.resolve_revision(repo, revision="dev")
     assert dev == "dev" and dev.initial == "dev" and dev.resolved == commit
