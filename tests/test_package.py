@@ -146,6 +146,8 @@ UPSTREAM_NAMES = [
     "get_torch_storage_size",
     "hf_hub_download",
     "snapshot_download",
+    "resolve_revision",
+    "ResolvedRevision",
     "hf_hub_url",
     "get_hf_file_metadata",
     "HfFileMetadata",
@@ -236,6 +238,7 @@ UPSTREAM_ERRORS = [
     "CacheNotFound",
     "CorruptedCacheException",
     "LocalTokenNotFoundError",
+    "RevisionResolutionError",
 ]
 # modelhub's own additions
 OWN_NAMES = [
@@ -297,6 +300,7 @@ IN_SCOPE_MODULES = (
     "serialization",
     "file_download",
     "_snapshot_download",
+    "_revision",
     "_commit_api",
     "utils",
     "_login",
@@ -315,3 +319,44 @@ def test_upstream_scope_is_covered_and_the_rest_documented() -> None:
     assert set(UPSTREAM_NAMES) <= set(huggingface_hub.__all__) | {"_save_pretrained_fastai"}
     docs = (Path(__file__).parents[1] / "docs" / "mixins.md").read_text()
     assert [n for n in sorted(OUT_OF_SCOPE) if f"`{n}`" not in docs] == []
+
+
+# huggingface_hub.errors classes of the features modelhub leaves out (docs/mixins.md names each)
+OUT_OF_SCOPE_ERRORS = {
+    *("BucketBatchError", "BucketNotFoundError", "CLIError", "CLIExtensionInstallError", "ConfirmationError"),
+    *("CachedRepoTreeNotFoundError", "DryRunError", "FileDuplicationError", "HfUriError", "JobNotFoundError"),
+    *("DDUFCorruptedFileError", "DDUFError", "DDUFExportError", "DDUFInvalidEntryNameError"),
+    *("DeviceCodeError", "OIDCError", "SandboxCommandError", "SandboxError"),
+    *("NotASafetensorsRepoError", "SafetensorsParsingError", "XetDownloadError"),
+    *(
+        "InferenceEndpointError",
+        "InferenceEndpointTimeoutError",
+        "InferenceTimeoutError",
+        "TextGenerationError",
+    ),
+    *("GenerationError", "IncompleteGenerationError", "OverloadedError", "UnknownError", "ValidationError"),
+    *("StrictDataclassError", "StrictDataclassClassValidationError", "StrictDataclassDefinitionError"),
+    "StrictDataclassFieldValidationError",
+}
+
+
+@pytest.mark.interop
+def test_every_upstream_error_is_ours_or_documented_out_of_scope() -> None:
+    import inspect
+
+    import huggingface_hub.errors
+
+    import modelhub.errors
+
+    theirs = {
+        name
+        for name, value in vars(huggingface_hub.errors).items()
+        if inspect.isclass(value)
+        and issubclass(value, BaseException)
+        and value.__module__ == huggingface_hub.errors.__name__
+    }
+    assert theirs - set(modelhub.errors.__all__) - OUT_OF_SCOPE_ERRORS == set()
+    assert theirs >= OUT_OF_SCOPE_ERRORS  # the list names real upstream classes only
+    assert OUT_OF_SCOPE_ERRORS.isdisjoint(modelhub.errors.__all__)
+    docs = (Path(__file__).parents[1] / "docs" / "mixins.md").read_text()
+    assert [n for n in sorted(OUT_OF_SCOPE_ERRORS) if f"`{n}`" not in docs] == []

@@ -76,6 +76,7 @@ _CLIENT = (  # the repo API, downloads and the cache, commit operations, values,
     *("HfFileMetadata", "try_to_load_from_cache", "_CACHED_NO_EXIST", "scan_cache_dir", "HFCacheInfo"),
     *("CachedRepoInfo", "CachedRevisionInfo", "CachedFileInfo", "DeleteCacheStrategy"),
     *("create_repo", "delete_repo", "update_repo_settings", "repo_info", "model_info", "dataset_info"),
+    *("resolve_revision", "ResolvedRevision"),
     *("repo_exists", "revision_exists", "file_exists", "list_repo_files", "list_repo_tree", "list_repo_refs"),
     *("list_repo_commits", "create_branch", "delete_branch", "create_tag", "delete_tag"),
     *("get_repo_discussions", "create_pull_request", "merge_pull_request", "change_discussion_status"),
@@ -86,7 +87,7 @@ _ERRORS = (  # under upstream's names; all of modelhub.errors is importable from
     *("HfHubHTTPError", "HFValidationError", "OfflineModeIsEnabled", "BadRequestError", "FileMetadataError"),
     *("RepositoryNotFoundError", "GatedRepoError", "DisabledRepoError", "RevisionNotFoundError"),
     *("EntryNotFoundError", "RemoteEntryNotFoundError", "LocalEntryNotFoundError", "IncompleteSnapshotError"),
-    *("CacheNotFound", "CorruptedCacheException", "LocalTokenNotFoundError"),
+    *("CacheNotFound", "CorruptedCacheException", "LocalTokenNotFoundError", "RevisionResolutionError"),
 )
 _EXPORTS.update(dict.fromkeys(_CLIENT, ".client"))
 _EXPORTS.update(dict.fromkeys(_ERRORS, ".errors"))

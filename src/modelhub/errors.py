@@ -124,6 +124,11 @@ class UntrustedPickleError(HubError, ValueError):
     """Loading a pickle (which runs code) from a hub was refused: the caller did not say they trust the repo."""
 
 
+class RevisionResolutionError(HubError):
+    """``resolve_revision``: the hub could not be reached (or offline mode is on) and the cache has no commit
+    recorded for the revision."""
+
+
 class IncompleteSnapshotError(LocalEntryNotFoundError):
     """Offline (or with the hub down), a cached snapshot lacks files the call asked for."""
 

@@ -188,6 +188,21 @@ def test_malformed_model_index() -> None:
     kept = ModelCard(bad, ignore_metadata_errors=True)  # kept as plain data: nothing lost on save
     assert kept.data.eval_results is None and kept.data["model-index"][0]["name"] == "x"
     assert ModelCard(str(kept), ignore_metadata_errors=True).data.to_dict() == kept.data.to_dict()
+    # readable, but an entry without a name: refused (as upstream), or kept as it was with ignore_metadata_errors
+    nameless = (
+        "---\nmodel-index:\n- name: null\n  results:\n  - task: {type: t}\n    dataset: {type: d, name: D}\n"
+        "    metrics: [{type: a, value: 1}]\n---\nbody\n"
+    )
+    with pytest.raises(ValueError, match="model_name"):
+        ModelCard(nameless)
+    kept = ModelCard(nameless, ignore_metadata_errors=True)
+    assert kept.data.eval_results is None and _yaml_of(str(kept)) == _yaml_of(nameless)
+
+
+def _yaml_of(card: str) -> dict:
+    import yaml
+
+    return yaml.safe_load(card.split("---\n")[1])
 
 
 def test_default_templates() -> None:
@@ -347,6 +362,24 @@ def test_a_1mb_pathological_card_parses_in_under_100ms(shape: str) -> None:
     assert best < 0.1, f"{shape}: {best * 1000:.1f} ms"
 
 
+def test_a_model_index_multiplied_by_yaml_aliases_is_refused_at_once() -> None:
+    """20k aliases of a result holding 20k aliased metrics: 4e8 metrics from a 240 kB card (upstream builds them)."""
+    n = 20_000
+    text = (
+        "---\nm: &m {type: a, value: 1}\nr: &r {task: {type: t}, dataset: {type: d, name: D}, metrics: ["
+        + ",".join(["*m"] * n)
+        + "]}\nmodel-index: [{name: x, results: ["
+        + ",".join(["*r"] * n)
+        + "]}]\n---\nbody\n"
+    )
+    start = time.process_time()
+    with pytest.raises(CardMetadataError, match="more than 10000 metrics"):
+        ModelCard(text)
+    kept = ModelCard(text, ignore_metadata_errors=True)  # kept as plain data, as any unreadable model-index
+    assert kept.data.eval_results is None and len(kept.data["model-index"][0]["results"]) == n
+    assert time.process_time() - start < 1.0
+
+
 def test_deep_nesting_is_a_clear_error() -> None:
     with pytest.raises(CardMetadataError):
         ModelCard("---\na: " + "[" * 100_000 + "\n---\n")
@@ -381,6 +414,16 @@ def test_official_client_eval_results_match() -> None:
     card = ModelCard.load(FIXTURES / "transformers_model.md")
     theirs = huggingface_hub.ModelCard.load(FIXTURES / "transformers_model.md")
     assert [vars(r) for r in card.data.eval_results] == [vars(r) for r in theirs.data.eval_results]
+    assert eval_results_to_model_index(
+        "m", card.data.eval_results
+    ) == huggingface_hub.repocard_data.eval_results_to_model_index("m", theirs.data.eval_results)
+    built = ModelCardData(model_name="m", eval_results=card.data.eval_results, license="mit").to_dict()
+    assert (
+        built
+        == huggingface_hub.ModelCardData(
+            model_name="m", eval_results=theirs.data.eval_results, license="mit"
+        ).to_dict()
+    )
     kwargs = dict(
         model_pretty_name="m",
         task_pretty_name="T",

@@ -7,11 +7,13 @@ from __future__ import annotations
 import pytest
 
 from modelhub import (
+    CardData,
     DatasetCard,
     DatasetCardData,
     HubApi,
     ModelCard,
     ModelCardData,
+    RepoCard,
     SpaceCard,
     metadata_eval_result,
     metadata_update,
@@ -144,6 +146,12 @@ def test_dataset_and_space_cards_by_repo_id(hub):
     card.push_to_hub(dataset, token=hub.token)
     loaded = DatasetCard.load(dataset, token=hub.token)
     assert loaded.data.pretty_name == "Tiny" and loaded.data.configs[0]["config_name"] == "default"
+    generic = RepoCard.load(dataset, repo_type="dataset", token=hub.token)  # the base class, repo_type given
+    assert type(generic.data) is CardData and generic.data["pretty_name"] == "Tiny"
+    loaded.data["license"] = "cc-by-4.0"
+    pr = loaded.push_to_hub(dataset, token=hub.token, create_pr=True, commit_message="relicense")
+    assert pr.pr_url and "cc-by-4.0" in _readme(hub, dataset, "dataset", revision=pr.pr_revision)
+    assert "license: mit" in _readme(hub, dataset, "dataset")
     metadata_update(dataset, {"size_categories": ["n<1K"]}, repo_type="dataset", token=hub.token)
     assert DatasetCard.load(dataset, token=hub.token).data.size_categories == ["n<1K"]
 

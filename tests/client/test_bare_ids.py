@@ -90,6 +90,23 @@ def test_modelhub_hub_answers_bare_ids_with_a_clear_404(hub):
             call()
 
 
+def test_bare_ids_on_two_segment_paths_get_the_hint_too(hub):
+    """`/api/models/gpt2/refs` is also the info route of a repo `gpt2/refs`: its not-found answer (401 without a
+    token, 404 with one, as for any repo) says repos have a namespace; a repo really named so is served."""
+    api = HubApi(token=hub.token)
+    for client in (api, HubApi(token=False)):
+        for method, kwargs in (
+            ("list_repo_refs", {}),
+            ("get_repo_discussions", {}),
+            ("update_repo_settings", {"private": True}),
+        ):
+            with pytest.raises(errors.RepositoryNotFoundError, match="have a namespace"):
+                answer = getattr(client, method)("gpt2", **kwargs)
+                list(answer) if method == "get_repo_discussions" else None
+    api.create_repo("alice/refs", exist_ok=True)
+    assert api.model_info("alice/refs").id == "alice/refs"
+
+
 @pytest.mark.interop
 def test_official_client_gets_the_same_404(hub, monkeypatch, tmp_path):
     from tests._hub import point_official_client

@@ -59,6 +59,29 @@ def test_hub_download_heals(repo, how, filename, tree_cached, caplog, monkeypatc
     check_heals(load, check, repo, filename, how, caplog, monkeypatch)
 
 
+@pytest.mark.parametrize(
+    "how", ["truncate", "bitflip"]
+)  # a deleted blob leaves the copy intact: nothing to heal
+@pytest.mark.parametrize("filename", ["weights.bin", "config.json"])
+def test_a_cache_without_symlinks_heals_too(repo, how, filename, caplog, monkeypatch):
+    """Snapshot files are copies (HF_HUB_DISABLE_SYMLINKS, or a filesystem without symlinks) and no tree listing
+    names their blobs: the damaged copy is still found out (by the marker of its inode), healed, named offline."""
+    monkeypatch.setenv("HF_HUB_DISABLE_SYMLINKS", "1")
+
+    def load() -> str:
+        with revision_scope():
+            hub_download(repo, "config.json" if filename == "weights.bin" else "weights.bin")
+            return hub_download(repo, filename)
+
+    def check(path: str) -> None:
+        assert not Path(path).is_symlink()
+        assert Path(path).read_bytes() == (BIG if filename == "weights.bin" else SMALL)
+
+    check(load())
+    assert not RepoCache(None, repo).tree_path(_commit(repo)).is_file()
+    check_heals(load, check, repo, filename, how, caplog, monkeypatch)
+
+
 @pytest.mark.parametrize("how", DAMAGES)
 def test_snapshot_download_heals(repo, how, caplog, monkeypatch):
     def load() -> str:

@@ -288,6 +288,8 @@ def test_single_segment_ids(hub: Any, learner: Any, monkeypatch: Any) -> None:
     repo_id = hub.new_repo_id("bare")
     push_to_hub_fastai(learner, repo_id=repo_id, token=hub.token)
     name = repo_id.split("/")[1]
+    with pytest.raises(RepositoryNotFoundError, match="have a namespace"):  # the modelhub hub itself
+        from_pretrained_fastai(name, trust_pickle=True)
     with bare_id_hub(hub, monkeypatch) as standin:
         standin.serve(name)
         loaded = from_pretrained_fastai(name, trust_pickle=True)

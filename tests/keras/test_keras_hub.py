@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from modelhub.errors import CorruptedFileError, KerasModelNotFoundError
+from modelhub.errors import CorruptedFileError, KerasModelNotFoundError, RepositoryNotFoundError
 from modelhub.mixins.keras import KerasModelHubMixin, from_pretrained_keras, push_to_hub_keras
 
 from .._healing import DAMAGES, check_heals
@@ -279,6 +279,8 @@ def test_single_segment_ids(keras3, hub, monkeypatch):
     push_to_hub_keras(model, repo_id, token=hub.token)
     x, _ = data(seed=6)
     name = repo_id.split("/")[1]
+    with pytest.raises(RepositoryNotFoundError, match="have a namespace"):  # the modelhub hub itself
+        from_pretrained_keras(name)
     with bare_id_hub(hub, monkeypatch) as standin:
         standin.serve(name)
         np.testing.assert_array_equal(predict(from_pretrained_keras(name), x), predict(model, x))

@@ -336,6 +336,25 @@ def test_damaged_cache_heals(hub: Any, how: str, sharded: bool, caplog: Any, mon
     )
 
 
+@pytest.mark.parametrize("how", ["truncate", "bitflip"])
+def test_damaged_cache_heals_without_symlinks(hub: Any, how: str, caplog: Any, monkeypatch: Any) -> None:
+    """The same with snapshot files that are copies (HF_HUB_DISABLE_SYMLINKS; Windows without developer mode)."""
+    monkeypatch.setenv("HF_HUB_DISABLE_SYMLINKS", "1")
+    repo_id = hub.new_repo_id()
+    model = HubNet(width=32)
+    model.push_to_hub(repo_id, token=hub.token)
+    assert _same(HubNet.from_pretrained(repo_id), model)
+    check_heals(
+        lambda: HubNet.from_pretrained(repo_id),
+        lambda loaded: None if _same(loaded, model) else pytest.fail("wrong weights"),
+        repo_id,
+        "model.safetensors",
+        how,
+        caplog,
+        monkeypatch,
+    )
+
+
 def test_single_segment_ids(hub: Any, monkeypatch: Any) -> None:
     """`MyModel.from_pretrained("gpt2")`-style ids, against a stand-in hub that serves them; the modelhub hub
     itself answers them with a clear 404."""
@@ -355,3 +374,17 @@ def test_single_segment_ids(hub: Any, monkeypatch: Any) -> None:
         other.push_to_hub(name, token=hub.token)  # push by the bare id too
         assert _same(HubNet.from_pretrained(name), other)
         assert ModelCard.load(name).data.library_name == "hub-lib"
+
+
+def test_from_pretrained_at_a_resolved_revision(hub: Any) -> None:
+    """upstream's ``resolve_revision``: a load at the ResolvedRevision reads the commit it was resolved to."""
+    from modelhub import resolve_revision
+
+    repo_id = hub.new_repo_id("resolved")
+    first = HubNet(width=8)
+    first.push_to_hub(repo_id, token=hub.token)
+    revision = resolve_revision(repo_id, token=hub.token)
+    second = HubNet(width=8)
+    second.push_to_hub(repo_id, token=hub.token)
+    assert _same(HubNet.from_pretrained(repo_id, revision=revision), first)
+    assert _same(HubNet.from_pretrained(repo_id), second)

@@ -137,6 +137,9 @@ def eval_results_to_model_index(model_name: str, eval_results: list[EvalResult])
     return _without_none([{"name": model_name, "results": entries}])
 
 
+MAX_EVAL_RESULTS = 10_000  # metrics in one model-index; real cards list a few dozen, leaderboards hundreds
+
+
 def model_index_to_eval_results(model_index: list[dict[str, Any]]) -> tuple[str, list[EvalResult]]:
     """``(model_name, eval_results)`` from ``model-index`` metadata; KeyError/TypeError when it is malformed.
 
@@ -152,6 +155,12 @@ def model_index_to_eval_results(model_index: list[dict[str, Any]]) -> tuple[str,
         for result in entry["results"]:
             task, dataset = result["task"], result["dataset"]
             source = result.get("source") or {}
+            # YAML aliases let a small card list a result or a metric list many times over (a list of 100k
+            # aliases of a result holding 100k metrics is 10^10 metrics): bounded before anything is built
+            if len(results) + len(result["metrics"]) > MAX_EVAL_RESULTS:
+                raise ValueError(
+                    f"model-index lists more than {MAX_EVAL_RESULTS} metrics (YAML aliases repeating entries?)."
+                )
             for metric in result["metrics"]:
                 results.append(
                     EvalResult(
@@ -322,6 +331,10 @@ class ModelCardData(CardData):
                     raise
                 logger.warning("Ignoring eval_results: %s", exc)
                 self.eval_results = None
+                if (
+                    model_index
+                ):  # e.g. an entry without a name: kept as it was, like any unreadable model-index
+                    self.__dict__["model-index"] = model_index
 
     def _to_dict(self, data: dict[str, Any]) -> None:
         eval_results = data.pop("eval_results", None)

@@ -94,3 +94,51 @@ def forget_resolved_revisions(repo_id: str | None = None, repo_type: str | None 
             for key in list(store):
                 if repo_id is None or (key[2] == repo_id and key[1] == (repo_type or "model")):
                     del store[key]
+
+
+class ResolvedRevision(str):
+    """A revision already resolved to a commit (``HubApi.resolve_revision``), upstream's name and behaviour.
+
+    Its string value is the revision asked for (``"main"`` when none was), which keeps URLs and messages readable;
+    ``resolved`` is the commit. Passed as ``revision=`` to ``hub_download`` / ``snapshot_download`` (and so to
+    every ``from_pretrained``), the download is pinned to that commit and needs no request on a warm cache.
+    """
+
+    initial: str | None
+    resolved: str
+    _repo_id: str | None
+    _repo_type: str
+
+    def __new__(
+        cls,
+        resolved: str,
+        initial: str | None = None,
+        repo_id: str | None = None,
+        repo_type: str | None = None,
+    ) -> ResolvedRevision:
+        if not is_commit_hash(resolved):
+            raise ValueError(f"ResolvedRevision needs a 40-hex commit id, not {resolved!r}.")
+        self = super().__new__(cls, initial if initial is not None else "main")
+        self.initial = initial
+        self.resolved = resolved
+        self._repo_id = repo_id  # None: built by hand, taken to fit any repo
+        self._repo_type = repo_type or "model"
+        return self
+
+    def fits(self, repo_id: str, repo_type: str) -> bool:
+        """Whether this commit belongs to that repo (a hand-built instance fits any)."""
+        return self._repo_id is None or (self._repo_id, self._repo_type) == (repo_id, repo_type)
+
+    def __reduce__(self) -> tuple[Any, ...]:  # pickle and copy keep the commit, not only the string
+        return type(self), (self.resolved, self.initial, self._repo_id, self._repo_type)
+
+    def __repr__(self) -> str:
+        return f"ResolvedRevision(initial={self.initial!r}, resolved={self.resolved!r})"
+
+
+def commit_of(revision: str | None, repo_id: str, repo_type: str) -> str | None:
+    """The revision a download of that repo uses: a ResolvedRevision's commit (the revision it was asked for when
+    it was resolved for another repo), else the revision itself."""
+    if not isinstance(revision, ResolvedRevision):
+        return revision
+    return revision.resolved if revision.fits(repo_id, repo_type) else str.__str__(revision)

@@ -7,27 +7,33 @@ constructor or to the call.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Iterable, Iterator
 from typing import Any, BinaryIO
 
 from .. import constants
-from .._common.validation import validate_repo_id, validate_repo_type, validate_revision
+from .._common.validation import is_commit_hash, validate_repo_id, validate_repo_type, validate_revision
 from ..constants import REPO_TYPES_API_PLURAL
 from ..errors import (
     BadRequestError,
     ConflictError,
     GatedRepoError,
+    HfHubHTTPError,
+    HubConnectionError,
     HubError,
+    OfflineModeIsEnabled,
     RemoteEntryNotFoundError,
     RepositoryNotFoundError,
     RevisionNotFoundError,
+    RevisionResolutionError,
     UnauthorizedError,
 )
 from . import http
 from ._refs import RefsMixin
-from ._revisions import forget_resolved_revisions
+from ._revisions import ResolvedRevision, forget_resolved_revisions
+from .cache_layout import RepoCache
 from .operations import CommitOperation, CommitOperationAdd, CommitOperationDelete
 from .types import (
     CommitInfo,
@@ -41,6 +47,8 @@ from .types import (
     parse_datetime,
     repo_web_url,
 )
+
+logger = logging.getLogger(__name__)
 
 BUSY_MESSAGE = "Cannot create repo: another conflicting operation is in progress"
 BUSY_RETRIES = 5
@@ -290,6 +298,64 @@ class HubApi(RefsMixin):
             ctx=self._ctx(repo_id, repo_type, revision),
         )
         return RepoInfo.from_json(response.json(), repo_type)
+
+    def resolve_revision(
+        self,
+        repo_id: str,
+        *,
+        repo_type: str | None = None,
+        revision: str | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
+        local_files_only: bool = False,
+        token: str | bool | None = None,
+    ) -> ResolvedRevision:
+        """``revision`` (default branch when None) resolved to its commit, recorded in the cache's ``refs/``.
+
+        Pass the result as ``revision=`` to every download of a multi-file load: all of them then read that one
+        commit, with no request on a warm cache. A ResolvedRevision of this repo is returned as is (one of another
+        repo is resolved again from the revision it was asked for); a commit id is its own resolution. When the hub
+        cannot be reached (or answers 5xx), or offline, the commit recorded in the cache is used;
+        RevisionResolutionError when there is none. RepositoryNotFoundError / RevisionNotFoundError as the hub says.
+        """
+        validate_repo_id(repo_id, allow_bare_name=True)
+        repo_type = validate_repo_type(repo_type)
+        if isinstance(revision, ResolvedRevision):
+            if revision.fits(repo_id, repo_type):
+                return revision
+            revision = revision.initial
+        if revision is not None and is_commit_hash(revision):
+            return ResolvedRevision(revision, revision, repo_id, repo_type)
+        wanted = validate_revision(revision or constants.DEFAULT_REVISION)
+        cache = RepoCache(cache_dir, repo_id, repo_type)
+        error: Exception | None = None
+        if local_files_only or constants.is_offline():
+            why = "local_files_only=True" if local_files_only else "offline mode is on (HF_HUB_OFFLINE=1)"
+        else:
+            try:
+                sha = self.repo_info(repo_id, repo_type=repo_type, revision=revision, token=token).sha
+            except (HubConnectionError, OfflineModeIsEnabled) as exc:
+                error = exc
+            except HfHubHTTPError as exc:
+                if (exc.status_code or 0) < 500:
+                    raise  # the hub answered: no such repo or revision, no access
+                error = exc
+            else:
+                if sha is None:
+                    raise RevisionNotFoundError(
+                        f"Revision {wanted!r} of {repo_id!r} has no commit (the repo is empty): push a commit first."
+                    )
+                cache.write_ref(wanted, sha)
+                return ResolvedRevision(sha, revision, repo_id, repo_type)
+            why = f"the hub could not be reached ({type(error).__name__}: {error})"
+        commit = cache.read_ref(wanted)
+        if commit is None:
+            raise RevisionResolutionError(
+                f"Cannot resolve revision {wanted!r} of {repo_type} {repo_id!r}: {why}, and the cache has no commit "
+                f"recorded for it ({cache.ref_path(wanted)}). Go online once (or download the repo) to record it."
+            ) from error
+        if error is not None:
+            logger.warning("%s; using the commit recorded in the cache for %s@%s", why, repo_id, wanted)
+        return ResolvedRevision(commit, revision, repo_id, repo_type)
 
     def model_info(
         self,
@@ -672,6 +738,7 @@ create_repo = _default.create_repo
 delete_repo = _default.delete_repo
 update_repo_settings = _default.update_repo_settings
 repo_info = _default.repo_info
+resolve_revision = _default.resolve_revision
 model_info = _default.model_info
 dataset_info = _default.dataset_info
 repo_exists = _default.repo_exists

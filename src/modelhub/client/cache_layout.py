@@ -207,7 +207,8 @@ class RepoCache:
         """Why the cached file behind ``pointer`` cannot be served (``None``: it is intact); FileNotFoundError
         when nothing is cached there at all.
 
-        ``etag`` is the blob's name when known (a tree entry, the HEAD); otherwise the symlink target names it.
+        ``etag`` is the blob's name when known (a tree entry, the HEAD); otherwise the symlink target names it,
+        or for a copy (a cache without symlinks) the ``.verified`` marker that lists the copy's inode.
         The size is checked on every call. The content hash (sha256 for LFS files, git sha1 for the others) is
         checked only when the file's stat signature (inode, size, mtime, ctime) is not one recorded in
         ``.verified/<etag>`` -- that is, once after it was written and again whenever it changes (a truncation, an
@@ -227,10 +228,12 @@ class RepoCache:
             return "its blob is missing (deleted from blobs/)"
         if expected_size is not None and st.st_size != expected_size:
             return f"it has {st.st_size} bytes, {expected_size} expected (truncated or overwritten)"
-        if etag is None or not is_content_hash(etag):
-            return None  # nothing to hash against: the size is all there is to check
         signature = _stat_signature(st)
         recheck = constants.env_flag("MODELHUB_VERIFY_CACHE")
+        if etag is None and (recheck or signature not in _VERIFIED_HERE):
+            etag = self._etag_of_copy(st)  # a copy (no symlinks) nothing names: the marker of its inode does
+        if etag is None or not is_content_hash(etag):
+            return None  # nothing to hash against: the size is all there is to check
         if signature in _VERIFIED_HERE and not recheck:
             return None
         marker = self.verified_path(etag)
@@ -241,6 +244,19 @@ class RepoCache:
             return f"its content does not match its {'sha256' if is_sha256(etag) else 'git sha1'} {etag}"
         _VERIFIED_HERE.add(signature)  # a read-only cache cannot keep the marker: hash once per process then
         self._record_verified(marker, signature)
+        return None
+
+    def _etag_of_copy(self, st: os.stat_result) -> str | None:
+        """The blob a snapshot copy was verified as, found by its file (device and inode: an in-place truncation
+        or write keeps them) among the ``.verified`` markers; None for a copy no modelhub client verified."""
+        inode = f"{st.st_dev}:{st.st_ino}:"
+        try:
+            markers = list(os.scandir(self.folder / VERIFIED_DIR))
+        except OSError:
+            return None
+        for marker in markers:
+            if any(sig.startswith(inode) for sig in _read_signatures(Path(marker.path))):
+                return marker.name
         return None
 
     def mark_verified(self, pointer: Path, etag: str) -> None:

@@ -51,8 +51,8 @@ from ..errors import (
 )
 from . import http, xet
 from ._parallel import map_in_threads
+from ._revisions import commit_of, resolved_get, resolved_key, resolved_put
 from ._revisions import forget_resolved_revisions as forget_resolved_revisions  # re-exported
-from ._revisions import resolved_get, resolved_key, resolved_put
 from ._revisions import revision_scope as revision_scope  # re-exported
 from ._transfer import FileMetadata, fetch_to, head_metadata
 from .cache_layout import (
@@ -242,6 +242,7 @@ def hub_download(
     """Download one file of a repo (or find it in the cache) and return its local path."""
     validate_repo_id(repo_id, allow_bare_name=True)
     repo_type = validate_repo_type(repo_type)
+    revision = commit_of(revision, repo_id, repo_type)
     revision = validate_revision(revision if revision is not None else constants.DEFAULT_REVISION)
     path = validate_path_in_repo(f"{subfolder.strip('/')}/{filename}" if subfolder else filename)
     endpoint = (endpoint or constants.endpoint()).rstrip("/")
@@ -551,6 +552,7 @@ def snapshot_download(
     """Download the files of a repo at a revision (filtered by patterns); return the snapshot folder."""
     validate_repo_id(repo_id, allow_bare_name=True)
     repo_type = validate_repo_type(repo_type)
+    revision = commit_of(revision, repo_id, repo_type)
     revision = validate_revision(revision if revision is not None else constants.DEFAULT_REVISION)
     endpoint = (endpoint or constants.endpoint()).rstrip("/")
     offline = local_files_only or constants.is_offline()
@@ -758,6 +760,7 @@ def try_to_load_from_cache(
     copy counts as not cached (``None``)."""
     validate_repo_id(repo_id, allow_bare_name=True)
     rc = RepoCache(cache_dir, repo_id, validate_repo_type(repo_type))
+    revision = commit_of(revision, repo_id, rc.repo_type)
     commit = rc.read_ref(validate_revision(revision or constants.DEFAULT_REVISION))
     if commit is None or not rc.snapshot_dir(commit).is_dir():
         return None

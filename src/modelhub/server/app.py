@@ -163,7 +163,8 @@ def _error_handlers(app: FastAPI) -> None:
     async def _http_exc(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 404 and pages.wants_page(request):  # a browser on an unknown URL: the 404 page
             return pages.not_found(request)
-        bare = h.bare_repo_id_error(request.url.path) if exc.status_code == 404 else None
+        # a bare id routes nowhere (404), or onto a repo path with another method (`PUT /api/models/gpt2/settings`)
+        bare = h.bare_repo_id_error(request.url.path) if exc.status_code in (404, 405) else None
         if bare is not None:
             return h.error_response(bare, head=request.method == "HEAD")
         msg = f"{request.method} {request.url.path}: {exc.detail}"

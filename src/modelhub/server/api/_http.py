@@ -18,6 +18,7 @@ from starlette.responses import Response
 from ..._common.validation import validate_path_in_repo, validate_repo_id, validate_revision
 from ...errors import HFValidationError
 from ..domain.accounts import AccountDisabled, Principal, TokenCache, TokenExpired
+from ..domain.errors import RepoNotFound
 from ..domain.hub import HubService
 from ..settings import ServerSettings
 from ..storage.db import iso
@@ -136,6 +137,26 @@ def bare_repo_id_error(path: str) -> ApiError | None:
     """The clear 404 for a repo id without a namespace; None when ``path`` is not such a request."""
     match = _BARE_REPO_PATH.match(path)
     return bare_repo_error(seg(match.group("api") or match.group("web"))) if match else None
+
+
+# What follows a bare id in the two-segment API paths the clients call (`/api/models/gpt2/refs`): such a path is
+# also the repo info route of the repo `gpt2/refs`, so only its not-found answer can tell the caller.
+_SUBROUTES_AFTER_A_BARE_ID = frozenset(
+    {"refs", "discussions", "likers", "auth-check", "lfs-files", "settings"}
+)
+
+
+def with_bare_id_hint(exc: RepoNotFound, namespace: str, name: str) -> RepoNotFound:
+    """``exc`` (``namespace/name`` is not readable), its message extended when ``namespace`` is likely a bare id
+    followed by a sub-route. Same status either way: nothing is said about whether the repo exists."""
+    if seg(name) not in _SUBROUTES_AFTER_A_BARE_ID:
+        return exc
+    bare = seg(namespace)
+    return RepoNotFound(
+        f"{exc} If {bare!r} is a repo id: repo ids on this hub have a namespace ('namespace/name', e.g. "
+        f"'alice/{bare}'); ids without one exist only on huggingface.co.",
+        anonymous=exc.anonymous,
+    )
 
 
 def bare_repo_error(name: str) -> ApiError:

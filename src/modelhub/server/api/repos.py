@@ -12,6 +12,7 @@ from ..._common.validation import validate_repo_id
 from ...errors import HFValidationError
 from ..domain import views
 from ..domain.accounts import can_read, can_write
+from ..domain.errors import RepoNotFound
 from ..domain.hub import Conflict
 from ..storage.db import Repo, iso
 from . import _http as h
@@ -257,7 +258,10 @@ def repo_info(request: Request, plural: str, namespace: str, name: str, revision
     rid = h.repo_id_from(namespace, name)
     rev = h.revision_from(revision)
     service = h.hub(request)
-    repo = service.readable_snapshot(p, h.PLURAL_TO_TYPE[plural], rid)  # cached, like the resolve path
+    try:
+        repo = service.readable_snapshot(p, h.PLURAL_TO_TYPE[plural], rid)  # cached, like the resolve path
+    except RepoNotFound as exc:
+        raise h.with_bare_id_hint(exc, namespace, name) from None
     cid = service.resolve_cached(repo, rev)
     expand = _expand(request)
     with service.sessions() as db:
