@@ -283,13 +283,16 @@ def repo_blob(request: Request, namespace: str, name: str, revision: str, path: 
         if text is not None:
             view = _text_view(rel, text)
     rev_q = quote(rev, safe="")
+    raw_url, resolve_url = (f"{ctx.base}/{kind}/{rev_q}/{quote(rel)}" for kind in ("raw", "resolve"))
+    # downloads go through ``resolve`` as on the Hub (and count as downloads); ``resolve`` reads tokens only, so a
+    # private repo's browser download goes through ``raw``, which reads the session cookie
+    download_url = f"{raw_url}?download=1" if ctx.repo.private else f"{resolve_url}?download=true"
     return page(
         request,
         "blob.html",
         **ctx.template_context(
             tab="files", rev=rev, rev_label=_rev_label(rev, cid), path=rel, crumbs=_crumbs(rel), entry=entry,
-            view=view, last=last, raw_url=f"{ctx.base}/raw/{rev_q}/{quote(rel)}",
-            resolve_url=f"{ctx.base}/resolve/{rev_q}/{quote(rel)}",
+            view=view, last=last, raw_url=raw_url, resolve_url=resolve_url, download_url=download_url,
         ),
     )  # fmt: skip
 
