@@ -43,7 +43,7 @@ def test_urls_printed_by_the_hf_cli_open_pages(hub: Hub, tmp_path: Path) -> None
     model, dataset = hub.new_repo_id("cli"), hub.new_repo_id("cli-ds")
     url = _hf_cli(hub, tmp_path, "repos", "create", model)
     assert url == f"{hub.url}/{model}"
-    _opens_page(url, model.split("/")[1], "Files and versions")
+    _opens_page(url, model.split("/")[1], "Model card")
     url = _hf_cli(hub, tmp_path, "repos", "create", dataset, "--repo-type", "dataset")
     assert url == f"{hub.url}/datasets/{dataset}"
     _opens_page(url, "Dataset card")
