@@ -74,9 +74,10 @@ class Server:
             env=env,
         )
         deadline = time.time() + 60
+        token_file = root / "data" / "first-run-token"  # where the first run puts it when stdout is no terminal
         while time.time() < deadline:
             text = self.log_path.read_text()
-            m = re.search(r"(hf_[A-Za-z0-9]+)", text)
+            m = re.search(r"(hf_[A-Za-z0-9]+)", token_file.read_text() if token_file.exists() else text)
             if m and self._answers():
                 self.token = m.group(1)
                 return

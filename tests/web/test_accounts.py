@@ -5,9 +5,11 @@ shows when a token was last used, and the session cookie is Secure on a hub serv
 from __future__ import annotations
 
 import re
+import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import httpx
@@ -69,6 +71,12 @@ def test_admin_user_create_with_a_password_signs_in(hub: Hub) -> None:
     )
     assert res.returncode == 0 and "with a password" in res.stderr, res.stderr
     client = sign_in(hub.url, user, "a long passphrase")
+    # on the SQLite backend: what is stored is an Argon2id hash (argon2-cffi), never the password
+    db = hub.server.data_dir / "modelhub.sqlite3"
+    if db.exists():
+        with closing(sqlite3.connect(db)) as conn:
+            (stored,) = conn.execute("SELECT password_hash FROM accounts WHERE name = ?", (user,)).fetchone()
+        assert stored.startswith("$argon2id$") and "passphrase" not in stored
     assert f">{user}</span>" in client.get("/").text
     short = subprocess.run(hub.server.admin_command("user", "password", user)[0], input="short\n",
                            capture_output=True, text=True, env=env, timeout=120)  # fmt: skip
