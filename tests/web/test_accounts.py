@@ -123,17 +123,17 @@ def test_session_cookie_is_secure_behind_https(https_hub: HubServer) -> None:
         form = client.get("/login")
         csrf_cookie = form.headers["set-cookie"]
         assert "HttpOnly" in csrf_cookie and "Secure" in csrf_cookie
-        anonymous = {"modelhub_csrf": csrf_cookie.split(";")[0].split("=", 1)[1]}
+        client.cookies.set("modelhub_csrf", csrf_cookie.split(";")[0].split("=", 1)[1])
         login = {"username": "dana", "password": PASSWORD, "csrf_token": csrf_of(form.text)}
-        r = client.post("/login", data=login, cookies=anonymous)
+        r = client.post("/login", data=login)
         assert r.status_code == 303
         cookie = next(v for k, v in r.headers.multi_items() if k == "set-cookie" and "modelhub_session" in v)
         assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Secure" in cookie
         # a form posted from the hub's public https origin is accepted, one from another origin refused
-        session = {"modelhub_session": cookie.split(";")[0].split("=", 1)[1]}
-        page = client.get("/settings/tokens", cookies=session)
+        client.cookies.set("modelhub_session", cookie.split(";")[0].split("=", 1)[1])
+        page = client.get("/settings/tokens")
         assert page.status_code == 200
         data = {"name": "t", "role": "read", "csrf_token": csrf_of(page.text)}
         for origin, status in (("https://evil.example", 403), ("https://hub.example.org", 200)):
-            r = client.post("/settings/tokens", data=data, cookies=session, headers={"origin": origin})
+            r = client.post("/settings/tokens", data=data, headers={"origin": origin})
             assert r.status_code == status, origin
