@@ -122,3 +122,31 @@ def test_dataset_listing_and_pages(hub: Hub) -> None:
     assert anon.get(f"/{rid}").status_code == 404  # no model of that name
     owner = anon.get(f"/{rid.split('/')[0]}").text
     assert f'href="/datasets/{rid}"' in owner
+
+
+def test_an_account_page_links_to_all_its_repos(hub: Hub) -> None:
+    """An organization page shows the first page of its repos and links to all of them (paged, private ones
+    counted only for members)."""
+    api = HubApi(endpoint=hub.url, token=hub.token)
+    org = hub.create_org(hub.unique_name("many"), ["alice"])
+    made = [f"{org}/m{i:02d}" for i in range(31)]
+    for rid in made:
+        api.create_repo(rid)
+    api.create_repo(f"{org}/hidden", private=True)
+    anon = httpx.Client(base_url=hub.url, timeout=60)
+    page = anon.get(f"/{org}").text
+    assert re.search(r'Models <span class="count">31</span>', page) and len(_listed(page)) == 30
+    link = re.search(r'<a class="see-all" href="([^"]+)">See all 31 models', page).group(1)
+    assert link == f"/models?author={org}"
+    first = anon.get(link).text
+    assert _count(first) == 31 and len(_listed(first)) == 30 and "Page 1 of 2" in first
+    assert all(r.startswith(f"{org}/") for r in _listed(first))
+    nxt = re.search(r'href="\?([^"]*p=1)"', first).group(1).replace("&amp;", "&")
+    rest = anon.get("/models?" + nxt).text
+    assert set(_listed(first)) | set(_listed(rest)) == set(made) and f"{org}/hidden" not in rest
+    # a sort keeps the author
+    by_name = anon.get("/models", params={"author": org, "sort": "name"}).text
+    assert _listed(by_name) == sorted(made)[:30] and f'name="author" value="{org}"' in by_name
+    set_password(hub.server, "alice")
+    member = sign_in(hub.url, "alice")
+    assert _count(member.get(link).text) == 32 and "See all 32 models" in member.get(f"/{org}").text
