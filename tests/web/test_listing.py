@@ -122,6 +122,15 @@ def test_dataset_listing_and_pages(hub: Hub) -> None:
     assert anon.get(f"/{rid}").status_code == 404  # no model of that name
     owner = anon.get(f"/{rid.split('/')[0]}").text
     assert f'href="/datasets/{rid}"' in owner
+    # a private dataset's pages answer the very 404 page of a missing one
+    secret = hub.new_repo_id(f"{word}-secret")
+    api.create_repo(secret, repo_type="dataset", private=True)
+    assert secret not in anon.get("/datasets", params={"search": word}).text
+    for suffix in ("", "/tree/main", "/commits/main", "/discussions"):
+        hidden, missing = anon.get(f"/datasets/{secret}{suffix}"), anon.get(f"/datasets/{secret}-x{suffix}")
+        assert hidden.status_code == missing.status_code == 404
+        strip = lambda t: re.sub(r"next=[^\"]*", "", t)  # noqa: E731 - the sign-in link names the page
+        assert strip(hidden.text) == strip(missing.text), suffix
 
 
 def test_an_account_page_links_to_all_its_repos(hub: Hub) -> None:
