@@ -74,9 +74,11 @@ class Server:
             env=env,
         )
         deadline = time.time() + 60
+        # the first run writes the token to this file when stdout is no terminal (it never goes to a log)
+        token_file = root / "data" / "first-run-token"
         while time.time() < deadline:
             text = self.log_path.read_text()
-            m = re.search(r"(hf_[A-Za-z0-9]+)", text)
+            m = re.search(r"(hf_[A-Za-z0-9]+)", token_file.read_text() if token_file.exists() else text)
             if m and self._answers():
                 self.token = m.group(1)
                 return

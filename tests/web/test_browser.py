@@ -142,13 +142,14 @@ def test_browser_flow(hub: Hub, browser, artifacts: Path, tmp_path: Path) -> Non
     assert HubApi(endpoint=url, token=token).whoami()["name"] == "alice"
 
     # repos from the form: a model under the team, a private one
-    def create(owner: str, name: str, private: bool = False) -> str:
+    def create(owner: str, name: str, private: bool = False, kind: str = "model") -> str:
         page.goto(f"{url}/new")
         page.select_option("select[name=owner]", owner)
         page.fill("input[name=name]", name)
+        page.select_option("select[name=type]", kind)
         page.check(f"input[name=visibility][value={'private' if private else 'public'}]")
         page.click("form.form-card button[type=submit]")
-        page.wait_for_url(f"{url}/{owner}/{name}")
+        page.wait_for_url(f"{url}/{'datasets/' if kind == 'dataset' else ''}{owner}/{name}")
         return f"{owner}/{name}"
 
     model_id = create(team, "tinynet")
@@ -162,16 +163,35 @@ def test_browser_flow(hub: Hub, browser, artifacts: Path, tmp_path: Path) -> Non
     page.goto(f"{url}/{model_id}")
     badges = page.locator(".badges").inner_text()
     assert "tinynet" in badges and "mit" in badges and "image-classification" in badges
-    assert f'MyModel.from_pretrained("{model_id}")' in page.locator(".sidebar").inner_text()
+    sidebar = page.locator(".sidebar").inner_text()  # the class that pushed it, named by its card
+    assert "from tinynet import TinyNet" in sidebar and f'TinyNet.from_pretrained("{model_id}")' in sidebar
     page.goto(f"{url}/{bert_id}")
     assert "transformers" in page.locator(".badges").inner_text()
     sidebar = page.locator(".sidebar").inner_text()
     # the Auto class of the head that config.json names (BertForSequenceClassification)
     assert f'AutoModelForSequenceClassification.from_pretrained("{bert_id}")' in sidebar
 
+    # a dataset from the same form, at its /datasets URL, its CSV shown as a table
+    data_id = create("alice", hub.unique_name("reviews"), kind="dataset")
+    HubApi(endpoint=url, token=token).upload_file(
+        path_or_fileobj=b"---\nlicense: cc-by-4.0\n---\n# Reviews\n", path_in_repo="README.md", repo_id=data_id,
+        repo_type="dataset",
+    )  # fmt: skip
+    HubApi(endpoint=url, token=token).upload_file(
+        path_or_fileobj=b"text,label\ngood,1\nbad,0\n", path_in_repo="train.csv", repo_id=data_id,
+        repo_type="dataset",
+    )  # fmt: skip
+    page.goto(f"{url}/datasets/{data_id}")
+    assert f'load_dataset("{data_id}")' in page.locator(".sidebar").inner_text()
+    assert "cc-by-4.0" in page.locator(".badges").inner_text()
+    page.click("nav.tabs a:has-text('Files')")
+    page.click("table.files a:has-text('train.csv')")
+    page.wait_for_url(f"{url}/datasets/{data_id}/blob/main/train.csv")
+    assert page.locator("table.csv tbody tr").count() == 2
+
     # files, then the tensor table of the weights
     page.goto(f"{url}/{model_id}")
-    page.click("nav.tabs >> text=Files and versions")
+    page.click("nav.tabs a:has-text('Files')")
     page.wait_for_url(f"{url}/{model_id}/tree/main")
     row = page.locator("table.files tr", has_text="model.safetensors")
     assert "LFS" in row.inner_text()
@@ -244,10 +264,12 @@ def test_browser_flow(hub: Hub, browser, artifacts: Path, tmp_path: Path) -> Non
         ("home", f"{url}/"),
         ("repo", f"{url}/{model_id}"),
         ("repo-transformers", f"{url}/{bert_id}"),
+        ("dataset", f"{url}/datasets/{data_id}/blob/main/train.csv"),
         ("files", f"{url}/{model_id}/tree/main"),
         ("safetensors", f"{url}/{model_id}/blob/main/model.safetensors"),
         ("pr", pr_url),
         ("commits", f"{url}/{model_id}/commits/main"),
+        ("owner", f"{url}/{team}"),
         ("tokens", f"{url}/settings/tokens"),
     ):
         _shoot(browser, cookies, target, name, artifacts)

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from modelhub.client import HubApi
+from modelhub.server.web.render import filesize
 
 from .._hub import Hub
 from .._safetensors import safetensors_bytes as _safetensors
@@ -52,16 +53,24 @@ def test_card_renders_badges_and_snippets_and_raw_html_is_inert(hub: Hub) -> Non
     api = _api(hub)
     rid = hub.new_repo_id("card")
     api.create_repo(rid)
-    api.upload_file(path_or_fileobj=EVIL_CARD.encode(), path_in_repo="README.md", repo_id=rid)
+    api.upload_file(path_or_fileobj=EVIL_CARD.encode(), path_in_repo="README.md", repo_id=rid,
+                    commit_message="Add the card")  # fmt: skip
     html = httpx.get(f"{hub.url}/{rid}").text
     assert "<table>" in html and '<code class="hl">' in html  # markdown table, highlighted fence
     for bad in ("<script>window", "javascript:", "JaVaScRiPt", "onerror", "onclick", "<iframe", "style="):
         assert bad not in html.split("<main", 1)[1], bad
     assert f'src="/{rid}/raw/main/pic.png"' in html  # relative image -> the repo's file
-    for label in ("mit", "my-lib", "image-classification", "cifar10", "acme/base", "vision"):
+    for label in ("mit", "my-lib", "image-classification", "en", "cifar10", "acme/base", "vision"):
         assert f'<span class="badge-v">{label}</span>' in html
     assert "license: mit" not in html and "---" not in html.split("<main", 1)[1]  # never the raw YAML
     assert f"modelhub download {rid}" in html and f"hf_hub_download(repo_id=&#34;{rid}&#34;" in html
+    # the About panel: size, last commit, branches
+    size = len(EVIL_CARD.encode()) + len(httpx.get(f"{hub.url}/{rid}/raw/main/.gitattributes").content)
+    assert f"<dt>Size</dt><dd>{filesize(size)} in 2 files</dd>" in html
+    assert re.search(
+        rf'<dt>Last commit</dt><dd><a href="/{rid}/commit/[0-9a-f]{{40}}">Add the card</a>', html
+    )
+    assert f'<dt>Branches</dt><dd><a class="chip" href="/{rid}/tree/main">main</a>' in html
     headers = httpx.get(f"{hub.url}/{rid}").headers
     assert "script-src 'self'" in headers["content-security-policy"]
 

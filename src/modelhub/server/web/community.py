@@ -110,7 +110,8 @@ def discussion_page(request: Request, namespace: str, name: str, num: str) -> Re
         request,
         "discussion.html",
         **ctx.template_context(
-            tab="community", rev="main", disc=disc, events=events, pr=pr, diffs=diffs,
+            tab="community", rev=f"refs/pr/{n}" if disc.is_pr else "main", disc=disc, events=events, pr=pr,
+            diffs=diffs,
             may_comment=disc_rules.can_comment(p, ctx.repo),
             may_status=disc_rules.can_change_status(p, ctx.repo, disc),
             may_merge=disc.is_pr and disc.status in ("open", "draft") and disc_rules.can_merge(p, ctx.repo),

@@ -33,8 +33,11 @@ STATIC_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg
 
 
 def _listing(request: Request, repo_type: str, author: str | None = None) -> dict[str, object]:
-    """The search form's answer: one page of the readable repos of a type, the facets, what was asked."""
+    """The search form's answer: one page of the readable repos of a type, the facets, what was asked.
+    ``author``: an account page's own repos; else the ``author`` of the query (the account page's "see all"
+    link), which the form, the sort and the pager keep."""
     q = request.query_params
+    asked_author = None if author else (q.get("author") or "").strip()[:96] or None
     search = (q.get("search") or "").strip()[:200]
     filters = [f[:200] for f in q.getlist("filter") if f][:10]
     sort = str(q.get("sort")) if q.get("sort") in SORTS else "modified"
@@ -45,13 +48,13 @@ def _listing(request: Request, repo_type: str, author: str | None = None) -> dic
     service = h.hub(request)
     with service.sessions() as db:
         repos, total = views.search_repos(
-            db, principal, repo_type, author=author, search=search or None, filters=filters, sort=key,
+            db, principal, repo_type, author=author or asked_author, search=search or None, filters=filters, sort=key,
             direction=direction, offset=page_num * PER_PAGE, limit=PER_PAGE, counter=service.downloads,
         )  # fmt: skip
-        facets = views.repo_facets(db, principal, repo_type) if author is None else None
+        facets = views.repo_facets(db, principal, repo_type) if not (author or asked_author) else None
     return {
         "repo_type": repo_type, "repos": repos, "total": total, "search": search, "filters": filters,
-        "sort": sort, "page_num": page_num, "pages": (total + PER_PAGE - 1) // PER_PAGE, "facets": facets,
+        "sort": sort, "author": asked_author, "page_num": page_num, "pages": (total + PER_PAGE - 1) // PER_PAGE, "facets": facets,
     }  # fmt: skip
 
 

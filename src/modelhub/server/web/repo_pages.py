@@ -31,7 +31,7 @@ from ..storage.db import Repo
 from . import render
 from ._page import page, redirect, web_router
 from .session import WebForm, require_csrf, viewer
-from .snippets import snippets
+from .snippets import mixin_class, snippets
 
 router = web_router()
 PER_PAGE = 50
@@ -133,20 +133,23 @@ def _card_page(request: Request, namespace: str, name: str, revision: str) -> Re
         overview = views.repo_overview(service, db, ctx.repo, cid)
     detail = overview.detail
     readme = detail.tree.get("README.md")
-    card_html = None
+    card_html, model_class = None, None
     if readme is not None and readme.size <= MAX_CARD:
         key = ("card-html", readme.sha256, ctx.base, cid)
-        card_html = service.caches.derived.get(key)
-        if card_html is None:
+        cached = service.caches.derived.get(key)
+        if cached is None:
             text = views.text_of(service, readme, MAX_CARD) or ""
             rev = quote(revision, safe="")
-            card_html = render.render_card(
-                card_body(text), link_base=f"{ctx.base}/blob/{rev}/", file_base=f"{ctx.base}/raw/{rev}/"
+            body = card_body(text)
+            html = render.render_card(
+                body, link_base=f"{ctx.base}/blob/{rev}/", file_base=f"{ctx.base}/raw/{rev}/"
             )
-            service.caches.derived.put(key, card_html)
+            cached = (html, mixin_class(body))
+            service.caches.derived.put(key, cached)
+        card_html, model_class = cached
     snips = snippets(
         ctx.repo_type, ctx.repo.repo_id, detail.card, detail.tags, set(detail.tree), h.base_url(request),
-        _architectures(service, detail.tree),
+        _architectures(service, detail.tree), model_class,
     )  # fmt: skip
     return page(
         request,
@@ -283,13 +286,16 @@ def repo_blob(request: Request, namespace: str, name: str, revision: str, path: 
         if text is not None:
             view = _text_view(rel, text)
     rev_q = quote(rev, safe="")
+    raw_url, resolve_url = (f"{ctx.base}/{kind}/{rev_q}/{quote(rel)}" for kind in ("raw", "resolve"))
+    # downloads go through ``resolve`` as on the Hub (and count as downloads); ``resolve`` reads tokens only, so a
+    # private repo's browser download goes through ``raw``, which reads the session cookie
+    download_url = f"{raw_url}?download=1" if ctx.repo.private else f"{resolve_url}?download=true"
     return page(
         request,
         "blob.html",
         **ctx.template_context(
             tab="files", rev=rev, rev_label=_rev_label(rev, cid), path=rel, crumbs=_crumbs(rel), entry=entry,
-            view=view, last=last, raw_url=f"{ctx.base}/raw/{rev_q}/{quote(rel)}",
-            resolve_url=f"{ctx.base}/resolve/{rev_q}/{quote(rel)}",
+            view=view, last=last, raw_url=raw_url, resolve_url=resolve_url, download_url=download_url,
         ),
     )  # fmt: skip
 

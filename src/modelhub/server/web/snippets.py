@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,20 +71,29 @@ def _transformers(repo_id: str, card: dict[str, Any], architectures: list[str]) 
     return out
 
 
-def _mixin(repo_id: str, card: dict[str, Any], tags: list[str]) -> list[Snippet]:
+def _mixin(repo_id: str, card: dict[str, Any], tags: list[str], model_class: str | None) -> list[Snippet]:
     library = card.get("library_name") if isinstance(card.get("library_name"), str) else None
     base = "PyTorchModelHubMixin" if "pytorch_model_hub_mixin" in tags else "ModelHubMixin"
-    source = (
-        f"from {library.replace('-', '_')} import MyModel" if library else "from my_package import MyModel"
-    )
+    cls = model_class or "MyModel"
+    source = f"from {library.replace('-', '_')} import {cls}" if library else f"from my_package import {cls}"
     return [
         Snippet(
             f"{library or 'model class'} ({base})",
             "python",
             f"{source}  # the class that pushed it (it mixes in {base})\n\n"
-            f'model = MyModel.from_pretrained("{repo_id}")',
+            f'model = {cls}.from_pretrained("{repo_id}")',
         )
     ]
+
+
+# modelhub's mixin card names the class that saved the model (cards/templates/mixin_modelcard_template.md)
+_MIXIN_CLASS = re.compile(r"integration \(class `([A-Za-z_][A-Za-z0-9_]{0,99})`\)")
+
+
+def mixin_class(card_text: str) -> str | None:
+    """The model class a mixin card names, None when it names none."""
+    found = _MIXIN_CLASS.search(card_text)
+    return found.group(1) if found else None
 
 
 def snippets(
@@ -94,9 +104,11 @@ def snippets(
     files: set[str],
     endpoint: str,
     architectures: list[str] | None = None,
+    model_class: str | None = None,
 ) -> list[Snippet]:
     """Snippets for the repo, the most specific first; the download ones always come last. ``architectures``:
-    from the repo's ``config.json`` (transformers models name their head class there)."""
+    from the repo's ``config.json`` (transformers models name their head class there); ``model_class``: the class
+    a mixin card names (``mixin_class``)."""
     out: list[Snippet] = []
     library = card.get("library_name")
     is_mixin = any(t in tags for t in ("model_hub_mixin", "pytorch_model_hub_mixin"))
@@ -106,7 +118,7 @@ def snippets(
         ):
             out += _transformers(repo_id, card, architectures or [])
         elif is_mixin:
-            out += _mixin(repo_id, card, tags)
+            out += _mixin(repo_id, card, tags, model_class)
     if repo_type == "dataset":
         out.append(
             Snippet(
