@@ -12,6 +12,7 @@ hf = pytest.importorskip("huggingface_hub")
 from huggingface_hub import CommitOperationAdd, HfApi  # noqa: E402
 from huggingface_hub import errors as hf_errors  # noqa: E402
 
+from ..web.conftest import PASSWORD, csrf_of, set_password, sign_in  # noqa: E402
 from ._lfs import commit, lfs_line  # noqa: E402
 
 pytestmark = pytest.mark.interop
@@ -36,6 +37,20 @@ def _repo(hub, api: HfApi, files: dict[str, bytes], **kw) -> str:
 
 def _status(exc: pytest.ExceptionInfo) -> int:
     return exc.value.response.status_code
+
+
+def _cas_token(hub, token: str, repo_id: str) -> str:
+    with hub.http(token) as c:
+        r = c.get(f"/api/models/{repo_id}/xet-read-token/main")
+    assert r.status_code == 200, r.text
+    return r.json()["accessToken"]
+
+
+def _cas_probe(hub, cas_token: str) -> int:
+    """The CAS's answer to a reconstruction of a file that does not exist: 404 while the CAS token still holds,
+    401 once what it was issued on (the hub token, the user, their access) no longer does."""
+    with hub.http(cas_token) as c:
+        return c.get(f"/cas/v2/reconstructions/{'0' * 64}").status_code
 
 
 # --- 1. community pull requests ------------------------------------------------------------------------------------
@@ -78,6 +93,9 @@ def test_pr_from_a_second_user_merged_by_the_owner(hub, tmp_path) -> None:
         carol_api.change_discussion_status(repo_id, info.pr_num, "closed")
     assert _status(exc) == 403
     carol_api.comment_discussion(repo_id, info.pr_num, "Looks good")  # any signed-in reader may comment
+    with pytest.raises(hf_errors.HfHubHTTPError) as exc:  # nor its author: only the repo's writers merge
+        bob_api.merge_pull_request(repo_id, info.pr_num)
+    assert _status(exc) == 403
     # the owner (a writer) may push to it too, then merges
     owner.upload_file(path_or_fileobj=b"D", path_in_repo="d.txt", repo_id=repo_id, revision=info.pr_revision)
     owner.merge_pull_request(repo_id, info.pr_num, comment="Thanks!")
@@ -169,6 +187,19 @@ def test_gated_manual_refused_then_granted(hub, tmp_path) -> None:
     with hub.http(bob_api.token) as c:  # no CAS token either: Xet downloads are gated like resolve
         r = c.get(f"/api/models/{repo_id}/xet-read-token/main")
     assert r.status_code == 403 and r.headers["x-error-code"] == "GatedRepo"
+    sha = owner.list_repo_commits(repo_id)[0].commit_id
+    with hub.http(bob_api.token) as c:  # the web pages: the file list and history stay, the contents do not
+        assert "w.txt" in c.get(f"/{repo_id}/tree/main").text
+        for url in (f"/{repo_id}/raw/main/w.txt", f"/{repo_id}/blob/main/w.txt"):
+            r = c.get(url)
+            assert r.status_code == 403 and "ask-access" in r.text and "weights" not in r.text
+        r = c.get(f"/{repo_id}/commit/{sha}")
+        assert (
+            r.status_code == 200
+            and "w.txt" in r.text
+            and "weights" not in r.text
+            and "ask for access" in r.text
+        )
     # the owner downloads (a writer); bob asks, the owner sees the request and accepts it
     assert Path(hf.hf_hub_download(repo_id, "w.txt", token=hub.token, cache_dir=tmp_path / "o")).read_bytes()
     with hub.http(bob_api.token) as c:
@@ -186,11 +217,17 @@ def test_gated_manual_refused_then_granted(hub, tmp_path) -> None:
         assert c.get(f"/api/models/{repo_id}/xet-read-token/main").status_code == 200
     path = hf.hf_hub_download(repo_id, "w.txt", token=bob_api.token, cache_dir=tmp_path / "b")
     assert Path(path).read_bytes() == b"weights"
-    # rejected: refused again at once
+    with hub.http(bob_api.token) as c:
+        assert c.get(f"/{repo_id}/raw/main/w.txt").content == b"weights"
+        assert "weights" in c.get(f"/{repo_id}/commit/{sha}").text
+    cas = _cas_token(hub, bob_api.token, repo_id)
+    assert _cas_probe(hub, cas) == 404  # allowed (no such file)
+    # rejected: refused again at once, also the CAS token it holds
     owner.reject_access_request(repo_id, bob, rejection_reason="no")
     assert [r.username for r in owner.list_rejected_access_requests(repo_id)] == [bob]
     with pytest.raises(hf_errors.GatedRepoError):
         hf.hf_hub_download(repo_id, "w.txt", token=bob_api.token, cache_dir=tmp_path / "b2")
+    assert _cas_probe(hub, cas) == 401
     owner.cancel_access_request(repo_id, bob)  # back to pending
     assert [r.username for r in owner.list_pending_access_requests(repo_id)] == [bob]
     # grant_access: a user who never asked
@@ -273,11 +310,32 @@ def test_org_roles_members_and_admin(hub) -> None:
     writer_api.upload_file(path_or_fileobj=b"w", path_in_repo="w.txt", repo_id=own)
     with hub.http(writer_api.token) as c:
         assert c.delete(f"/api/organizations/{org}/members/{reader}").status_code == 403
-    # an admin removes a member: the private repo disappears for them at once
+        assert c.put(f"/api/organizations/{org}/members/{writer}", json={"role": "admin"}).status_code == 403
+    # an org admin manages the repos others created: settings, deletion
+    owner.update_repo_settings(own, gated="manual")
+    assert contrib_api.model_info(own).gated == "manual"
+    doomed = f"{org}/doomed-{hub.unique_name()}"
+    contrib_api.create_repo(doomed)
+    with pytest.raises(hf_errors.HfHubHTTPError) as exc:  # a contributor deletes only its own repos
+        contrib_api.delete_repo(private_id)
+    assert _status(exc) == 403
+    owner.delete_repo(doomed)
+    with pytest.raises(hf_errors.RepositoryNotFoundError):
+        contrib_api.model_info(doomed)
+    # an admin changes a member's role through the API: the contributor writes every repo from then on
+    with hub.http(hub.token) as c:
+        assert c.put(f"/api/organizations/{org}/members/{contrib}", json={"role": "write"}).status_code == 200
+    contrib_api.upload_file(path_or_fileobj=b"c2", path_in_repo="c2.txt", repo_id=private_id)
+    assert {u.username: u.role for u in owner.list_organization_members(org)}[contrib] == "write"
+    # an admin removes a member: the private repo disappears for them at once, with the CAS token they held
+    cas = _cas_token(hub, reader_api.token, private_id)
+    assert _cas_probe(hub, cas) == 404
     with hub.http(hub.token) as c:
         assert c.delete(f"/api/organizations/{org}/members/{reader}").status_code == 200
     with pytest.raises(hf_errors.RepositoryNotFoundError):
         reader_api.model_info(private_id)
+    assert _cas_probe(hub, cas) == 401
+    assert reader not in [u.username for u in owner.list_organization_members(org)]
     # roles are changed with the admin CLI too
     hub.server.admin("org", "set-role", org, writer, "read")
     with pytest.raises(hf_errors.HfHubHTTPError) as exc:
@@ -292,17 +350,30 @@ def test_org_roles_members_and_admin(hub) -> None:
 def test_disabled_and_deleted_users_are_refused_on_the_next_request(hub) -> None:
     bob, bob_api = _user(hub)
     assert bob_api.whoami()["name"] == bob
+    secret = f"{bob}/secret"
+    bob_api.create_repo(secret, private=True)
+    cas = _cas_token(hub, bob_api.token, secret)
+    set_password(hub.server, bob)
+    browser = sign_in(hub.url, bob)
+    assert browser.get(f"/{secret}").status_code == 200
     hub.server.admin("user", "disable", bob)
     with pytest.raises(hf_errors.HfHubHTTPError) as exc:
         bob_api.whoami()
     assert _status(exc) == 401 and "disabled" in exc.value.response.text
     with pytest.raises(hf_errors.HfHubHTTPError):  # on the resolve fast path too
         hf.model_info("alice/none", token=bob_api.token)
+    assert _cas_probe(hub, cas) == 401  # the CAS token issued on its token too
+    assert browser.get(f"/{secret}").status_code == 404  # its web session is over: anonymous from now on
+    form = browser.get("/login")
+    again = browser.post(
+        "/login", data={"username": bob, "password": PASSWORD, "csrf_token": csrf_of(form.text)}
+    )
+    assert again.status_code != 303 and browser.get(f"/{secret}").status_code == 404  # and it cannot sign in
     hub.server.admin("user", "enable", bob)
     assert bob_api.whoami()["name"] == bob
     repo_id = f"{bob}/mine"
     bob_api.create_repo(repo_id)
-    with pytest.raises(RuntimeError, match="owns 1 repos"):
+    with pytest.raises(RuntimeError, match="owns 2 repos"):
         hub.server.admin("user", "delete", bob)
     hub.server.admin("user", "delete", bob, "--with-repos")
     with pytest.raises(hf_errors.HfHubHTTPError) as exc:

@@ -102,8 +102,11 @@ def discussion_page(request: Request, namespace: str, name: str, num: str) -> Re
         if disc.is_pr:
             oids = [e["data"].get("oid") for e in events if e["type"] == "commit" and e["data"].get("oid")]
             pr = views.pull_request_view(service, db, ctx.repo, disc, [str(o) for o in oids])
+    shown = 50 if ctx.may_have_files else 0  # a gated repo's diffs are file contents
     diffs = (
-        [(c, views.text_diff(service, c) if i < 50 else None) for i, c in enumerate(pr.changes)] if pr else []
+        [(c, views.text_diff(service, c) if i < shown else None) for i, c in enumerate(pr.changes)]
+        if pr
+        else []
     )
     p = ctx.principal
     return page(

@@ -7,6 +7,7 @@ segment. Every page checks the read through the domain (``HubService.readable_re
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import mimetypes
@@ -21,7 +22,7 @@ from starlette.responses import Response
 
 from ..api import _http as h
 from ..api.resolve import serve_blob
-from ..domain import repo_settings, views
+from ..domain import gating, repo_settings, views
 from ..domain.accounts import Principal, can_write_namespace
 from ..domain.errors import entry_not_found
 from ..domain.frontmatter import card_body
@@ -83,7 +84,19 @@ class RepoCtx:
     can_write: bool
 
     def template_context(self, **more: Any) -> dict[str, Any]:
-        return {"repo": self.repo, "base": self.base, "nav": self.nav, "can_write": self.can_write, **more}
+        ctx = {"repo": self.repo, "base": self.base, "nav": self.nav, "can_write": self.can_write}
+        return {**ctx, "files_hidden": not self.may_have_files, **more}
+
+    @functools.cached_property
+    def may_have_files(self) -> bool:
+        """Whether the viewer may see file contents: a gated repo's are for its writers and the users whose access
+        request was accepted (its card, file list and history stay visible, as on the Hub)."""
+        return gating.may_download(self.service.sessions, self.principal, self.repo, self.repo.id)
+
+    def require_files(self, request: Request) -> None:
+        """GatedRepo (an error page saying how to ask) unless ``may_have_files``."""
+        web_url = h.repo_web_url(request, self.repo_type, self.repo.repo_id)
+        self.service.require_download(self.principal, self.repo, web_url)
 
 
 def open_repo(request: Request, namespace: str, name: str) -> RepoCtx:
@@ -257,6 +270,7 @@ def _files_page(request: Request, namespace: str, name: str, revision: str, raw_
 @routes("/blob/{revision}/{path:path}")
 def repo_blob(request: Request, namespace: str, name: str, revision: str, path: str) -> Response:
     ctx = open_repo(request, namespace, name)
+    ctx.require_files(request)
     rev = h.revision_from(revision)
     rel = h.path_from(path)
     cid = _resolve(ctx, rev)
@@ -319,6 +333,7 @@ def repo_raw(request: Request, namespace: str, name: str, revision: str, path: s
     """A file's bytes for the browser (signed-in sessions too, unlike ``resolve``, which reads tokens only):
     text as text/plain, images as images, everything else as a download; sandboxed, never run as a page."""
     ctx = open_repo(request, namespace, name)
+    ctx.require_files(request)
     rev = h.revision_from(revision)
     rel = h.path_from(path)
     cid = _resolve(ctx, rev)
@@ -379,7 +394,8 @@ def repo_commit(request: Request, namespace: str, name: str, sha: str) -> Respon
         commit = service.commit_row(db, cid)
         assert commit is not None
         changes = views.commit_changes(service, db, commit)
-    diffs = [(c, views.text_diff(service, c) if i < 100 else None) for i, c in enumerate(changes)]
+    shown = 100 if ctx.may_have_files else 0  # a gated repo's diffs are file contents
+    diffs = [(c, views.text_diff(service, c) if i < shown else None) for i, c in enumerate(changes)]
     return page(
         request,
         "commit.html",
