@@ -51,6 +51,12 @@ def test_admin_needs_a_data_dir_and_never_creates_a_hub(tmp_path: Path) -> None:
     res = _modelhub("admin", "token", "list", "alice", env={"MODELHUB_DATA_DIR": str(empty)})
     _one_line_error(res, "No hub in")
     assert not typo.exists() and list(empty.iterdir()) == [] and list(tmp_path.iterdir()) == [empty]
+    a_file = tmp_path / "hub.txt"
+    a_file.write_text("not a hub")
+    _one_line_error(_modelhub("admin", "user", "list", "--data-dir", str(a_file)), "is a file")
+    _one_line_error(_modelhub("admin", "init", "--data-dir", str(a_file)), "is a file")
+    assert a_file.read_text() == "not a hub"
+    a_file.unlink()
 
     assert _modelhub("admin", "init", "--data-dir", str(typo)).returncode == 0
     _one_line_error(_modelhub("admin", "init", "--data-dir", str(typo)), "already")
@@ -87,6 +93,7 @@ def test_first_run_banner_commands_work_as_printed_and_the_token_stays_out_of_th
         token_file = server.data_dir / "first-run-token"
         token = token_file.read_text().strip()
         assert token not in log and oct(token_file.stat().st_mode & 0o777) == "0o600"
+        assert f"Its write token is in {token_file}" in log  # the banner says where
         assert (
             httpx.get(f"{server.url}/api/whoami-v2", headers={"authorization": f"Bearer {token}"}).json()[
                 "name"
@@ -102,6 +109,47 @@ def test_first_run_banner_commands_work_as_printed_and_the_token_stays_out_of_th
         assert "bea" in server.admin("user", "list")
     finally:
         server.stop()
+
+
+def test_first_run_token_is_shown_on_a_terminal_and_written_nowhere(tmp_path: Path) -> None:
+    """``serve`` in a terminal prints the token there (once); the log (stderr, here a file) never has it."""
+    import pty
+    import select
+
+    data, port = tmp_path / "tty-hub", free_port()
+    main_fd, term_fd = pty.openpty()
+    log_path = tmp_path / "serve.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "modelhub", "serve", "--port", str(port), "--data-dir", str(data)],
+            stdout=term_fd,
+            stderr=log,
+            env=_clean_env(),
+        )
+    os.close(term_fd)
+    shown = b""
+    try:
+        deadline = time.monotonic() + 60
+        while b"HF_TOKEN=" not in shown and time.monotonic() < deadline:
+            if select.select([main_fd], [], [], 0.5)[0]:
+                shown += os.read(main_fd, 65536)
+        match = re.search(rb"HF_TOKEN=(hf_\w+)", shown)
+        assert match, shown
+        token = match.group(1).decode()
+        url = f"http://127.0.0.1:{port}/api/whoami-v2"
+        while time.monotonic() < deadline:
+            try:
+                r = httpx.get(url, headers={"authorization": f"Bearer {token}"})
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        assert r.json()["name"] == "admin"
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        os.close(main_fd)
+    assert token not in log_path.read_text() and not (data / "first-run-token").exists()
+    assert shown.count(token.encode()) == 2  # the token line and the export line
 
 
 def test_client_disconnect_mid_upload_is_one_499_line(hub) -> None:
