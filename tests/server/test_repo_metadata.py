@@ -163,6 +163,8 @@ def test_likes(hub) -> None:
         assert c.post(f"/api/models/{repo_id}/like").status_code == 200
     with hub.http(hub.token) as c:
         assert c.post(f"/api/models/{repo_id}/like").status_code == 200
+    with hub.http(hub.create_token(bob, "read")) as c:  # as on the Hub, a read token does not like
+        assert c.post(f"/api/models/{repo_id}/like").status_code == 403
     assert api.model_info(repo_id).likes == 2
     assert sorted(u.username for u in api.list_repo_likers(repo_id)) == sorted(["alice", bob])
     assert _api(hub, bob_token).list_liked_repos(bob).models == [repo_id]

@@ -261,8 +261,20 @@ def test_gated_auto_accepts_at_once(hub, tmp_path) -> None:
     bob, bob_api = _user(hub)
     with pytest.raises(hf_errors.GatedRepoError):
         hf.hf_hub_download(repo_id, "w.txt", token=bob_api.token, cache_dir=tmp_path)
-    with hub.http(bob_api.token) as c:
-        assert c.post(f"/api/models/{repo_id}/ask-access").json()["status"] == "accepted"
+    set_password(hub.server, bob)  # bob asks on the card page's gate panel, signed in, as in a browser
+    browser = sign_in(hub.url, bob)
+    try:
+        card = browser.get(f"/{repo_id}")
+        assert card.status_code == 200 and "Ask for access" in card.text
+        assert browser.get(f"/{repo_id}/raw/main/w.txt").status_code == 403
+        asked = browser.post(f"/{repo_id}/ask-access", data={"csrf_token": csrf_of(card.text)})
+        assert asked.status_code == 303
+        assert browser.get(f"/{repo_id}/raw/main/w.txt").content == b"auto"  # auto: accepted at once
+        assert "Ask for access" not in browser.get(f"/{repo_id}").text
+    finally:
+        browser.close()
+    with hub.http() as anon:
+        assert "Sign in</a> to ask for access" in anon.get(f"/{repo_id}").text
     assert (
         Path(hf.hf_hub_download(repo_id, "w.txt", token=bob_api.token, cache_dir=tmp_path)).read_bytes()
         == b"auto"
@@ -369,6 +381,7 @@ def test_disabled_and_deleted_users_are_refused_on_the_next_request(hub) -> None
         "/login", data={"username": bob, "password": PASSWORD, "csrf_token": csrf_of(form.text)}
     )
     assert again.status_code != 303 and browser.get(f"/{secret}").status_code == 404  # and it cannot sign in
+    browser.close()
     hub.server.admin("user", "enable", bob)
     assert bob_api.whoami()["name"] == bob
     repo_id = f"{bob}/mine"

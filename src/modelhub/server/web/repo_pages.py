@@ -24,7 +24,7 @@ from ..api import _http as h
 from ..api.resolve import serve_blob
 from ..domain import gating, repo_settings, views
 from ..domain.accounts import Principal, can_write_namespace
-from ..domain.errors import entry_not_found
+from ..domain.errors import Unauthorized, entry_not_found
 from ..domain.frontmatter import card_body
 from ..domain.hub import HubService
 from ..domain.safetensors_info import SafetensorsError, read_header, read_index
@@ -161,11 +161,15 @@ def _card_page(request: Request, namespace: str, name: str, revision: str) -> Re
         ctx.repo_type, ctx.repo.repo_id, detail.card, detail.tags, set(detail.tree), h.base_url(request),
         _architectures(service, detail.tree),
     )  # fmt: skip
+    gate = None  # what the gate panel says: the viewer's request, if the files are hidden from it
+    if not ctx.may_have_files:
+        gate = gating.request_status(service.sessions, ctx.principal, ctx.repo.id) or "none"
     return page(
         request,
         "repo.html",
         **ctx.template_context(
             tab="card",
+            gate=gate,
             rev=revision,
             commit=detail.commit,
             card=detail.card,
@@ -401,6 +405,19 @@ def repo_commit(request: Request, namespace: str, name: str, sha: str) -> Respon
         "commit.html",
         **ctx.template_context(tab="files", rev=cid, rev_label=cid[:7], commit=commit, diffs=diffs),
     )
+
+
+@routes("/ask-access", methods=("POST",))
+def repo_ask_access(request: Request, form: WebForm, namespace: str, name: str) -> Response:
+    """The gate's form on the card page (the Hub's URL): file the viewer's access request (``auto``: accepted)."""
+    v = require_csrf(request, form)
+    ctx = open_repo(request, namespace, name)
+    if v.principal is None:
+        raise Unauthorized("Sign in to ask for access to this repo's files.")
+    with ctx.service.sessions() as db:
+        gating.ask(db, ctx.repo.id, ctx.repo.gated, v.principal.user_id, {})
+        db.commit()
+    return redirect(ctx.base)
 
 
 # --- settings ------------------------------------------------------------------------------------------------
