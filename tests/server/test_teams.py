@@ -114,6 +114,11 @@ def test_pr_from_a_second_user_merged_by_the_owner(hub, tmp_path) -> None:
     assert ("commit", bob) in authors and ("commit", hub.user) in authors
     assert ("comment", carol) in authors and ("status-change", hub.user) in authors
     assert owner.list_repo_commits(repo_id)[0].authors == [hub.user]  # d.txt, fast-forwarded
+    with hub.http() as anon:  # the PR's page names them too
+        page = anon.get(f"/{repo_id}/discussions/{info.pr_num}").text
+    for line in (f"<strong>{bob}</strong> added commit", f"<strong>{hub.user}</strong> added commit"):
+        assert line in page
+    assert f"<strong>{carol}</strong>" in page and f"<strong>{hub.user}</strong> changed the status" in page
 
 
 def test_pr_author_may_close_own_pr_and_read_token_may_not_contribute(hub) -> None:
@@ -420,7 +425,7 @@ def test_user_overview(hub) -> None:
 # --- 4. fine-grained tokens ----------------------------------------------------------------------------------------
 
 
-def test_scoped_token_is_refused_outside_its_scope(hub) -> None:
+def test_scoped_token_is_refused_outside_its_scope(hub, tmp_path) -> None:
     owner = _api(hub)
     inside = _repo(hub, owner, {"a.txt": b"A"}, private=True)
     outside = _repo(hub, owner, {"b.txt": b"B"}, private=True)
@@ -439,6 +444,12 @@ def test_scoped_token_is_refused_outside_its_scope(hub) -> None:
     assert "ok.txt" in scoped.list_repo_files(inside)
     with pytest.raises(hf_errors.RepositoryNotFoundError):  # a private repo outside the scope is invisible
         scoped.model_info(outside)
+    with pytest.raises(hf_errors.RepositoryNotFoundError):  # on every file route: resolve, Xet, LFS
+        hf.hf_hub_download(outside, "b.txt", token=token, cache_dir=tmp_path)
+    with hub.http(token) as c:
+        assert c.get(f"/api/models/{outside}/xet-read-token/main").status_code == 404
+        batch = {"operation": "download", "objects": [{"oid": hashlib.sha256(b"B").hexdigest(), "size": 1}]}
+        assert c.post(f"/{outside}.git/info/lfs/objects/batch", json=batch).status_code == 404
     assert outside not in [m.id for m in scoped.list_models(author="alice")]
     assert inside in [m.id for m in scoped.list_models(author="alice")]
     with pytest.raises(hf_errors.HfHubHTTPError) as exc:  # creating repos needs a namespace scope
@@ -449,6 +460,9 @@ def test_scoped_token_is_refused_outside_its_scope(hub) -> None:
     with pytest.raises(hf_errors.HfHubHTTPError) as exc:
         scoped.upload_file(path_or_fileobj=b"x", path_in_repo="x.txt", repo_id=public)
     assert _status(exc) == 403 and "fine-grained" in str(exc.value)
+    with pytest.raises(hf_errors.HfHubHTTPError) as exc:  # nor does it open discussions outside its scope
+        scoped.create_discussion(public, title="out of scope")
+    assert _status(exc) == 403
     # a read-only token limited to a namespace
     ns_read = _api(hub, hub.server.admin("token", "create", "alice", "--role", "read", "--scope", "alice"))
     assert ns_read.whoami()["auth"]["accessToken"]["fineGrained"]["scoped"][0]["entity"] == {
