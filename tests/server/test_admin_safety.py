@@ -4,6 +4,7 @@ the first-run token never reaches a log file, a client hanging up is one access-
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shlex
@@ -152,28 +153,43 @@ def test_first_run_token_is_shown_on_a_terminal_and_written_nowhere(tmp_path: Pa
     assert shown.count(token.encode()) == 2  # the token line and the export line
 
 
-def test_client_disconnect_mid_upload_is_one_499_line(hub) -> None:
-    with hub.http(hub.token) as c:
-        repo = hub.new_repo_id()
-        assert c.post("/api/repos/create", json={"name": repo.split("/")[1]}).status_code == 200
-    body_start = (
-        b'{"key": "header", "value": {"summary": "x"}}\n{"key": "file", "value": {"path": "a", "content": "'
-    )
-    path = f"/api/models/{repo}/commit/main"
+def _hang_up_mid_body(
+    hub, method: str, path: str, headers: str, body_start: bytes, length: int = 100_000_000
+) -> None:
+    """Send a request whose body stops far short of its Content-Length, hang up; one 499 line, no traceback."""
     with socket.create_connection(("127.0.0.1", hub.server.port)) as s:
-        head = (
-            f"POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {hub.token}\r\n"
-            "Content-Type: application/x-ndjson\r\nContent-Length: 100000000\r\n\r\n"
-        )
-        s.sendall(head.encode() + body_start + b"QUFB" * 100_000)
+        head = f"{method} {path} HTTP/1.1\r\nHost: x\r\n{headers}Content-Length: {length}\r\n\r\n"
+        s.sendall(head.encode() + body_start)
         time.sleep(0.5)
+    logged = f'"{method} {path.split("?")[0]}'
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        lines = [line for line in hub.log().splitlines() if f'"POST {path}"' in line]
+        lines = [line for line in hub.log().splitlines() if logged in line]
         if lines:
             break
         time.sleep(0.2)
     assert len(lines) == 1 and " 499 " in lines[0], lines
-    tail = hub.log().split(lines[0])[0][-5000:] + hub.log().split(lines[0])[1]
-    assert "Traceback" not in tail
+    before, after = hub.log().split(lines[0])
+    assert "Traceback" not in before[-5000:] + after
+
+
+def test_client_disconnect_mid_upload_is_one_499_line(hub) -> None:
+    """An inline commit body, an LFS upload and a Xet xorb, each cut off mid-body by the client."""
+    repo = hub.new_repo_id()
+    with hub.http(hub.token) as c:
+        assert c.post("/api/repos/create", json={"name": repo.split("/")[1]}).status_code == 200
+        oid = hashlib.sha256(b"never sent").hexdigest()
+        batch = {"operation": "upload", "objects": [{"oid": oid, "size": 100_000_000}]}
+        r = c.post(f"/{repo}.git/info/lfs/objects/batch", json=batch)
+        lfs_url = r.json()["objects"][0]["actions"]["upload"]["href"]
+        cas = c.get(f"/api/models/{repo}/xet-write-token/main").json()["accessToken"]
+    body_start = (
+        b'{"key": "header", "value": {"summary": "x"}}\n{"key": "file", "value": {"path": "a", "content": "'
+    )
+    auth = f"Authorization: Bearer {hub.token}\r\n"
+    ndjson = auth + "Content-Type: application/x-ndjson\r\n"
+    _hang_up_mid_body(hub, "POST", f"/api/models/{repo}/commit/main", ndjson, body_start + b"QUFB" * 100_000)
+    _hang_up_mid_body(hub, "PUT", lfs_url.split(hub.url, 1)[1], "", b"a" * 1_000_000)
+    xorb = f"/cas/v1/xorbs/default/{'1' * 64}"
+    _hang_up_mid_body(hub, "POST", xorb, f"Authorization: Bearer {cas}\r\n", b"a" * 1_000_000, 10_000_000)
     assert os.environ.get("HF_ENDPOINT") == hub.url
