@@ -116,6 +116,17 @@ def open_repo(request: Request, namespace: str, name: str) -> RepoCtx:
     )
 
 
+def signed_in_form(
+    request: Request, form: dict[str, Any], namespace: str, name: str, action: str
+) -> tuple[Principal, RepoCtx]:
+    """A repo page's form POST: its CSRF token checked, the repo readable by the viewer, who must be signed in."""
+    v = require_csrf(request, form)
+    ctx = open_repo(request, namespace, name)
+    if v.principal is None:
+        raise Unauthorized(f"Sign in to {action}.")
+    return v.principal, ctx
+
+
 def _resolve(ctx: RepoCtx, revision: str) -> str:
     with ctx.service.sessions() as db:
         return ctx.service.resolve(db, ctx.repo, revision)
@@ -410,12 +421,9 @@ def repo_commit(request: Request, namespace: str, name: str, sha: str) -> Respon
 @routes("/ask-access", methods=("POST",))
 def repo_ask_access(request: Request, form: WebForm, namespace: str, name: str) -> Response:
     """The gate's form on the card page (the Hub's URL): file the viewer's access request (``auto``: accepted)."""
-    v = require_csrf(request, form)
-    ctx = open_repo(request, namespace, name)
-    if v.principal is None:
-        raise Unauthorized("Sign in to ask for access to this repo's files.")
+    p, ctx = signed_in_form(request, form, namespace, name, "ask for access to this repo's files")
     with ctx.service.sessions() as db:
-        gating.ask(db, ctx.repo.id, ctx.repo.gated, v.principal.user_id, {})
+        gating.ask(db, ctx.repo.id, ctx.repo.gated, p.user_id, {})
         db.commit()
     return redirect(ctx.base)
 
