@@ -192,6 +192,8 @@ def test_gated_manual_refused_then_granted(hub, tmp_path) -> None:
     with hub.http(bob_api.token) as c:  # no CAS token either: Xet downloads are gated like resolve
         r = c.get(f"/api/models/{repo_id}/xet-read-token/main")
     assert r.status_code == 403 and r.headers["x-error-code"] == "GatedRepo"
+    with pytest.raises(hf_errors.GatedRepoError):  # nor may it copy them
+        bob_api.duplicate_repo(repo_id)
     sha = owner.list_repo_commits(repo_id)[0].commit_id
     with hub.http(bob_api.token) as c:  # the web pages: the file list and history stay, the contents do not
         assert "w.txt" in c.get(f"/{repo_id}/tree/main").text
