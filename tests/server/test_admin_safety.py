@@ -4,6 +4,7 @@ the first-run token never reaches a log file, a client hanging up is one access-
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shlex
@@ -51,6 +52,12 @@ def test_admin_needs_a_data_dir_and_never_creates_a_hub(tmp_path: Path) -> None:
     res = _modelhub("admin", "token", "list", "alice", env={"MODELHUB_DATA_DIR": str(empty)})
     _one_line_error(res, "No hub in")
     assert not typo.exists() and list(empty.iterdir()) == [] and list(tmp_path.iterdir()) == [empty]
+    a_file = tmp_path / "hub.txt"
+    a_file.write_text("not a hub")
+    _one_line_error(_modelhub("admin", "user", "list", "--data-dir", str(a_file)), "is a file")
+    _one_line_error(_modelhub("admin", "init", "--data-dir", str(a_file)), "is a file")
+    assert a_file.read_text() == "not a hub"
+    a_file.unlink()
 
     assert _modelhub("admin", "init", "--data-dir", str(typo)).returncode == 0
     _one_line_error(_modelhub("admin", "init", "--data-dir", str(typo)), "already")
@@ -87,6 +94,7 @@ def test_first_run_banner_commands_work_as_printed_and_the_token_stays_out_of_th
         token_file = server.data_dir / "first-run-token"
         token = token_file.read_text().strip()
         assert token not in log and oct(token_file.stat().st_mode & 0o777) == "0o600"
+        assert f"Its write token is in {token_file}" in log  # the banner says where
         assert (
             httpx.get(f"{server.url}/api/whoami-v2", headers={"authorization": f"Bearer {token}"}).json()[
                 "name"
@@ -104,28 +112,84 @@ def test_first_run_banner_commands_work_as_printed_and_the_token_stays_out_of_th
         server.stop()
 
 
-def test_client_disconnect_mid_upload_is_one_499_line(hub) -> None:
-    with hub.http(hub.token) as c:
-        repo = hub.new_repo_id()
-        assert c.post("/api/repos/create", json={"name": repo.split("/")[1]}).status_code == 200
-    body_start = (
-        b'{"key": "header", "value": {"summary": "x"}}\n{"key": "file", "value": {"path": "a", "content": "'
-    )
-    path = f"/api/models/{repo}/commit/main"
-    with socket.create_connection(("127.0.0.1", hub.server.port)) as s:
-        head = (
-            f"POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {hub.token}\r\n"
-            "Content-Type: application/x-ndjson\r\nContent-Length: 100000000\r\n\r\n"
+def test_first_run_token_is_shown_on_a_terminal_and_written_nowhere(tmp_path: Path) -> None:
+    """``serve`` in a terminal prints the token there (once); the log (stderr, here a file) never has it."""
+    import pty
+    import select
+
+    data, port = tmp_path / "tty-hub", free_port()
+    main_fd, term_fd = pty.openpty()
+    log_path = tmp_path / "serve.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "modelhub", "serve", "--port", str(port), "--data-dir", str(data)],
+            stdout=term_fd,
+            stderr=log,
+            env=_clean_env(),
         )
-        s.sendall(head.encode() + body_start + b"QUFB" * 100_000)
+    os.close(term_fd)
+    shown = b""
+    try:
+        deadline = time.monotonic() + 60
+        while b"HF_TOKEN=" not in shown and time.monotonic() < deadline:
+            if select.select([main_fd], [], [], 0.5)[0]:
+                shown += os.read(main_fd, 65536)
+        match = re.search(rb"HF_TOKEN=(hf_\w+)", shown)
+        assert match, shown
+        token = match.group(1).decode()
+        url = f"http://127.0.0.1:{port}/api/whoami-v2"
+        while time.monotonic() < deadline:
+            try:
+                r = httpx.get(url, headers={"authorization": f"Bearer {token}"})
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        assert r.json()["name"] == "admin"
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        os.close(main_fd)
+    assert token not in log_path.read_text() and not (data / "first-run-token").exists()
+    assert shown.count(token.encode()) == 2  # the token line and the export line
+
+
+def _hang_up_mid_body(
+    hub, method: str, path: str, headers: str, body_start: bytes, length: int = 100_000_000
+) -> None:
+    """Send a request whose body stops far short of its Content-Length, hang up; one 499 line, no traceback."""
+    with socket.create_connection(("127.0.0.1", hub.server.port)) as s:
+        head = f"{method} {path} HTTP/1.1\r\nHost: x\r\n{headers}Content-Length: {length}\r\n\r\n"
+        s.sendall(head.encode() + body_start)
         time.sleep(0.5)
+    logged = f'"{method} {path.split("?")[0]}'
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        lines = [line for line in hub.log().splitlines() if f'"POST {path}"' in line]
+        lines = [line for line in hub.log().splitlines() if logged in line]
         if lines:
             break
         time.sleep(0.2)
     assert len(lines) == 1 and " 499 " in lines[0], lines
-    tail = hub.log().split(lines[0])[0][-5000:] + hub.log().split(lines[0])[1]
-    assert "Traceback" not in tail
+    before, after = hub.log().split(lines[0])
+    assert "Traceback" not in before[-5000:] + after
+
+
+def test_client_disconnect_mid_upload_is_one_499_line(hub) -> None:
+    """An inline commit body, an LFS upload and a Xet xorb, each cut off mid-body by the client."""
+    repo = hub.new_repo_id()
+    with hub.http(hub.token) as c:
+        assert c.post("/api/repos/create", json={"name": repo.split("/")[1]}).status_code == 200
+        oid = hashlib.sha256(b"never sent").hexdigest()
+        batch = {"operation": "upload", "objects": [{"oid": oid, "size": 100_000_000}]}
+        r = c.post(f"/{repo}.git/info/lfs/objects/batch", json=batch)
+        lfs_url = r.json()["objects"][0]["actions"]["upload"]["href"]
+        cas = c.get(f"/api/models/{repo}/xet-write-token/main").json()["accessToken"]
+    body_start = (
+        b'{"key": "header", "value": {"summary": "x"}}\n{"key": "file", "value": {"path": "a", "content": "'
+    )
+    auth = f"Authorization: Bearer {hub.token}\r\n"
+    ndjson = auth + "Content-Type: application/x-ndjson\r\n"
+    _hang_up_mid_body(hub, "POST", f"/api/models/{repo}/commit/main", ndjson, body_start + b"QUFB" * 100_000)
+    _hang_up_mid_body(hub, "PUT", lfs_url.split(hub.url, 1)[1], "", b"a" * 1_000_000)
+    xorb = f"/cas/v1/xorbs/default/{'1' * 64}"
+    _hang_up_mid_body(hub, "POST", xorb, f"Authorization: Bearer {cas}\r\n", b"a" * 1_000_000, 10_000_000)
     assert os.environ.get("HF_ENDPOINT") == hub.url

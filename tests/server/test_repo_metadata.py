@@ -87,6 +87,43 @@ def test_sharded_safetensors_card_and_config(hub) -> None:
     assert with_card.card_data["license"] == "apache-2.0"
 
 
+def test_the_card_names_library_and_task_and_a_single_file_is_counted(hub) -> None:
+    """The card's ``library_name`` and ``pipeline_tag`` win over what ``config.json`` would say; one weights
+    file (no index) is counted from its header; listings filter on the task (``pipeline_tag=``) and ``expand``."""
+    api = _api(hub)
+    repo_id = hub.new_repo_id("card")
+    api.create_repo(repo_id)
+    weights = _safetensors({"w": ("F16", [7, 3]), "b": ("F16", [3]), "step": ("I64", [])})
+    config = {"architectures": ["ViTForImageClassification"], "model_type": "vit"}
+    card = b"---\nlibrary_name: timm\npipeline_tag: image-feature-extraction\nlicense: mit\n---\n# a timm model\n"
+    files = {"model.safetensors": weights, "config.json": json.dumps(config).encode(), "README.md": card}
+    api.create_commit(
+        repo_id,
+        [CommitOperationAdd(path_in_repo=p, path_or_fileobj=d) for p, d in files.items()],
+        commit_message="weights",
+    )
+    info = api.model_info(repo_id)
+    assert (info.library_name, info.pipeline_tag) == ("timm", "image-feature-extraction")
+    assert info.safetensors.parameters == {"F16": 24, "I64": 1} and info.safetensors.total == 25
+    assert info.transformers_info is None  # not a transformers repo: the card says so
+    assert info.card_data["license"] == "mit" and info.card_data["library_name"] == "timm"
+    assert {"timm", "image-feature-extraction", "safetensors", "vit", "license:mit"} <= set(info.tags)
+    # listings: filtered on the task, with exactly the properties asked
+    tasks = [m.id for m in api.list_models(author="alice", pipeline_tag="image-feature-extraction")]
+    assert repo_id in tasks and all(
+        api.model_info(m).pipeline_tag == "image-feature-extraction" for m in tasks
+    )
+    assert repo_id not in [m.id for m in api.list_models(author="alice", pipeline_tag="text-generation")]
+    listed = next(
+        m
+        for m in api.list_models(author="alice", expand=["safetensors", "pipeline_tag", "downloadsAllTime"])
+        if m.id == repo_id
+    )
+    assert listed.safetensors.total == 25 and listed.pipeline_tag == "image-feature-extraction"
+    assert listed.downloads_all_time == 0 and listed.library_name is None and listed.siblings is None
+    assert [m.id for m in api.list_models(author="alice", filter="timm") if m.id == repo_id] == [repo_id]
+
+
 def test_downloads_count_the_query_files_and_sort(hub, tmp_path) -> None:
     api = _api(hub)
     counted, other = hub.new_repo_id("dl"), hub.new_repo_id("dl")
@@ -126,6 +163,8 @@ def test_likes(hub) -> None:
         assert c.post(f"/api/models/{repo_id}/like").status_code == 200
     with hub.http(hub.token) as c:
         assert c.post(f"/api/models/{repo_id}/like").status_code == 200
+    with hub.http(hub.create_token(bob, "read")) as c:  # as on the Hub, a read token does not like
+        assert c.post(f"/api/models/{repo_id}/like").status_code == 403
     assert api.model_info(repo_id).likes == 2
     assert sorted(u.username for u in api.list_repo_likers(repo_id)) == sorted(["alice", bob])
     assert _api(hub, bob_token).list_liked_repos(bob).models == [repo_id]
@@ -180,7 +219,11 @@ TRANSFORMERS_SCRIPT = textwrap.dedent(
                         intermediate_size=37, max_position_embeddings=64)
     model = BertForMaskedLM(config)
     model.push_to_hub(sys.argv[1])
-    print(sum(p.numel() for p in model.state_dict().values()))
+    import tempfile
+    from safetensors.torch import load_file
+    with tempfile.TemporaryDirectory() as d:  # what the push stored: safetensors keeps tied weights once
+        model.save_pretrained(d)
+        print(sum(t.numel() for t in load_file(d + "/model.safetensors").values()))
     """
 )
 
@@ -205,6 +248,5 @@ def test_metadata_of_a_transformers_model_pushed_with_push_to_hub(hub, tmp_path)
     assert info.config["architectures"] == ["BertForMaskedLM"] and info.config["model_type"] == "bert"
     assert info.transformers_info.auto_model == "AutoModelForMaskedLM"
     assert set(info.safetensors.parameters) == {"F32"}
-    # what safetensors stores (tied weights once) is at most what the state dict lists
-    assert 0 < info.safetensors.total <= int(res.stdout.split()[-1])
+    assert info.safetensors.total == int(res.stdout.split()[-1]) > 0  # counted by the safetensors library
     assert {"transformers", "safetensors", "bert", "fill-mask"} <= set(info.tags)

@@ -223,3 +223,29 @@ def test_download_counts_stay_exact_while_a_batch_is_written(tmp_path: Path) -> 
     counter.flush()
     with sessions() as db:
         assert counter.counts(db, [repo.id]) == {repo.id: (4, 4)}
+
+
+def test_downloads_are_the_last_30_days_and_all_time_is_every_day(tmp_path: Path) -> None:
+    """``downloads`` sums the last 30 UTC days (today included), ``downloadsAllTime`` every day, as on the Hub."""
+    import datetime as dt
+
+    from modelhub.server.domain.downloads import DownloadCounter
+    from modelhub.server.storage import migrate
+    from modelhub.server.storage.db import Repo, RepoDownloads, open_database, utcnow
+
+    sessions = open_database(f"sqlite:///{tmp_path / 'hub.sqlite3'}")
+    migrate.create_hub(sessions.kw["bind"])
+    today = utcnow().date()
+    with sessions.begin() as db:
+        repo = Repo(type="model", namespace="alice", name="old-and-new")
+        db.add(repo)
+        db.flush()
+        for days_ago, n in ((0, 1), (29, 10), (30, 100), (400, 1000)):  # day 29 is the window's first
+            db.add(RepoDownloads(repo_pk=repo.id, day=today - dt.timedelta(days=days_ago), count=n))
+    counter = DownloadCounter(sessions, interval=3600)
+    counter.hit(repo.id)  # not written yet: counted today
+    with sessions() as db:
+        assert counter.counts(db, [repo.id]) == {repo.id: (12, 1112)}
+    counter.flush()
+    with sessions() as db:
+        assert counter.counts(db, [repo.id]) == {repo.id: (12, 1112)}

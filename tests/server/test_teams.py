@@ -12,6 +12,7 @@ hf = pytest.importorskip("huggingface_hub")
 from huggingface_hub import CommitOperationAdd, HfApi  # noqa: E402
 from huggingface_hub import errors as hf_errors  # noqa: E402
 
+from ..web.conftest import PASSWORD, csrf_of, set_password, sign_in  # noqa: E402
 from ._lfs import commit, lfs_line  # noqa: E402
 
 pytestmark = pytest.mark.interop
@@ -36,6 +37,20 @@ def _repo(hub, api: HfApi, files: dict[str, bytes], **kw) -> str:
 
 def _status(exc: pytest.ExceptionInfo) -> int:
     return exc.value.response.status_code
+
+
+def _cas_token(hub, token: str, repo_id: str) -> str:
+    with hub.http(token) as c:
+        r = c.get(f"/api/models/{repo_id}/xet-read-token/main")
+    assert r.status_code == 200, r.text
+    return r.json()["accessToken"]
+
+
+def _cas_probe(hub, cas_token: str) -> int:
+    """The CAS's answer to a reconstruction of a file that does not exist: 404 while the CAS token still holds,
+    401 once what it was issued on (the hub token, the user, their access) no longer does."""
+    with hub.http(cas_token) as c:
+        return c.get(f"/cas/v2/reconstructions/{'0' * 64}").status_code
 
 
 # --- 1. community pull requests ------------------------------------------------------------------------------------
@@ -78,6 +93,9 @@ def test_pr_from_a_second_user_merged_by_the_owner(hub, tmp_path) -> None:
         carol_api.change_discussion_status(repo_id, info.pr_num, "closed")
     assert _status(exc) == 403
     carol_api.comment_discussion(repo_id, info.pr_num, "Looks good")  # any signed-in reader may comment
+    with pytest.raises(hf_errors.HfHubHTTPError) as exc:  # nor its author: only the repo's writers merge
+        bob_api.merge_pull_request(repo_id, info.pr_num)
+    assert _status(exc) == 403
     # the owner (a writer) may push to it too, then merges
     owner.upload_file(path_or_fileobj=b"D", path_in_repo="d.txt", repo_id=repo_id, revision=info.pr_revision)
     owner.merge_pull_request(repo_id, info.pr_num, comment="Thanks!")
@@ -96,6 +114,11 @@ def test_pr_from_a_second_user_merged_by_the_owner(hub, tmp_path) -> None:
     assert ("commit", bob) in authors and ("commit", hub.user) in authors
     assert ("comment", carol) in authors and ("status-change", hub.user) in authors
     assert owner.list_repo_commits(repo_id)[0].authors == [hub.user]  # d.txt, fast-forwarded
+    with hub.http() as anon:  # the PR's page names them too
+        page = anon.get(f"/{repo_id}/discussions/{info.pr_num}").text
+    for line in (f"<strong>{bob}</strong> added commit", f"<strong>{hub.user}</strong> added commit"):
+        assert line in page
+    assert f"<strong>{carol}</strong>" in page and f"<strong>{hub.user}</strong> changed the status" in page
 
 
 def test_pr_author_may_close_own_pr_and_read_token_may_not_contribute(hub) -> None:
@@ -169,6 +192,21 @@ def test_gated_manual_refused_then_granted(hub, tmp_path) -> None:
     with hub.http(bob_api.token) as c:  # no CAS token either: Xet downloads are gated like resolve
         r = c.get(f"/api/models/{repo_id}/xet-read-token/main")
     assert r.status_code == 403 and r.headers["x-error-code"] == "GatedRepo"
+    with pytest.raises(hf_errors.GatedRepoError):  # nor may it copy them
+        bob_api.duplicate_repo(repo_id)
+    sha = owner.list_repo_commits(repo_id)[0].commit_id
+    with hub.http(bob_api.token) as c:  # the web pages: the file list and history stay, the contents do not
+        assert "w.txt" in c.get(f"/{repo_id}/tree/main").text
+        for url in (f"/{repo_id}/raw/main/w.txt", f"/{repo_id}/blob/main/w.txt"):
+            r = c.get(url)
+            assert r.status_code == 403 and "ask-access" in r.text and "weights" not in r.text
+        r = c.get(f"/{repo_id}/commit/{sha}")
+        assert (
+            r.status_code == 200
+            and "w.txt" in r.text
+            and "weights" not in r.text
+            and "ask for access" in r.text
+        )
     # the owner downloads (a writer); bob asks, the owner sees the request and accepts it
     assert Path(hf.hf_hub_download(repo_id, "w.txt", token=hub.token, cache_dir=tmp_path / "o")).read_bytes()
     with hub.http(bob_api.token) as c:
@@ -186,11 +224,17 @@ def test_gated_manual_refused_then_granted(hub, tmp_path) -> None:
         assert c.get(f"/api/models/{repo_id}/xet-read-token/main").status_code == 200
     path = hf.hf_hub_download(repo_id, "w.txt", token=bob_api.token, cache_dir=tmp_path / "b")
     assert Path(path).read_bytes() == b"weights"
-    # rejected: refused again at once
+    with hub.http(bob_api.token) as c:
+        assert c.get(f"/{repo_id}/raw/main/w.txt").content == b"weights"
+        assert "weights" in c.get(f"/{repo_id}/commit/{sha}").text
+    cas = _cas_token(hub, bob_api.token, repo_id)
+    assert _cas_probe(hub, cas) == 404  # allowed (no such file)
+    # rejected: refused again at once, also the CAS token it holds
     owner.reject_access_request(repo_id, bob, rejection_reason="no")
     assert [r.username for r in owner.list_rejected_access_requests(repo_id)] == [bob]
     with pytest.raises(hf_errors.GatedRepoError):
         hf.hf_hub_download(repo_id, "w.txt", token=bob_api.token, cache_dir=tmp_path / "b2")
+    assert _cas_probe(hub, cas) == 401
     owner.cancel_access_request(repo_id, bob)  # back to pending
     assert [r.username for r in owner.list_pending_access_requests(repo_id)] == [bob]
     # grant_access: a user who never asked
@@ -224,8 +268,20 @@ def test_gated_auto_accepts_at_once(hub, tmp_path) -> None:
     bob, bob_api = _user(hub)
     with pytest.raises(hf_errors.GatedRepoError):
         hf.hf_hub_download(repo_id, "w.txt", token=bob_api.token, cache_dir=tmp_path)
-    with hub.http(bob_api.token) as c:
-        assert c.post(f"/api/models/{repo_id}/ask-access").json()["status"] == "accepted"
+    set_password(hub.server, bob)  # bob asks on the card page's gate panel, signed in, as in a browser
+    browser = sign_in(hub.url, bob)
+    try:
+        card = browser.get(f"/{repo_id}")
+        assert card.status_code == 200 and "Ask for access" in card.text
+        assert browser.get(f"/{repo_id}/raw/main/w.txt").status_code == 403
+        asked = browser.post(f"/{repo_id}/ask-access", data={"csrf_token": csrf_of(card.text)})
+        assert asked.status_code == 303
+        assert browser.get(f"/{repo_id}/raw/main/w.txt").content == b"auto"  # auto: accepted at once
+        assert "Ask for access" not in browser.get(f"/{repo_id}").text
+    finally:
+        browser.close()
+    with hub.http() as anon:
+        assert "Sign in</a> to ask for access" in anon.get(f"/{repo_id}").text
     assert (
         Path(hf.hf_hub_download(repo_id, "w.txt", token=bob_api.token, cache_dir=tmp_path)).read_bytes()
         == b"auto"
@@ -273,11 +329,32 @@ def test_org_roles_members_and_admin(hub) -> None:
     writer_api.upload_file(path_or_fileobj=b"w", path_in_repo="w.txt", repo_id=own)
     with hub.http(writer_api.token) as c:
         assert c.delete(f"/api/organizations/{org}/members/{reader}").status_code == 403
-    # an admin removes a member: the private repo disappears for them at once
+        assert c.put(f"/api/organizations/{org}/members/{writer}", json={"role": "admin"}).status_code == 403
+    # an org admin manages the repos others created: settings, deletion
+    owner.update_repo_settings(own, gated="manual")
+    assert contrib_api.model_info(own).gated == "manual"
+    doomed = f"{org}/doomed-{hub.unique_name()}"
+    contrib_api.create_repo(doomed)
+    with pytest.raises(hf_errors.HfHubHTTPError) as exc:  # a contributor deletes only its own repos
+        contrib_api.delete_repo(private_id)
+    assert _status(exc) == 403
+    owner.delete_repo(doomed)
+    with pytest.raises(hf_errors.RepositoryNotFoundError):
+        contrib_api.model_info(doomed)
+    # an admin changes a member's role through the API: the contributor writes every repo from then on
+    with hub.http(hub.token) as c:
+        assert c.put(f"/api/organizations/{org}/members/{contrib}", json={"role": "write"}).status_code == 200
+    contrib_api.upload_file(path_or_fileobj=b"c2", path_in_repo="c2.txt", repo_id=private_id)
+    assert {u.username: u.role for u in owner.list_organization_members(org)}[contrib] == "write"
+    # an admin removes a member: the private repo disappears for them at once, with the CAS token they held
+    cas = _cas_token(hub, reader_api.token, private_id)
+    assert _cas_probe(hub, cas) == 404
     with hub.http(hub.token) as c:
         assert c.delete(f"/api/organizations/{org}/members/{reader}").status_code == 200
     with pytest.raises(hf_errors.RepositoryNotFoundError):
         reader_api.model_info(private_id)
+    assert _cas_probe(hub, cas) == 401
+    assert reader not in [u.username for u in owner.list_organization_members(org)]
     # roles are changed with the admin CLI too
     hub.server.admin("org", "set-role", org, writer, "read")
     with pytest.raises(hf_errors.HfHubHTTPError) as exc:
@@ -292,17 +369,31 @@ def test_org_roles_members_and_admin(hub) -> None:
 def test_disabled_and_deleted_users_are_refused_on_the_next_request(hub) -> None:
     bob, bob_api = _user(hub)
     assert bob_api.whoami()["name"] == bob
+    secret = f"{bob}/secret"
+    bob_api.create_repo(secret, private=True)
+    cas = _cas_token(hub, bob_api.token, secret)
+    set_password(hub.server, bob)
+    browser = sign_in(hub.url, bob)
+    assert browser.get(f"/{secret}").status_code == 200
     hub.server.admin("user", "disable", bob)
     with pytest.raises(hf_errors.HfHubHTTPError) as exc:
         bob_api.whoami()
     assert _status(exc) == 401 and "disabled" in exc.value.response.text
     with pytest.raises(hf_errors.HfHubHTTPError):  # on the resolve fast path too
         hf.model_info("alice/none", token=bob_api.token)
+    assert _cas_probe(hub, cas) == 401  # the CAS token issued on its token too
+    assert browser.get(f"/{secret}").status_code == 404  # its web session is over: anonymous from now on
+    form = browser.get("/login")
+    again = browser.post(
+        "/login", data={"username": bob, "password": PASSWORD, "csrf_token": csrf_of(form.text)}
+    )
+    assert again.status_code != 303 and browser.get(f"/{secret}").status_code == 404  # and it cannot sign in
+    browser.close()
     hub.server.admin("user", "enable", bob)
     assert bob_api.whoami()["name"] == bob
     repo_id = f"{bob}/mine"
     bob_api.create_repo(repo_id)
-    with pytest.raises(RuntimeError, match="owns 1 repos"):
+    with pytest.raises(RuntimeError, match="owns 2 repos"):
         hub.server.admin("user", "delete", bob)
     hub.server.admin("user", "delete", bob, "--with-repos")
     with pytest.raises(hf_errors.HfHubHTTPError) as exc:
@@ -336,7 +427,7 @@ def test_user_overview(hub) -> None:
 # --- 4. fine-grained tokens ----------------------------------------------------------------------------------------
 
 
-def test_scoped_token_is_refused_outside_its_scope(hub) -> None:
+def test_scoped_token_is_refused_outside_its_scope(hub, tmp_path) -> None:
     owner = _api(hub)
     inside = _repo(hub, owner, {"a.txt": b"A"}, private=True)
     outside = _repo(hub, owner, {"b.txt": b"B"}, private=True)
@@ -355,6 +446,12 @@ def test_scoped_token_is_refused_outside_its_scope(hub) -> None:
     assert "ok.txt" in scoped.list_repo_files(inside)
     with pytest.raises(hf_errors.RepositoryNotFoundError):  # a private repo outside the scope is invisible
         scoped.model_info(outside)
+    with pytest.raises(hf_errors.RepositoryNotFoundError):  # on every file route: resolve, Xet, LFS
+        hf.hf_hub_download(outside, "b.txt", token=token, cache_dir=tmp_path)
+    with hub.http(token) as c:
+        assert c.get(f"/api/models/{outside}/xet-read-token/main").status_code == 404
+        batch = {"operation": "download", "objects": [{"oid": hashlib.sha256(b"B").hexdigest(), "size": 1}]}
+        assert c.post(f"/{outside}.git/info/lfs/objects/batch", json=batch).status_code == 404
     assert outside not in [m.id for m in scoped.list_models(author="alice")]
     assert inside in [m.id for m in scoped.list_models(author="alice")]
     with pytest.raises(hf_errors.HfHubHTTPError) as exc:  # creating repos needs a namespace scope
@@ -365,6 +462,9 @@ def test_scoped_token_is_refused_outside_its_scope(hub) -> None:
     with pytest.raises(hf_errors.HfHubHTTPError) as exc:
         scoped.upload_file(path_or_fileobj=b"x", path_in_repo="x.txt", repo_id=public)
     assert _status(exc) == 403 and "fine-grained" in str(exc.value)
+    with pytest.raises(hf_errors.HfHubHTTPError) as exc:  # nor does it open discussions outside its scope
+        scoped.create_discussion(public, title="out of scope")
+    assert _status(exc) == 403
     # a read-only token limited to a namespace
     ns_read = _api(hub, hub.server.admin("token", "create", "alice", "--role", "read", "--scope", "alice"))
     assert ns_read.whoami()["auth"]["accessToken"]["fineGrained"]["scoped"][0]["entity"] == {

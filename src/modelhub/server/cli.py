@@ -217,6 +217,8 @@ def _engine_of_existing_hub(storage):
     from .storage.migrate import state
 
     sqlite = storage.sqlite_path
+    if storage.data_dir is not None and storage.data_dir.is_file():
+        raise _Refused(f"--data-dir {storage.data_dir} is a file, not a hub's directory: check the path.")
     if sqlite is not None and not sqlite.is_file():
         where = storage.data_dir if storage.data_dir is not None else sqlite
         raise _Refused(

@@ -283,7 +283,8 @@ OPERATIONS: dict[str, Op] = {
             _query(
                 "filter", {"type": "array", "items": _STR}, "Tags (or library name) that must all be present."
             ),
-            _query("sort", _STR, "lastModified (default), createdAt or id."),
+            _query("pipeline_tag", _STR, "The task (pipeline tag) the repo's metadata names."),
+            _query("sort", _STR, "lastModified (default), createdAt, id, downloads or likes."),
             _query("direction", _STR, "``1`` or ``asc`` for ascending."),
             _LIMIT,
             _CURSOR,

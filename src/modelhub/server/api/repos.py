@@ -312,7 +312,8 @@ def _list_item(
 
 @router.get("/api/{plural:plural}", tags=["repos"])
 def list_repos(request: Request, plural: str) -> Response:
-    """List/search repos: ``author``, ``search`` (substring of the id), ``filter`` (tags), ``sort``, ``limit``."""
+    """List/search repos: ``author``, ``search`` (substring of the id), ``filter`` (tags), ``pipeline_tag``,
+    ``sort``, ``limit``."""
     p = h.principal(request)
     q = request.query_params
     service = h.hub(request)
@@ -330,6 +331,7 @@ def list_repos(request: Request, plural: str) -> Response:
             author=q.get("author"),
             search=q.get("search"),
             filters=q.getlist("filter"),
+            pipeline_tag=q.get("pipeline_tag"),
             sort=sort,
             direction=direction,
             offset=offset,

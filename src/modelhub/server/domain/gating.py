@@ -38,15 +38,19 @@ def may_download(sessions: sessionmaker, p: Principal | None, repo: ReadableRepo
     """Whether ``p`` (who may read the repo) may have its files: always for a repo that is not gated."""
     if not getattr(repo, "gated", "") or can_write(p, repo):
         return True
+    return request_status(sessions, p, repo_pk) == "accepted"  # one cheap Core read on the download path
+
+
+def request_status(sessions: sessionmaker, p: Principal | None, repo_pk: int) -> str | None:
+    """The status of ``p``'s access request for the repo (pending, accepted, rejected), None if it never asked."""
     if p is None:
-        return False
-    with single_read(sessions.kw["bind"]) as conn:  # Core: cheap, read-only, on the download path
-        status = conn.execute(
+        return None
+    with single_read(sessions.kw["bind"]) as conn:
+        return conn.execute(
             select(AccessRequest.status).where(
                 AccessRequest.repo_pk == repo_pk, AccessRequest.user_id == p.user_id
             )
         ).scalar()
-    return status == "accepted"
 
 
 def refusal(p: Principal | None, repo_type: str, repo_id: str, web_url: str) -> GatedRepo:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..storage.db import Account, LoginSession, single_read, utcnow
@@ -52,7 +52,7 @@ def authenticate(db: Session, user_name: str, password: str) -> Account | None:
         _hasher.verify(stored, password)
     except (VerificationError, InvalidHashError):
         return None
-    if user is None or not user.password_hash:
+    if user is None or not user.password_hash or user.disabled:  # a disabled user signs in no more
         return None
     if _hasher.check_needs_rehash(stored):  # parameters raised since it was set: upgrade it now
         user.password_hash = _hasher.hash(password)
@@ -99,6 +99,9 @@ def session_user(sessions: sessionmaker, cookie: str) -> SignedIn | None:
             select(Account.id, Account.name, Account.is_admin, LoginSession.csrf, LoginSession.expires_at)
             .join(Account, Account.id == LoginSession.user_id)
             .where(LoginSession.token_hash == _digest(cookie))
+            .where(
+                or_(Account.disabled.is_(None), Account.disabled.is_(False))
+            )  # ended at once by `user disable`
         ).first()
     if row is None or row[4] <= utcnow():
         return None

@@ -63,6 +63,7 @@ def search_repos(
     author: str | None = None,
     search: str | None = None,
     filters: list[str] | None = None,
+    pipeline_tag: str | None = None,
     sort: str = "lastModified",
     direction: str | None = None,
     offset: int = 0,
@@ -70,7 +71,8 @@ def search_repos(
     counter: DownloadCounter | None = None,
 ) -> tuple[list[RepoSummary], int]:
     """One page of the repos ``principal`` may read, and how many match in all. ``search`` is a case-insensitive
-    substring of the id, ``filters`` tags that must all be present (or the library name); ``sort`` also by
+    substring of the id, ``filters`` tags that must all be present (or the library name), ``pipeline_tag`` the
+    task the repo's metadata names; ``sort`` also by
     ``downloads`` (last 30 days, from ``counter``) or ``likes``."""
 
     def service_downloads(db: Session, pks: list[int]) -> dict[int, tuple[int, int]]:
@@ -94,6 +96,8 @@ def search_repos(
         tags = meta.get("tags") or card_tags(card)
         library = meta.get("library_name") or card.get("library_name")
         if filters and not all(f in tags or f == library for f in filters):
+            continue
+        if pipeline_tag and (meta.get("pipeline_tag") or card.get("pipeline_tag")) != pipeline_tag:
             continue
         matches.append((repo, card, tags, meta))
     if sort in ("downloads", "likes"):  # counts live in other tables: order the matches by them

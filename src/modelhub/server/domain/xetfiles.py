@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sqlalchemy import delete, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from ..storage.blobs import BlobStore
 from ..storage.db import (
+    Account,
     Repo,
     RepoObject,
     Token,
@@ -37,6 +38,8 @@ from ..storage.db import (
     XetXorb,
     utcnow,
 )
+from . import gating
+from .accounts import Principal, can_contribute, can_read, can_write, parse_scopes
 
 TOKEN_TTL = 3600  # hf_xet refreshes a token 30 s before it expires (time-based): an hour is plenty
 TOKEN_GRACE = 600  # a 401 from the CAS is fatal to an upload in hf_xet 1.8.0: accept a little past expiry
@@ -219,10 +222,29 @@ def collect(db: Session, live_shas: set[str], cutoff: dt.datetime, dry_run: bool
 
 
 def still_allowed(db: Session, claims: CasClaims) -> bool:
-    """Whether what the CAS token was issued on still holds: its hub token exists and has not expired (revoking
-    it stops the CAS token too), or, for an anonymous read token, the repo is still public."""
+    """Whether what the CAS token was issued on still holds, checked on every use as hub tokens are: its hub token
+    exists and has not expired, its user is not disabled, and that user (with the token's role and scopes) may
+    still upload to the repo, or read it and have its files -- so revoking the token, disabling the user, removing
+    them from the org or rejecting their access to a gated repo stops the CAS token from the next request on. An
+    anonymous read token holds while the repo is public and not gated."""
+    repo = db.get(Repo, claims.repo_pk)
+    if repo is None:
+        return False
     if claims.token_id == 0:
-        repo = db.get(Repo, claims.repo_pk)
-        return repo is not None and not repo.private and not claims.write
-    tok = db.get(Token, claims.token_id)
-    return tok is not None and (tok.expires_at is None or tok.expires_at > utcnow())
+        return not repo.private and not repo.gated and not claims.write
+    row = db.execute(
+        select(Token, Account).join(Account, Account.id == Token.user_id).where(Token.id == claims.token_id)
+    ).first()
+    if row is None:
+        return False
+    tok, user = row
+    if user.disabled or (tok.expires_at is not None and tok.expires_at <= utcnow()):
+        return False
+    sessions = sessionmaker(bind=db.get_bind())
+    scopes = parse_scopes(tok.scopes_json)
+    p = Principal(
+        user.id, user.name, tok.role, tok.name, user.is_admin, sessions, token_id=tok.id, scopes=scopes
+    )
+    if claims.write:
+        return can_write(p, repo) or can_contribute(p, repo)
+    return can_read(p, repo) and gating.may_download(sessions, p, repo, repo.id)

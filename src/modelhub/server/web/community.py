@@ -20,8 +20,8 @@ from ..domain.errors import Forbidden, Unauthorized, bad_request
 from ..storage.db import Discussion, Repo
 from . import render
 from ._page import page, redirect
-from .repo_pages import RepoCtx, open_repo, routes
-from .session import WebForm, require_csrf
+from .repo_pages import RepoCtx, open_repo, routes, signed_in_form
+from .session import WebForm
 
 
 def _num(raw: str) -> int:
@@ -60,19 +60,14 @@ def new_discussion_page(request: Request, namespace: str, name: str) -> Response
 
 @routes("/discussions/new", methods=("POST",))
 def create_discussion(request: Request, form: WebForm, namespace: str, name: str) -> Response:
-    v = require_csrf(request, form)
-    ctx = open_repo(request, namespace, name)
-    if v.principal is None:
-        raise Unauthorized("Sign in to open a discussion.")
+    p, ctx = signed_in_form(request, form, namespace, name, "open a discussion")
     title = str(form.get("title", "")).strip()
     if not title or len(title) > 500:
         raise bad_request("A discussion needs a title (at most 500 characters).")
     with ctx.service.sessions() as db:
-        repo = ctx.service.readable_repo(db, v.principal, ctx.repo_type, ctx.repo.repo_id)
+        repo = ctx.service.readable_repo(db, p, ctx.repo_type, ctx.repo.repo_id)
         body = str(form.get("description", ""))[: disc_rules.MAX_COMMENT]
-        disc = open_discussion(
-            db, repo, author=v.principal.name, title=title, description=body, is_pr=False, head=None
-        )
+        disc = open_discussion(db, repo, author=p.name, title=title, description=body, is_pr=False, head=None)
         db.commit()
         num = disc.num
     return redirect(f"{ctx.base}/discussions/{num}")
@@ -102,8 +97,11 @@ def discussion_page(request: Request, namespace: str, name: str, num: str) -> Re
         if disc.is_pr:
             oids = [e["data"].get("oid") for e in events if e["type"] == "commit" and e["data"].get("oid")]
             pr = views.pull_request_view(service, db, ctx.repo, disc, [str(o) for o in oids])
+    shown = 50 if ctx.may_have_files else 0  # a gated repo's diffs are file contents
     diffs = (
-        [(c, views.text_diff(service, c) if i < 50 else None) for i, c in enumerate(pr.changes)] if pr else []
+        [(c, views.text_diff(service, c) if i < shown else None) for i, c in enumerate(pr.changes)]
+        if pr
+        else []
     )
     p = ctx.principal
     return page(
@@ -121,12 +119,9 @@ def discussion_page(request: Request, namespace: str, name: str, num: str) -> Re
 
 def _thread(
     request: Request, form: dict[str, Any], namespace: str, name: str, num: str
-) -> tuple[Any, RepoCtx, int]:
-    v = require_csrf(request, form)
-    ctx = open_repo(request, namespace, name)
-    if v.principal is None:
-        raise Unauthorized("Sign in first.")
-    return v, ctx, _num(num)
+) -> tuple[Principal, RepoCtx, int]:
+    p, ctx = signed_in_form(request, form, namespace, name, "take part in discussions")
+    return p, ctx, _num(num)
 
 
 def _act(
@@ -139,12 +134,12 @@ def _act(
     anchor: str = "",
 ) -> Response:
     """A form that changes a thread: CSRF and sign-in checked, the domain rule ``allowed`` asked, then ``act``."""
-    v, ctx, n = _thread(request, form, *where)
+    p, ctx, n = _thread(request, form, *where)
     with ctx.service.sessions() as db:
         disc = get_discussion(db, ctx.repo, n)
-        if not allowed(v.principal, ctx.repo, disc):
+        if not allowed(p, ctx.repo, disc):
             raise Forbidden(refusal)
-        act(db, disc, str(v.name))
+        act(db, disc, p.name)
     return redirect(f"{ctx.base}/discussions/{n}{anchor}")
 
 
@@ -169,11 +164,11 @@ def post_status(request: Request, form: WebForm, namespace: str, name: str, num:
 
 @routes("/discussions/{num}/merge", methods=("POST",))
 def post_merge(request: Request, form: WebForm, namespace: str, name: str, num: str) -> Response:
-    v, ctx, n = _thread(request, form, namespace, name, num)
+    p, ctx, n = _thread(request, form, namespace, name, num)
     with ctx.service.sessions() as db:
-        repo = ctx.service.writable_repo(db, v.principal, ctx.repo_type, ctx.repo.repo_id)
+        repo = ctx.service.writable_repo(db, p, ctx.repo_type, ctx.repo.repo_id)
         disc = get_discussion(db, repo, n)
         if not disc.is_pr or disc.status not in ("open", "draft"):
             raise bad_request(f"#{n} is not an open pull request.")
-    merge_pr(ctx.service, repo, disc, v.name, str(form.get("comment") or "") or None)
+    merge_pr(ctx.service, repo, disc, p.name, str(form.get("comment") or "") or None)
     return redirect(f"{ctx.base}/discussions/{n}")

@@ -7,6 +7,7 @@ segment. Every page checks the read through the domain (``HubService.readable_re
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import mimetypes
@@ -21,9 +22,9 @@ from starlette.responses import Response
 
 from ..api import _http as h
 from ..api.resolve import serve_blob
-from ..domain import repo_settings, views
+from ..domain import gating, repo_settings, views
 from ..domain.accounts import Principal, can_write_namespace
-from ..domain.errors import entry_not_found
+from ..domain.errors import Unauthorized, entry_not_found
 from ..domain.frontmatter import card_body
 from ..domain.hub import HubService
 from ..domain.safetensors_info import SafetensorsError, read_header, read_index
@@ -83,7 +84,19 @@ class RepoCtx:
     can_write: bool
 
     def template_context(self, **more: Any) -> dict[str, Any]:
-        return {"repo": self.repo, "base": self.base, "nav": self.nav, "can_write": self.can_write, **more}
+        ctx = {"repo": self.repo, "base": self.base, "nav": self.nav, "can_write": self.can_write}
+        return {**ctx, "files_hidden": not self.may_have_files, **more}
+
+    @functools.cached_property
+    def may_have_files(self) -> bool:
+        """Whether the viewer may see file contents: a gated repo's are for its writers and the users whose access
+        request was accepted (its card, file list and history stay visible, as on the Hub)."""
+        return gating.may_download(self.service.sessions, self.principal, self.repo, self.repo.id)
+
+    def require_files(self, request: Request) -> None:
+        """GatedRepo (an error page saying how to ask) unless ``may_have_files``."""
+        web_url = h.repo_web_url(request, self.repo_type, self.repo.repo_id)
+        self.service.require_download(self.principal, self.repo, web_url)
 
 
 def open_repo(request: Request, namespace: str, name: str) -> RepoCtx:
@@ -101,6 +114,17 @@ def open_repo(request: Request, namespace: str, name: str) -> RepoCtx:
     return RepoCtx(
         service, principal, repo, repo_type, base, nav, can_write_namespace(principal, repo.namespace)
     )
+
+
+def signed_in_form(
+    request: Request, form: dict[str, Any], namespace: str, name: str, action: str
+) -> tuple[Principal, RepoCtx]:
+    """A repo page's form POST: its CSRF token checked, the repo readable by the viewer, who must be signed in."""
+    v = require_csrf(request, form)
+    ctx = open_repo(request, namespace, name)
+    if v.principal is None:
+        raise Unauthorized(f"Sign in to {action}.")
+    return v.principal, ctx
 
 
 def _resolve(ctx: RepoCtx, revision: str) -> str:
@@ -151,11 +175,15 @@ def _card_page(request: Request, namespace: str, name: str, revision: str) -> Re
         ctx.repo_type, ctx.repo.repo_id, detail.card, detail.tags, set(detail.tree), h.base_url(request),
         _architectures(service, detail.tree), model_class,
     )  # fmt: skip
+    gate = None  # what the gate panel says: the viewer's request, if the files are hidden from it
+    if not ctx.may_have_files:
+        gate = gating.request_status(service.sessions, ctx.principal, ctx.repo.id) or "none"
     return page(
         request,
         "repo.html",
         **ctx.template_context(
             tab="card",
+            gate=gate,
             rev=revision,
             commit=detail.commit,
             card=detail.card,
@@ -260,6 +288,7 @@ def _files_page(request: Request, namespace: str, name: str, revision: str, raw_
 @routes("/blob/{revision}/{path:path}")
 def repo_blob(request: Request, namespace: str, name: str, revision: str, path: str) -> Response:
     ctx = open_repo(request, namespace, name)
+    ctx.require_files(request)
     rev = h.revision_from(revision)
     rel = h.path_from(path)
     cid = _resolve(ctx, rev)
@@ -325,6 +354,7 @@ def repo_raw(request: Request, namespace: str, name: str, revision: str, path: s
     """A file's bytes for the browser (signed-in sessions too, unlike ``resolve``, which reads tokens only):
     text as text/plain, images as images, everything else as a download; sandboxed, never run as a page."""
     ctx = open_repo(request, namespace, name)
+    ctx.require_files(request)
     rev = h.revision_from(revision)
     rel = h.path_from(path)
     cid = _resolve(ctx, rev)
@@ -385,12 +415,23 @@ def repo_commit(request: Request, namespace: str, name: str, sha: str) -> Respon
         commit = service.commit_row(db, cid)
         assert commit is not None
         changes = views.commit_changes(service, db, commit)
-    diffs = [(c, views.text_diff(service, c) if i < 100 else None) for i, c in enumerate(changes)]
+    shown = 100 if ctx.may_have_files else 0  # a gated repo's diffs are file contents
+    diffs = [(c, views.text_diff(service, c) if i < shown else None) for i, c in enumerate(changes)]
     return page(
         request,
         "commit.html",
         **ctx.template_context(tab="files", rev=cid, rev_label=cid[:7], commit=commit, diffs=diffs),
     )
+
+
+@routes("/ask-access", methods=("POST",))
+def repo_ask_access(request: Request, form: WebForm, namespace: str, name: str) -> Response:
+    """The gate's form on the card page (the Hub's URL): file the viewer's access request (``auto``: accepted)."""
+    p, ctx = signed_in_form(request, form, namespace, name, "ask for access to this repo's files")
+    with ctx.service.sessions() as db:
+        gating.ask(db, ctx.repo.id, ctx.repo.gated, p.user_id, {})
+        db.commit()
+    return redirect(ctx.base)
 
 
 # --- settings ------------------------------------------------------------------------------------------------

@@ -82,13 +82,16 @@ def _session(claims: xetfiles.CasClaims) -> tuple[int, int, int]:
     return (claims.repo_pk, claims.token_id, claims.exp)
 
 
+_NOT_ALLOWED = (
+    "The hub token this CAS token was issued for was revoked or expired, or its user lost access to the repo."
+)
+
+
 def _check_still_allowed(request: Request, claims: xetfiles.CasClaims) -> None:
     service: HubService = request.app.state.hub
     with service.sessions() as db:
         if not xetfiles.still_allowed(db, claims):
-            raise Unauthorized(
-                "The hub token this CAS token was issued for was revoked or expired.", "InvalidCasToken"
-            )
+            raise Unauthorized(_NOT_ALLOWED, "InvalidCasToken")
 
 
 def _hash_param(value: str, what: str) -> str:
@@ -291,7 +294,7 @@ def _reconstruction(request: Request, file_hash: str, v2: bool) -> Response:
     store = _store(request)
     with store.sessions() as db:
         if not xetfiles.still_allowed(db, claims):
-            raise Unauthorized("The hub token this CAS token was issued for was revoked or expired.")
+            raise Unauthorized(_NOT_ALLOWED)
         row = xetfiles.may_reconstruct(db, claims.repo_pk, file_hash)
     if row is None:  # the same answer whether the file exists elsewhere or not at all
         raise NotFound(f"File {file_hash} is not in the repo this CAS token is for.", "FileNotFound")
