@@ -188,7 +188,9 @@ def transfers(flags: tuple[str, ...], env: dict[str, str], work: Path, size: int
         # (median of 20) against a direct download, and compare whole downloads too, in pairs whose order
         # alternates (one run of the object store's reads varies by +-30% here, more than the 5% asked about).
         hops = []
-        with httpx.Client(headers=auth) as hop_client:  # one client: building one (~50 ms) is no part of the hop
+        with httpx.Client(
+            headers=auth
+        ) as hop_client:  # one client: building one (~50 ms) is no part of the hop
             for _ in range(20):
                 t0 = time.perf_counter()
                 assert hop_client.get(resolve).status_code == 302
