@@ -182,6 +182,26 @@ def test_last_used_is_recorded(hub) -> None:
     assert {r["name"]: r for r in _token_list(hub.server, user)}["used"]["last_used"] == used
 
 
+def test_last_use_of_a_token_that_took_a_revoked_tokens_id(tmp_path: Path) -> None:
+    # SQLite gives the next row the id of a deleted newest row: the new token must not inherit the old one's
+    # "written recently" throttle (its last use stayed "never" for a minute)
+    server = HubServer(tmp_path / "data").start()
+    try:
+        user = server.create_user("reuser")
+        first = _create_token(server, user, "first")
+        assert _whoami(server.url, first).status_code == 200
+        assert _wait_last_used(server, user, "first") != "never"
+        (old_id,) = [r["id"] for r in _token_list(server, user) if r["name"] == "first"]
+        server.admin("token", "revoke", old_id)
+        second = _create_token(server, user, "second")
+        (new_id,) = [r["id"] for r in _token_list(server, user) if r["name"] == "second"]
+        assert new_id == old_id  # the premise: the id was handed out again
+        assert _whoami(server.url, second).status_code == 200
+        assert _wait_last_used(server, user, "second") != "never"
+    finally:
+        server.stop()
+
+
 # --- databases created by the previous version (no expires_at / last_used_at) ------------------------------
 
 # The schema of both tables as the previous version created it (SQLAlchemy's DDL for SQLite); {id} and {ts} are

@@ -527,7 +527,9 @@ class TokenCache:
         self._sessions = sessions
         self._every = last_used_every
         self._lock = threading.Lock()
-        self._touched: dict[int, float] = {}  # token id -> monotonic time of its last queued UPDATE
+        # (token id, token hash) -> monotonic time of its last queued UPDATE; the hash too, because SQLite hands a
+        # deleted token's id to the next token created, which must not inherit the throttle
+        self._touched: dict[tuple[int, str], float] = {}
         self._queue: queue.SimpleQueue[tuple[int, dt.datetime]] = queue.SimpleQueue()
         self._worker: threading.Thread | None = None
 
@@ -536,7 +538,7 @@ class TokenCache:
         raises ``TokenExpired`` for a known token past its expiry, ``AccountDisabled`` for a disabled user's."""
         # a Core connection rather than a Session: half the cost, on the path of every authenticated request
         with single_read(self._sessions.kw["bind"]) as conn:
-            row = conn.execute(_TOKEN_LOOKUP, {"token_hash": hash_token(token)}).first()
+            row = conn.execute(_TOKEN_LOOKUP, {"token_hash": (token_hash := hash_token(token))}).first()
         if row is None:
             return None
         tid, tname, role, expires_at, last_used, uid, uname, admin, disabled, scopes, generation = row
@@ -546,7 +548,7 @@ class TokenCache:
         if expires_at is not None and expires_at <= now:
             raise TokenExpired(tname, expires_at)
         if last_used is None or (now - last_used).total_seconds() >= self._every:
-            self._touch(tid, now)
+            self._touch(tid, token_hash, now)
         return Principal(
             uid,
             uname,
@@ -559,16 +561,16 @@ class TokenCache:
             db_generation=generation or 0,
         )
 
-    def _touch(self, token_id: int, now: dt.datetime) -> None:
+    def _touch(self, token_id: int, token_hash: str, now: dt.datetime) -> None:
         """Queue the ``last_used_at`` UPDATE unless this process queued one for the token recently (the row still
         reads old until it commits; and a failing UPDATE is not retried on every request)."""
         mono = time.monotonic()
         with self._lock:
-            if mono - self._touched.get(token_id, -1e18) < self._every:
+            if mono - self._touched.get((token_id, token_hash), -1e18) < self._every:
                 return
             if len(self._touched) > 10_000:
                 self._touched.clear()
-            self._touched[token_id] = mono
+            self._touched[(token_id, token_hash)] = mono
             if self._worker is None:
                 self._worker = threading.Thread(
                     target=self._write_last_used, name="token-last-used", daemon=True
