@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import time
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -14,6 +15,7 @@ import pytest
 from modelhub.server.domain import xetfiles
 from modelhub.server.xet import hashing
 
+from .._hub import HubServer
 from ._xet import make_shard, make_xorb
 
 
@@ -169,7 +171,7 @@ def test_tokens_are_scoped_to_repo_and_role(hub, chunks: list[bytes]) -> None:
 
 def test_expired_and_revoked_tokens_are_refused(hub, chunks: list[bytes]) -> None:
     secret = bytes(32)
-    tok, exp = xetfiles.issue_token(secret, 1, True, 7, ttl=60)
+    tok, exp = xetfiles.issue_token(secret, 1, True, 7, "ab" * 32, ttl=60)
     assert xetfiles.read_token(secret, tok).write
     assert xetfiles.read_token(secret, tok, now=exp + 599).repo_pk == 1  # the grace period
     with pytest.raises(xetfiles.CasTokenError, match="expired"):
@@ -185,6 +187,37 @@ def test_expired_and_revoked_tokens_are_refused(hub, chunks: list[bytes]) -> Non
         hub.server.admin("token", "revoke", hub_token)
         assert cas.get(f"/v2/reconstructions/{fh}").status_code == 401
         assert cas.post("/v1/shards", content=make_shard({}, [])[2]).status_code == 401
+
+
+def test_a_cas_token_is_not_revived_by_a_new_token_with_its_hub_tokens_id(
+    tmp_path, chunks: list[bytes]
+) -> None:
+    # SQLite gives the next token the row id of a revoked newest one: CAS tokens are bound to the token itself
+    server = HubServer(tmp_path / "data").start()
+    try:
+        server.create_user("alice")
+        first = server.create_token("alice", "write")
+        owner = SimpleNamespace(url=server.url, token=first, new_repo_id=_new_repo_id)  # what _repo() uses
+        repo_id = _repo(owner)
+        tok = _cas_token(owner, repo_id, token=first)
+
+        def ids() -> list[str]:
+            return [row.split("\t")[0] for row in server.admin("token", "list", "alice").splitlines()[1:]]
+
+        (old_id,) = ids()
+        with _cas(tok) as cas:
+            _, fh, _ = _upload(cas, chunks)
+            assert cas.get(f"/v2/reconstructions/{fh}").status_code == 200
+            server.admin("token", "revoke", old_id)
+            server.create_token("alice", "write")
+            assert ids() == [old_id]  # the premise: the new token has the revoked one's id
+            assert cas.get(f"/v2/reconstructions/{fh}").status_code == 401
+    finally:
+        server.stop()
+
+
+def _new_repo_id(prefix: str = "m", namespace: str | None = None) -> str:
+    return f"{namespace or 'alice'}/{prefix}-{os.urandom(5).hex()}"
 
 
 def test_dedup_answers_are_scoped_and_keyed(hub, chunks: list[bytes]) -> None:

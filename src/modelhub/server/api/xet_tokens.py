@@ -38,7 +38,9 @@ def _token(request: Request, plural: str, namespace: str, name: str, revision: s
             except NotFound:
                 if not write:
                     raise
-    token, exp = xetfiles.issue_token(request.app.state.secret, repo.id, write, p.token_id if p else 0)
+    token, exp = xetfiles.issue_token(
+        request.app.state.secret, repo.id, write, p.token_id if p else 0, p.token_hash if p else ""
+    )
     url = cas_url(request)
     headers = {"X-Xet-Cas-Url": url, "X-Xet-Access-Token": token, "X-Xet-Token-Expiration": str(exp)}
     return h.json_response({"accessToken": token, "exp": exp, "casUrl": url}, headers=headers)

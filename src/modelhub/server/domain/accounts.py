@@ -103,6 +103,8 @@ class Principal:
     # The database's write generation, read in the same statement as the token: the hot caches sync with it
     # instead of reading it again (one round trip per authenticated request, not two).
     db_generation: int | None = field(default=None, compare=False, repr=False)
+    # SHA-256 (hex) of the token: what CAS tokens are bound to, besides the row id that SQLite may hand out again
+    token_hash: str = field(default="", compare=False, repr=False)
 
     @property
     def can_write(self) -> bool:
@@ -559,6 +561,7 @@ class TokenCache:
             token_id=tid,
             scopes=parse_scopes(scopes),
             db_generation=generation or 0,
+            token_hash=token_hash,
         )
 
     def _touch(self, token_id: int, token_hash: str, now: dt.datetime) -> None:

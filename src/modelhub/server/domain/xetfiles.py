@@ -58,6 +58,9 @@ class CasClaims:
     write: bool
     token_id: int  # the hub token it was issued for (0: anonymous read)
     exp: int
+    # the start of that hub token's SHA-256: a token that later gets the same row id (SQLite reuses the id of a
+    # deleted newest row) is another token, and revives nothing
+    token_tag: str = ""
 
 
 class CasTokenError(Exception):
@@ -68,12 +71,17 @@ def subkey(secret: bytes, purpose: str) -> bytes:
     return hmac.new(secret, f"modelhub-xet:{purpose}".encode(), hashlib.sha256).digest()
 
 
+TAG_CHARS = 16  # hex characters of the hub token's SHA-256 a CAS token carries (64 bits)
+
+
 def issue_token(
-    secret: bytes, repo_pk: int, write: bool, token_id: int, ttl: int = TOKEN_TTL
+    secret: bytes, repo_pk: int, write: bool, token_id: int, token_hash: str = "", ttl: int = TOKEN_TTL
 ) -> tuple[str, int]:
-    """(CAS token, expiry in unix seconds) for one repo and scope."""
+    """(CAS token, expiry in unix seconds) for one repo and scope, bound to the hub token ``token_id`` whose
+    SHA-256 is ``token_hash`` (0 and "": an anonymous read)."""
     exp = int(time.time()) + ttl
-    claims = json.dumps({"r": repo_pk, "w": int(write), "t": token_id, "e": exp}, separators=(",", ":"))
+    fields = {"r": repo_pk, "w": int(write), "t": token_id, "k": token_hash[:TAG_CHARS], "e": exp}
+    claims = json.dumps(fields, separators=(",", ":"))
     body = base64.urlsafe_b64encode(claims.encode()).decode().rstrip("=")
     sig = hmac.new(subkey(secret, "cas-token"), body.encode(), hashlib.sha256).hexdigest()
     return f"{_PREFIX}{body}.{sig}", exp
@@ -89,7 +97,7 @@ def read_token(secret: bytes, token: str, now: float | None = None, grace: int =
         raise CasTokenError("invalid CAS token signature")
     try:
         raw = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-        claims = CasClaims(int(raw["r"]), bool(raw["w"]), int(raw["t"]), int(raw["e"]))
+        claims = CasClaims(int(raw["r"]), bool(raw["w"]), int(raw["t"]), int(raw["e"]), str(raw.get("k", "")))
     except (ValueError, KeyError, TypeError) as exc:
         raise CasTokenError("malformed CAS token") from exc
     if (time.time() if now is None else now) > claims.exp + grace:
@@ -238,6 +246,10 @@ def still_allowed(db: Session, claims: CasClaims) -> bool:
     if row is None:
         return False
     tok, user = row
+    if not claims.token_tag or not tok.token_hash.startswith(
+        claims.token_tag
+    ):  # the id went to another token
+        return False
     if user.disabled or (tok.expires_at is not None and tok.expires_at <= utcnow()):
         return False
     sessions = sessionmaker(bind=db.get_bind())
