@@ -185,7 +185,7 @@ def test_last_used_is_recorded(hub) -> None:
 def test_last_use_of_a_token_that_took_a_revoked_tokens_id(tmp_path: Path) -> None:
     # SQLite gives the next row the id of a deleted newest row: the new token must not inherit the old one's
     # "written recently" throttle (its last use stayed "never" for a minute)
-    server = HubServer(tmp_path / "data").start()
+    server = HubServer(tmp_path / "data", backend="sqlite").start()  # PostgreSQL never reuses ids
     try:
         user = server.create_user("reuser")
         first = _create_token(server, user, "first")

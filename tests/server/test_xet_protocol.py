@@ -193,7 +193,7 @@ def test_a_cas_token_is_not_revived_by_a_new_token_with_its_hub_tokens_id(
     tmp_path, chunks: list[bytes]
 ) -> None:
     # SQLite gives the next token the row id of a revoked newest one: CAS tokens are bound to the token itself
-    server = HubServer(tmp_path / "data").start()
+    server = HubServer(tmp_path / "data", backend="sqlite").start()  # PostgreSQL never reuses ids
     try:
         server.create_user("alice")
         first = server.create_token("alice", "write")
