@@ -246,9 +246,8 @@ def still_allowed(db: Session, claims: CasClaims) -> bool:
     if row is None:
         return False
     tok, user = row
-    if not claims.token_tag or not tok.token_hash.startswith(
-        claims.token_tag
-    ):  # the id went to another token
+    # a token that took the row id of a revoked one is another token: it revives nothing
+    if not claims.token_tag or not tok.token_hash.startswith(claims.token_tag):
         return False
     if user.disabled or (tok.expires_at is not None and tok.expires_at <= utcnow()):
         return False

@@ -94,9 +94,10 @@ class RepoCtx:
         return gating.may_download(self.service.sessions, self.principal, self.repo, self.repo.id)
 
     def require_files(self, request: Request) -> None:
-        """GatedRepo (an error page saying how to ask) unless ``may_have_files``."""
-        web_url = h.repo_web_url(request, self.repo_type, self.repo.repo_id)
-        self.service.require_download(self.principal, self.repo, web_url)
+        """GatedRepo (an error page saying how to ask) unless ``may_have_files`` (asked once per page)."""
+        if not self.may_have_files:
+            web_url = h.repo_web_url(request, self.repo_type, self.repo.repo_id)
+            raise gating.refusal(self.principal, self.repo_type, self.repo.repo_id, web_url)
 
 
 def open_repo(request: Request, namespace: str, name: str) -> RepoCtx:
