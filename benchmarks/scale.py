@@ -2,10 +2,12 @@
 
 1. HEAD-path ``resolve`` load (wrk, GET of a 19-byte file with a token: see server_load.sh for why GET stands in
    for HEAD) against ``serve --workers 1`` and ``--workers 2`` on PostgreSQL: requests/s ratio (target >= 1.6x),
-   p99 of each. Fairness on a shared 2-core machine: the same wrk settings (1 thread, 64 connections) in both runs,
-   so the load generator takes the same share of the cores; the server CPU time per request is printed too, and
-   the machine's ceiling: its cores over the whole machine's CPU time per request with 2 processes (hub,
-   PostgreSQL, wrk and kernel), as a ratio to 1 process. No ratio above that ceiling can be measured here.
+   p99 of each. Three hubs are loaded in turn, in rounds (this VM's speed drifts): 1 process with the whole
+   benchmark held to one core, 1 process and 2 processes on all cores. Fairness on a shared 2-core machine: the
+   ratio to 1 process on one core, where wrk and PostgreSQL take their share of the core as they do of both in
+   the 2-process run, measures how the hub scales with cores; the ratio to 1 process on all cores is printed with
+   its ceiling (cores / the whole machine's CPU per request with 2 processes): that process has a core to itself
+   while wrk and PostgreSQL use the other. See ``load()``.
 2. A large download through the hub's presigned redirect versus the same presigned URL fetched directly (same
    client: httpx, streamed to nowhere). The redirect's cost is the one extra request it adds before the same
    object store read: that hop's median time over a direct download's time (target < 5%). Whole downloads are
@@ -60,11 +62,6 @@ def _cpu(proc: psutil.Process) -> float:
     return _cpu_of([proc, *proc.children(recursive=True)])
 
 
-def _others_cpu() -> float:
-    """CPU time so far of the machine's other parts of this benchmark: PostgreSQL's and SeaweedFS's processes."""
-    return _cpu_of([p for p in psutil.process_iter(["name"]) if p.info["name"] in ("postgres", "weed")])
-
-
 def _busy() -> float:
     """CPU seconds the whole machine has been busy: all processes and the kernel (on Linux, not the time a
     hypervisor took for others: steal)."""
@@ -72,14 +69,20 @@ def _busy() -> float:
     return t.user + t.system + sum(getattr(t, f, 0.0) for f in ("nice", "irq", "softirq"))
 
 
-def _stolen() -> float:
-    """CPU seconds a hypervisor ran others on this VM's cores (0 on bare metal)."""
-    return getattr(psutil.cpu_times(), "steal", 0.0)
-
-
-def _wrk(url: str, token: str, duration: int) -> tuple[float, float]:
+def _wrk(url: str, token: str, duration: int, cpus: set[int] | None = None) -> tuple[float, float]:
+    pin = ["taskset", "-c", ",".join(map(str, sorted(cpus)))] if cpus else []
     out = subprocess.run(
-        ["wrk", "-t1", "-c64", f"-d{duration}s", "--latency", "-H", f"authorization: Bearer {token}", url],
+        [
+            *pin,
+            "wrk",
+            "-t1",
+            "-c64",
+            f"-d{duration}s",
+            "--latency",
+            "-H",
+            f"authorization: Bearer {token}",
+            url,
+        ],
         capture_output=True,
         text=True,
         check=True,
@@ -91,60 +94,114 @@ def _wrk(url: str, token: str, duration: int) -> tuple[float, float]:
     return rps, float(p99.group(1)) * scale
 
 
-def load(flags: tuple[str, ...], env: dict[str, str], work: Path, duration: int) -> None:
-    results: dict[int, float] = {}
-    machine: dict[int, float] = {}
-    cores = psutil.cpu_count() or 1
-    for workers in (1, 2):
-        server = HubServer(work / f"load{workers}", extra_args=(*flags, "--workers", str(workers)), env=env)
-        server.start()
+def _seeded(server: HubServer, repo: str, first: bool) -> tuple[str, str]:
+    """A repo with one small file on ``server``: the URL to load and the token to load it with."""
+    if first:
+        server.create_user("bench")
+    token = server.create_token("bench", "write")
+    with httpx.Client(base_url=server.url, headers={"authorization": f"Bearer {token}"}) as c:
+        c.post("/api/repos/create", json={"name": repo})
+        lines = (
+            '{"key":"header","value":{"summary":"seed"}}\n'
+            '{"key":"file","value":{"path":"config.json","content":"eyJoaWRkZW4iOiA2NH0KICAgICAgICAg",'
+            '"encoding":"base64"}}\n'
+        )
+        c.post(
+            f"/api/models/bench/{repo}/commit/main",
+            content=lines,
+            headers={"content-type": "application/x-ndjson"},
+        )
+    return f"{server.url}/bench/{repo}/resolve/main/config.json", token
+
+
+def _pin(procs: list[psutil.Process], cpus: set[int]) -> None:
+    """Run every thread of these processes (and the threads and processes they start later) on ``cpus`` only."""
+    for proc in procs:
         try:
-            if workers == 1:
-                server.create_user("bench")
-            token = server.create_token("bench", "write")
-            with httpx.Client(base_url=server.url, headers={"authorization": f"Bearer {token}"}) as c:
-                c.post("/api/repos/create", json={"name": "load"})
-                lines = (
-                    '{"key":"header","value":{"summary":"seed"}}\n'
-                    '{"key":"file","value":{"path":"config.json","content":"eyJoaWRkZW4iOiA2NH0KICAgICAgICAg",'
-                    '"encoding":"base64"}}\n'
-                )
-                c.post(
-                    "/api/models/bench/load/commit/main",
-                    content=lines,
-                    headers={"content-type": "application/x-ndjson"},
-                )
-            url = f"{server.url}/bench/load/resolve/main/config.json"
-            _wrk(url, token, 3)  # warm-up
-            assert server.proc is not None
-            proc = psutil.Process(server.proc.pid)
-            cpu0, others0, busy0, stolen0 = _cpu(proc), _others_cpu(), _busy(), _stolen()
-            wall0 = time.perf_counter()
-            rps, p99 = _wrk(url, token, duration)
-            cpu, others, busy = _cpu(proc) - cpu0, _others_cpu() - others0, _busy() - busy0
-            stolen = _stolen() - stolen0
-            wall = time.perf_counter() - wall0
-            results[workers] = rps
-            n = rps * duration
-            # CPU seconds of the whole machine per request (hub, PostgreSQL, wrk, kernel)
-            machine[workers] = busy / n
+            for thread in proc.threads():
+                os.sched_setaffinity(thread.id, cpus)
+        except (psutil.NoSuchProcess, ProcessLookupError):
+            pass
+
+
+def _postgres() -> list[psutil.Process]:
+    return [p for p in psutil.process_iter(["name"]) if p.info["name"] == "postgres"]
+
+
+# The load's configurations: name -> (server processes, held to one core)
+CONFIGS = {"1 process, 1 core": (1, True), "1 process": (1, False), "2 processes": (2, False)}
+
+
+def load(flags: tuple[str, ...], env: dict[str, str], work: Path, duration: int, rounds: int = 6) -> None:
+    """Three hubs on one PostgreSQL, loaded in turn, in ``rounds`` rounds of rotating order, ``duration / rounds``
+    seconds each: ``serve --workers 1`` with the whole benchmark (that hub, PostgreSQL, wrk) held to one core;
+    ``--workers 1`` on all cores; ``--workers 2`` on all cores. This VM's speed drifts from run to run (the CPU time
+    of one request varied 2x between runs of a few seconds, with no steal reported), so each round's ratios
+    compare like with like, and the median round is reported. An idle hub costs nothing.
+
+    Fairness: against 1 process on one core, where wrk and PostgreSQL take their share of that core as they take
+    it of both in the 2-process run, the ratio measures how the hub scales with cores. Against 1 process on all
+    cores, that process has a core to itself while wrk and PostgreSQL use the other, which 2 processes cannot
+    have: the ceiling of that ratio is printed with it."""
+    cores = psutil.cpu_count() or 1
+    everything, one = set(range(cores)), {0}
+    servers = {
+        name: HubServer(work / f"load{i}", extra_args=(*flags, "--workers", str(w)), env=env).start()
+        for i, (name, (w, _)) in enumerate(CONFIGS.items())
+    }
+    try:
+        targets = {
+            name: _seeded(srv, f"load{i}", first=i == 0) for i, (name, srv) in enumerate(servers.items())
+        }
+        for name, (_, pinned) in CONFIGS.items():
+            if pinned:
+                srv = servers[name]
+                assert srv.proc is not None
+                _pin([psutil.Process(srv.proc.pid)], one)
+        rps: dict[str, list[float]] = {name: [] for name in CONFIGS}
+        p99s: dict[str, list[float]] = {name: [] for name in CONFIGS}
+        cpu: dict[str, list[float]] = {
+            name: [] for name in CONFIGS
+        }  # whole machine's CPU seconds per request
+        busy_cores: dict[str, list[float]] = {name: [] for name in CONFIGS}
+        per_round = max(2, duration // rounds)
+        names = list(CONFIGS)
+        for r in range(-1, rounds):  # round -1: warm-up
+            for name in names[r % len(names) :] + names[: r % len(names)]:
+                pinned = CONFIGS[name][1]
+                _pin(_postgres(), one if pinned else everything)
+                busy0, wall0 = _busy(), time.perf_counter()
+                got, p99 = _wrk(*targets[name], per_round if r >= 0 else 2, one if pinned else None)
+                busy, wall = _busy() - busy0, time.perf_counter() - wall0
+                if r >= 0:
+                    rps[name].append(got)
+                    p99s[name].append(p99)
+                    cpu[name].append(busy / (got * per_round))
+                    busy_cores[name].append(busy / wall)
+        _pin(_postgres(), everything)
+        for name in CONFIGS:
             print(
-                f"resolve load, {workers} process(es): {rps:,.0f} req/s, p99 {p99:.1f} ms; CPU per request:"
-                f" hub {cpu / n * 1e6:.0f} µs, PostgreSQL {others / n * 1e6:.0f} µs,"
-                f" whole machine {busy / n * 1e6:.0f} µs (hub {cpu / wall:.2f} + PostgreSQL {others / wall:.2f}"
-                f" of the {cores} cores busy {busy / wall:.2f}, taken by the hypervisor {stolen / wall:.2f})"
+                f"resolve load, {name}: {statistics.median(rps[name]):,.0f} req/s (rounds:"
+                f" {', '.join(f'{x:,.0f}' for x in rps[name])}), p99 {statistics.median(p99s[name]):.1f} ms;"
+                f" whole machine {statistics.median(cpu[name]) * 1e6:.0f} µs of CPU per request,"
+                f" {statistics.median(busy_cores[name]):.2f} of the {cores} cores busy"
             )
-        finally:
+        two = rps["2 processes"]
+        for base in ("1 process, 1 core", "1 process"):
+            ratios = [b / a for a, b in zip(rps[base], two, strict=True)]
+            print(
+                f"  ratio 2 processes / {base}: {statistics.median(ratios):.2f}x, the median of {rounds} rounds"
+                f" ({', '.join(f'{x:.2f}' for x in ratios)}); target >= 1.6x"
+            )
+        # What the machine allows the second ratio at best: all its cores busy at the whole-machine CPU cost per
+        # request measured with 2 processes. When 1 process already keeps more than half the machine busy,
+        # 2 processes cannot reach 2x of it here, however well they scale.
+        ceilings = [cores / c2 / a for c2, a in zip(cpu["2 processes"], rps["1 process"], strict=True)]
+        print(f"  the ceiling of 2 processes / 1 process here: {statistics.median(ceilings):.2f}x")
+    finally:
+        _pin(_postgres(), everything)
+        for server in servers.values():
             server.stop()
-    print(f"  ratio 2 processes / 1: {results[2] / results[1]:.2f}x (target >= 1.6x)")
-    # What this machine allows at best: all its cores busy at the whole-machine CPU cost per request measured
-    # with 2 processes. When one process alone already keeps more than half the machine busy, 2 processes cannot
-    # reach 2x here, however well they scale: the load generator and PostgreSQL share the same cores.
-    ceiling = cores / machine[2]
-    print(
-        f"  this machine's ceiling: {cores} cores / {machine[2] * 1e6:.0f} µs per request = {ceiling:,.0f} req/s,"
-        f" {ceiling / results[1]:.2f}x of 1 process"
-    )
 
 
 def transfers(flags: tuple[str, ...], env: dict[str, str], work: Path, size: int) -> None:

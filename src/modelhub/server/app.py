@@ -43,6 +43,7 @@ from .domain import objects
 from .domain.accounts import TokenCache
 from .domain.hub import HubService
 from .settings import ServerSettings
+from .storage.async_reads import AsyncReads
 from .storage.blobs import open_blob_store
 from .storage.db import Setting, open_database
 from .storage.migrate import check_current
@@ -90,6 +91,10 @@ def create_app(settings: ServerSettings | None = None) -> Any:
     app.state.settings = settings
     app.state.hub = HubService(sessions, blobs)
     app.state.tokens = TokenCache(sessions)
+    # PostgreSQL: the resolve fast path's token check, awaited on the loop (storage/async_reads.py); None on SQLite
+    app.state.async_reads = AsyncReads.for_engine(sessions.kw["bind"])
+    if app.state.async_reads is not None:
+        app.router.on_shutdown.append(app.state.async_reads.close)
     app.router.on_shutdown.append(app.state.hub.downloads.flush)  # uvicorn re-raises SIGTERM: no atexit
     app.state.secret = _secret(sessions)
     app.state.xet = XetStore(sessions, blobs)  # the CAS's storage; the hub reads Xet files through it
@@ -115,18 +120,6 @@ def create_app(settings: ServerSettings | None = None) -> Any:
     app.include_router(cas.root_router)
     openapi.install(app)  # the document declares what the routes take and answer (api/openapi.py)
     return RawPathMiddleware(LimitAndLogMiddleware(ResolveFastPath(app), settings))
-
-
-def worker_app() -> Any:
-    """The app of one ``modelhub serve --workers N`` process: settings from the environment the parent set."""
-    import os
-    import sys
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("modelhub").setLevel((os.environ.get("MODELHUB_LOG_LEVEL") or "info").upper())
-    app = create_app()
-    sys.setswitchinterval(0.001)  # as in `serve` (cli._tune_process)
-    return app
 
 
 _METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")

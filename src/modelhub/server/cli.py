@@ -524,32 +524,9 @@ def _first_run(sessions, user: str, url: str, storage) -> None:
         )
 
 
-def _bind(host: str, port: int):
-    """The listening socket, bound before any setup so that a port in use changes nothing."""
-    import errno
-    import socket
-
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        if exc.errno == errno.EADDRINUSE:
-            raise _Refused(
-                f"port {port} on {host} is already in use (another server?): stop it or choose --port."
-            ) from None
-        raise _Refused(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    sock.listen(2048)
-    sock.set_inheritable(True)
-    return sock
-
-
 @_refusing
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
+    from .serving import PortRefused, Supervisor, listening_sockets, serve
     from .settings import DEFAULT_SERVE_DATA_DIR, ServerSettings
     from .storage.db import open_database
     from .storage.migrate import SchemaError, check_current, create_hub
@@ -557,7 +534,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise _Refused(f"--workers {args.workers}: expected 1 or more.")
     storage = _storage(args, need_blobs=True, default_data_dir=DEFAULT_SERVE_DATA_DIR)
-    sock = _bind(args.host, args.port)
+    try:
+        sockets = listening_sockets(args.host, args.port, args.workers)
+    except PortRefused as exc:
+        raise _Refused(str(exc)) from None
     _prepare_data_dir(storage)
     url = args.public_url or f"http://{args.host}:{args.port}"
     sessions = open_database(storage.database_url)
@@ -599,59 +579,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         server_header=False,
     )
     if args.workers > 1:
-        from uvicorn.supervisors import Multiprocess
-
-        os.environ.update(settings.to_env())  # each worker builds its app from these (create_app())
-        os.environ["MODELHUB_LOG_LEVEL"] = args.log_level
-        config = uvicorn.Config(
-            "modelhub.server.app:worker_app", factory=True, workers=args.workers, **common
-        )
-        Multiprocess(config, sockets=[sock]).run()
-        return 0
-    listener = _log_off_the_event_loop()
+        # each worker builds its app from these (create_app()), on a socket of its own (serving.py says why)
+        env = {**settings.to_env(), "MODELHUB_LOG_LEVEL": args.log_level}
+        return Supervisor(sockets, args.workers, env, common).run()
     from .app import create_app
 
-    app = create_app(settings)
-    _tune_process()
-    try:
-        uvicorn.Server(uvicorn.Config(app, **common)).run(sockets=[sock])
-    finally:
-        if listener is not None:
-            listener.stop()
+    serve(create_app(settings), sockets[0], common)
     return 0
-
-
-def _tune_process() -> None:
-    import gc
-
-    gc.collect()
-    gc.freeze()  # startup objects never need scanning again: shorter GC pauses on the request path
-    # The event loop and the handler threads share the GIL: a thread that needs it waits up to the switch
-    # interval while another runs Python code (5 ms by default). 1 ms keeps small requests quick while big
-    # transfers stream (benchmarks/event_loop.py), for a throughput cost too small to measure.
-    sys.setswitchinterval(0.001)
-
-
-def _log_off_the_event_loop():
-    """Route log records through a queue to a background thread, so that a slow disk (log file writes throttled
-    by the kernel while other processes write a lot) never stalls request handling. Also skip the per-record
-    caller/thread/process lookups (the logging HOWTO's "Optimization" section): our lines do not show them."""
-    import logging.handlers
-    import queue
-
-    logging._srcfile = None
-    logging.logThreads = False
-    logging.logProcesses = False
-    logging.logMultiprocessing = False
-
-    root = logging.getLogger()
-    handlers = list(root.handlers)
-    if not handlers:
-        return None
-    q: queue.SimpleQueue = queue.SimpleQueue()
-    listener = logging.handlers.QueueListener(q, *handlers, respect_handler_level=True)
-    for hd in handlers:
-        root.removeHandler(hd)
-    root.addHandler(logging.handlers.QueueHandler(q))
-    listener.start()
-    return listener

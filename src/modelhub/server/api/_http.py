@@ -21,6 +21,7 @@ from ..domain.accounts import AccountDisabled, Principal, TokenCache, TokenExpir
 from ..domain.errors import RepoNotFound
 from ..domain.hub import HubService
 from ..settings import ServerSettings
+from ..storage.async_reads import AsyncReads
 from ..storage.db import iso
 from . import limits
 from .errors import INVALID_CREDENTIALS, ApiError, DomainError, bad_request, invalid_credentials, to_api_error
@@ -70,41 +71,73 @@ def principal(request: Request) -> Principal | None:
     The token is checked against the database once per request (then remembered in the request's scope), so a
     revocation takes effect from the next request on. Safe to call from worker threads as well as the event loop
     (a session per lookup, no shared mutable state besides the request's own scope)."""
-    cached = request.scope.get("modelhub.principal", ...)
-    if cached is not ...:
+    if (cached := request.scope.get(_PRINCIPAL, ...)) is not ...:
         return cached
+    token = _bearer(request)
+    try:
+        found = None if token is None else _tokens(request).lookup(token)
+    except (TokenExpired, AccountDisabled) as exc:
+        raise _refused(exc) from None
+    return _remember(request, token, found)
+
+
+async def principal_on_loop(request: Request, reads: AsyncReads) -> Principal | None:
+    """``principal`` awaited on the event loop (PostgreSQL's asyncio reads): the same checks, no worker thread."""
+    if (cached := request.scope.get(_PRINCIPAL, ...)) is not ...:
+        return cached
+    token = _bearer(request)
+    try:
+        found = None if token is None else await _tokens(request).lookup_on_loop(token, reads)
+    except (TokenExpired, AccountDisabled) as exc:
+        raise _refused(exc) from None
+    return _remember(request, token, found)
+
+
+_PRINCIPAL = "modelhub.principal"  # the request scope's key of the caller, once checked
+
+
+def _tokens(request: Request) -> TokenCache:
+    return request.app.state.tokens
+
+
+def _remember(request: Request, token: str | None, found: Principal | None) -> Principal | None:
+    if token is not None and found is None:
+        raise invalid_credentials()  # unknown, revoked, or its user deleted
+    request.scope[_PRINCIPAL] = found
+    return found
+
+
+def _bearer(request: Request) -> str | None:
+    """The token of ``Authorization: Bearer <token>``, None without the header; 401 for another scheme."""
     header = request.headers.get("authorization")
-    result: Principal | None = None
-    if header:
-        scheme, _, token = header.partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:
-            raise invalid_credentials()
-        tokens: TokenCache = request.app.state.tokens
-        try:
-            result = tokens.lookup(token)
-        except TokenExpired as exc:
-            # X-Error-Message stays the exact invalid-credentials text: both clients compare it to tell a rejected
-            # token from a hidden repo; they show the body's explanation after it.
-            raise ApiError(
-                401,
-                f"This access token ({exc.token_name!r}) expired at {iso(exc.expired_at)}: ask a hub"
-                " administrator for a new one (`modelhub admin token create USER [--expires-in DAYS]`).",
-                "InvalidCredentials",
-                headers={"X-Error-Message": INVALID_CREDENTIALS},
-            ) from None
-        except AccountDisabled as exc:
-            raise ApiError(
-                401,
-                f"The account {exc.user!r} is disabled: its tokens are refused. Ask a hub administrator"
-                " (`modelhub admin user enable NAME`).",
-                "InvalidCredentials",
-                headers={"X-Error-Message": INVALID_CREDENTIALS},
-            ) from None
-        if result is None:
-            raise invalid_credentials()
-    request.scope["modelhub.principal"] = result
-    return result
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise invalid_credentials()
+    return token
+
+
+def _refused(exc: TokenExpired | AccountDisabled) -> ApiError:
+    """The 401 for a known token that may not be used, saying why and what to do."""
+    # X-Error-Message stays the exact invalid-credentials text: both clients compare it to tell a rejected token
+    # from a hidden repo; they show the body's explanation after it.
+    if isinstance(exc, TokenExpired):
+        return ApiError(
+            401,
+            f"This access token ({exc.token_name!r}) expired at {iso(exc.expired_at)}: ask a hub administrator"
+            " for a new one (`modelhub admin token create USER [--expires-in DAYS]`).",
+            "InvalidCredentials",
+            headers={"X-Error-Message": INVALID_CREDENTIALS},
+        )
+    return ApiError(
+        401,
+        f"The account {exc.user!r} is disabled: its tokens are refused. Ask a hub administrator"
+        " (`modelhub admin user enable NAME`).",
+        "InvalidCredentials",
+        headers={"X-Error-Message": INVALID_CREDENTIALS},
+    )
 
 
 def seg(value: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from typing import Any
@@ -15,8 +16,12 @@ from ..caches import MISS
 from ..domain import xetfiles
 from ..domain.downloads import is_query_file
 from ..domain.hub import HubService
+from ..storage.async_reads import AsyncReads
+from ..storage.db import GENERATION
 from . import _http as h
 from .errors import ApiError, DomainError, entry_not_found
+
+logger = logging.getLogger(__name__)
 
 router = APIRouter()
 SMALL_FILE = 256 * 1024  # served with one read instead of a threaded file stream
@@ -214,8 +219,45 @@ class ResolveFastPath:
         scope["app"] = self.app
         request = StarletteRequest(scope, receive)
         ranged = any(k in (b"range", b"if-range") for k, _ in scope["headers"])
-        response = await anyio.to_thread.run_sync(self._answer, request, target, ranged)
+        response = None
+        reads = self.app.state.async_reads
+        if reads is not None and not ranged:
+            response = await self._cached_on_loop(request, reads)
+        if response is None:
+            response = await anyio.to_thread.run_sync(self._answer, request, target, ranged)
         await response(scope, receive, send)
+
+    async def _cached_on_loop(self, request: Any, reads: AsyncReads) -> Response | None:
+        """The answer when the hot cache has it, found with no worker thread: the token and the write generation
+        are awaited on the loop (storage/async_reads.py says why). None: the worker thread answers (``_answer``
+        then reuses the checked caller). A database error here is left to that path, which reports it."""
+        try:
+            p = await h.principal_on_loop(request, reads)
+            generation = p.db_generation if p is not None else None
+            if generation is None:
+                row = await reads.first(GENERATION)
+                generation = (row[0] if row else 0) or 0
+        except (ApiError, DomainError) as exc:
+            return h.error_response(exc, head=request.method == "HEAD")
+        except Exception as exc:  # psycopg's errors: not SQLAlchemy's, which the app's handlers map to 503
+            logger.warning("asyncio read failed, answering on a worker thread: %s", exc)
+            return None
+        hub = self.app.state.hub
+        hub.hot.sync(generation)
+        return self._hit(
+            ("resolve", request.method, request.scope["path"], None if p is None else p.cache_key)
+        )
+
+    def _hit(self, key: tuple[Any, ...]) -> Response | None:
+        hit = self.app.state.hub.hot.get(key)
+        if hit is MISS:
+            return None
+        status, headers, body, counted = hit
+        if counted is not None:
+            self.app.state.hub.downloads.hit(counted)
+        cached = Response(body, status_code=status)
+        cached.raw_headers = list(headers)
+        return cached
 
     def _answer(self, request: Any, target: tuple[str, ...], ranged: bool) -> Response:
         """The answer, on a worker thread: the token and the database are looked up here, never on the loop."""
@@ -228,15 +270,8 @@ class ResolveFastPath:
         if not ranged:
             self.app.state.hub.sync_caches(p)  # answers stay correct after writes of other processes
         key = ("resolve", request.method, request.scope["path"], None if p is None else p.cache_key)
-        if not ranged:
-            hit = hot.get(key)
-            if hit is not MISS:
-                status, headers, body, counted = hit
-                if counted is not None:
-                    self.app.state.hub.downloads.hit(counted)
-                cached = Response(body, status_code=status)
-                cached.raw_headers = list(headers)
-                return cached
+        if not ranged and (cached := self._hit(key)) is not None:
+            return cached
         gen = hot.gen
         try:
             response = resolve_response(request, *target)

@@ -13,13 +13,16 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..storage.db import GENERATION, Account, Membership, Token, single_read, utcnow
+
+if TYPE_CHECKING:
+    from ..storage.async_reads import AsyncReads
 
 logger = logging.getLogger(__name__)
 
@@ -541,6 +544,14 @@ class TokenCache:
         # a Core connection rather than a Session: half the cost, on the path of every authenticated request
         with single_read(self._sessions.kw["bind"]) as conn:
             row = conn.execute(_TOKEN_LOOKUP, {"token_hash": (token_hash := hash_token(token))}).first()
+        return self._principal(row, token_hash)
+
+    async def lookup_on_loop(self, token: str, reads: AsyncReads) -> Principal | None:
+        """``lookup`` without a thread: the same statement awaited on the event loop (PostgreSQL)."""
+        row = await reads.first(_TOKEN_LOOKUP, {"token_hash": (token_hash := hash_token(token))})
+        return self._principal(row, token_hash)
+
+    def _principal(self, row: Any, token_hash: str) -> Principal | None:
         if row is None:
             return None
         tid, tname, role, expires_at, last_used, uid, uname, admin, disabled, scopes, generation = row
@@ -550,7 +561,7 @@ class TokenCache:
         if expires_at is not None and expires_at <= now:
             raise TokenExpired(tname, expires_at)
         if last_used is None or (now - last_used).total_seconds() >= self._every:
-            self._touch(tid, token_hash, now)
+            self._touch(tid, token_hash, now)  # queues the write for a background thread: never waits
         return Principal(
             uid,
             uname,
