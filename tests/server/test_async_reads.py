@@ -77,3 +77,29 @@ def test_sqlite_has_no_async_reads(tmp_path: Path) -> None:
 
     engine = make_engine(f"sqlite:///{tmp_path / 'x.sqlite3'}")
     assert AsyncReads.for_engine(engine) is None  # the worker-thread path serves SQLite
+
+
+def test_an_unreachable_database_pauses_the_async_reads(tmp_path: Path) -> None:
+    """A read that fails (here: nothing listens on the port) pauses the asyncio path, so that requests take the
+    worker-thread path at once (which answers 503) instead of each waiting for the pool's timeout."""
+    from sqlalchemy import create_engine
+
+    from modelhub.server.storage.async_reads import AsyncReads
+    from modelhub.server.storage.db import GENERATION
+
+    from .._hub import free_port
+
+    engine = create_engine(f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/nothing")
+    reads = AsyncReads.for_engine(engine)
+    assert reads is not None and reads.available
+
+    async def read() -> None:
+        try:
+            await reads.first(GENERATION)
+        finally:
+            await reads.close()
+
+    with pytest.raises(Exception) as caught:
+        asyncio.run(read())
+    reads.failed(caught.value)
+    assert not reads.available

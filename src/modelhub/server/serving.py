@@ -146,6 +146,9 @@ def _die_with_parent() -> None:
 
 def _worker(sock: socket.socket, env: dict[str, str], uvicorn_options: dict[str, Any]) -> None:
     """One worker process (started by spawn: a fresh interpreter), configured through the environment."""
+    # Its own process group: a terminal's Ctrl-C reaches the supervisor only, which then sends each worker one
+    # SIGTERM (a second signal would make uvicorn skip its graceful shutdown).
+    os.setpgid(0, 0)
     _die_with_parent()
     os.environ.update(env)
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 from typing import Any
@@ -20,8 +19,6 @@ from ..storage.async_reads import AsyncReads
 from ..storage.db import GENERATION
 from . import _http as h
 from .errors import ApiError, DomainError, entry_not_found
-
-logger = logging.getLogger(__name__)
 
 router = APIRouter()
 SMALL_FILE = 256 * 1024  # served with one read instead of a threaded file stream
@@ -221,7 +218,7 @@ class ResolveFastPath:
         ranged = any(k in (b"range", b"if-range") for k, _ in scope["headers"])
         response = None
         reads = self.app.state.async_reads
-        if reads is not None and not ranged:
+        if reads is not None and reads.available and not ranged:
             response = await self._cached_on_loop(request, reads)
         if response is None:
             response = await anyio.to_thread.run_sync(self._answer, request, target, ranged)
@@ -240,7 +237,7 @@ class ResolveFastPath:
         except (ApiError, DomainError) as exc:
             return h.error_response(exc, head=request.method == "HEAD")
         except Exception as exc:  # psycopg's errors: not SQLAlchemy's, which the app's handlers map to 503
-            logger.warning("asyncio read failed, answering on a worker thread: %s", exc)
+            reads.failed(exc)
             return None
         hub = self.app.state.hub
         hub.hot.sync(generation)

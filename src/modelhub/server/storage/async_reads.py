@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from sqlalchemy import Engine
@@ -24,6 +25,7 @@ from sqlalchemy.sql import ClauseElement
 logger = logging.getLogger(__name__)
 
 POOL_SIZE = 8  # connections per process: a query takes well under a millisecond, requests wait on the loop
+PAUSE_AFTER_FAILURE = 5.0  # seconds the callers take their worker-thread path after a failed read
 
 
 class AsyncReads:
@@ -38,6 +40,24 @@ class AsyncReads:
         self._opening: asyncio.Lock | None = None
         # id(statement) -> (the statement, kept so that its id stays its own; its SQL; its constants' values)
         self._sql: dict[int, tuple[ClauseElement, str, dict[str, Any]]] = {}
+        self._paused_until = 0.0
+
+    @property
+    def available(self) -> bool:
+        """False for a few seconds after a read failed (database down, pool not opened): callers use their
+        worker-thread path meanwhile, which reports the error, instead of each waiting for a pool timeout."""
+        return time.monotonic() >= self._paused_until
+
+    def failed(self, exc: BaseException) -> None:
+        """A read failed: pause the asyncio reads and log it (once per pause, not once per request)."""
+        if self.available:
+            logger.warning(
+                "asyncio read of PostgreSQL failed (%s: %s): worker threads answer for %.0f s",
+                type(exc).__name__,
+                exc,
+                PAUSE_AFTER_FAILURE,
+            )
+        self._paused_until = time.monotonic() + PAUSE_AFTER_FAILURE
 
     @classmethod
     def for_engine(cls, engine: Engine) -> AsyncReads | None:
@@ -67,7 +87,7 @@ class AsyncReads:
                     open=False,
                     name="modelhub-async-reads",
                 )
-                await pool.open(wait=True, timeout=10.0)
+                await pool.open(wait=True, timeout=5.0)
                 self._pool = pool
         return self._pool
 
@@ -83,7 +103,7 @@ class AsyncReads:
     ) -> tuple[Any, ...] | None:
         """The first row of ``stmt`` (a module-level constant: compiled SQL is kept by identity), or None."""
         pool = await self._opened()
-        async with pool.connection(timeout=10.0) as conn:
+        async with pool.connection(timeout=5.0) as conn:
             _stmt, sql, constants = self._compiled(stmt)
             cur = await conn.execute(sql, {**constants, **(params or {})})
             return await cur.fetchone()
