@@ -133,3 +133,37 @@ def test_workers_on_a_port_in_use_are_refused_before_anything_starts(tmp_path: P
         assert httpx.get(f"{server.url}/api/health").status_code == 200
     finally:
         server.stop()
+
+
+def _exits_at_once(sock: socket.socket, env: dict[str, str], options: dict) -> None:
+    """A worker whose start fails (the supervisor's target, run in a spawned process)."""
+    raise SystemExit(3)
+
+
+class _QuickSupervisor:
+    """The real supervisor with short waits, so that the test does not sit through its backoff."""
+
+    @staticmethod
+    def make(sockets: list[socket.socket]):
+        from modelhub.server.serving import Supervisor
+
+        class Quick(Supervisor):
+            BACKOFF = 0.05
+            BACKOFF_MAX = 0.1
+
+        return Quick(sockets, 2, {}, {}, grace=5.0, target=_exits_at_once)
+
+
+def test_a_worker_that_keeps_failing_at_start_stops_the_supervisor() -> None:
+    from modelhub.server.serving import listening_sockets
+
+    from .._hub import free_port
+
+    sockets = listening_sockets("127.0.0.1", free_port(), 2)
+    try:
+        started = time.monotonic()
+        assert _QuickSupervisor.make(sockets).run() == 1  # not restarted forever
+        assert time.monotonic() - started < 60
+    finally:
+        for s in sockets:
+            s.close()

@@ -167,6 +167,8 @@ class Supervisor:
 
     QUICK_EXIT = 10.0
     MAX_QUICK_EXITS = 5
+    BACKOFF = 2.0  # seconds before the first restart after a quick exit, doubling up to BACKOFF_MAX
+    BACKOFF_MAX = 10.0
 
     def __init__(
         self,
@@ -244,10 +246,8 @@ class Supervisor:
                 proc.exitcode,
                 lived,
             )
-            if self._quick[i]:
-                self._stop.wait(
-                    min(2.0 ** self._quick[i], 10.0)
-                )  # a failing start is not retried in a tight loop
+            if self._quick[i]:  # a failing start is not retried in a tight loop
+                self._stop.wait(min(self.BACKOFF * 2 ** (self._quick[i] - 1), self.BACKOFF_MAX))
             if self._stop.is_set():
                 return True
             self._procs[i] = self._spawn(i)
