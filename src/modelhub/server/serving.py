@@ -185,9 +185,8 @@ class Supervisor:
         self._options = uvicorn_options
         self._grace = grace
         self._target = target
-        self._ctx = multiprocessing.get_context(
-            "spawn"
-        )  # no fork of a process that has threads and connections
+        # spawn: no fork of a process that has threads and database connections
+        self._ctx = multiprocessing.get_context("spawn")
         self._stop = threading.Event()
         self._procs: list[Any] = []
         self._started: list[float] = []

@@ -87,7 +87,11 @@ class AsyncReads:
                     open=False,
                     name="modelhub-async-reads",
                 )
-                await pool.open(wait=True, timeout=5.0)
+                try:
+                    await pool.open(wait=True, timeout=5.0)
+                except BaseException:
+                    await pool.close()  # else its background workers keep trying to connect
+                    raise
                 self._pool = pool
         return self._pool
 
