@@ -64,6 +64,7 @@ def test_async_reads_answer_what_the_synchronous_reads_answer(tmp_path: Path) ->
             with single_read(engine) as conn:
                 generation = conn.execute(GENERATION).scalar_one()
             assert await reads.first(GENERATION) == (generation,)
+            assert await reads.generation() == generation
         finally:
             await reads.close()
 

@@ -16,7 +16,6 @@ from ..domain import xetfiles
 from ..domain.downloads import is_query_file
 from ..domain.hub import HubService
 from ..storage.async_reads import AsyncReads
-from ..storage.db import GENERATION
 from . import _http as h
 from .errors import ApiError, DomainError, entry_not_found
 
@@ -216,34 +215,32 @@ class ResolveFastPath:
         scope["app"] = self.app
         request = StarletteRequest(scope, receive)
         ranged = any(k in (b"range", b"if-range") for k, _ in scope["headers"])
-        response = None
+        response, synced = None, False
         reads = self.app.state.async_reads
         if reads is not None and reads.available and not ranged:
-            response = await self._cached_on_loop(request, reads)
+            response, synced = await self._cached_on_loop(request, reads)
         if response is None:
-            response = await anyio.to_thread.run_sync(self._answer, request, target, ranged)
+            response = await anyio.to_thread.run_sync(self._answer, request, target, ranged, synced)
         await response(scope, receive, send)
 
-    async def _cached_on_loop(self, request: Any, reads: AsyncReads) -> Response | None:
+    async def _cached_on_loop(self, request: Any, reads: AsyncReads) -> tuple[Response | None, bool]:
         """The answer when the hot cache has it, found with no worker thread: the token and the write generation
-        are awaited on the loop (storage/async_reads.py says why). None: the worker thread answers (``_answer``
-        then reuses the checked caller). A database error here is left to that path, which reports it."""
+        are awaited on the loop (storage/async_reads.py says why); and whether the hot cache was synced with that
+        generation. No answer: the worker thread answers (``_answer`` then reuses the checked caller, and the sync
+        if there was one). A database error here is left to that path, which reports it."""
         try:
             p = await h.principal_on_loop(request, reads)
             generation = p.db_generation if p is not None else None
             if generation is None:
-                row = await reads.first(GENERATION)
-                generation = (row[0] if row else 0) or 0
+                generation = await reads.generation()
         except (ApiError, DomainError) as exc:
-            return h.error_response(exc, head=request.method == "HEAD")
+            return h.error_response(exc, head=request.method == "HEAD"), False
         except Exception as exc:  # psycopg's errors: not SQLAlchemy's, which the app's handlers map to 503
             reads.failed(exc)
-            return None
-        hub = self.app.state.hub
-        hub.hot.sync(generation)
-        return self._hit(
-            ("resolve", request.method, request.scope["path"], None if p is None else p.cache_key)
-        )
+            return None, False
+        self.app.state.hub.hot.sync(generation)
+        key = ("resolve", request.method, request.scope["path"], None if p is None else p.cache_key)
+        return self._hit(key), True
 
     def _hit(self, key: tuple[Any, ...]) -> Response | None:
         hit = self.app.state.hub.hot.get(key)
@@ -256,15 +253,16 @@ class ResolveFastPath:
         cached.raw_headers = list(headers)
         return cached
 
-    def _answer(self, request: Any, target: tuple[str, ...], ranged: bool) -> Response:
-        """The answer, on a worker thread: the token and the database are looked up here, never on the loop."""
+    def _answer(self, request: Any, target: tuple[str, ...], ranged: bool, synced: bool = False) -> Response:
+        """The answer, on a worker thread: the token and the database are looked up here, never on the loop.
+        ``synced``: the hot cache was just synced with the database's write generation (on the loop)."""
         head = request.method == "HEAD"
         try:
             p = h.principal(request)  # checked on every request: a revoked token stops at once
         except (ApiError, DomainError) as exc:
             return h.error_response(exc, head=head)
         hot = self.app.state.hub.hot
-        if not ranged:
+        if not ranged and not synced:
             self.app.state.hub.sync_caches(p)  # answers stay correct after writes of other processes
         key = ("resolve", request.method, request.scope["path"], None if p is None else p.cache_key)
         if not ranged and (cached := self._hit(key)) is not None:

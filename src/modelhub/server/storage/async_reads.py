@@ -22,6 +22,8 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.sql import ClauseElement
 
+from .db import GENERATION
+
 logger = logging.getLogger(__name__)
 
 POOL_SIZE = 8  # connections per process: a query takes well under a millisecond, requests wait on the loop
@@ -111,6 +113,11 @@ class AsyncReads:
             _stmt, sql, constants = self._compiled(stmt)
             cur = await conn.execute(sql, {**constants, **(params or {})})
             return await cur.fetchone()
+
+    async def generation(self) -> int:
+        """The database's write generation: ``db.read_generation`` awaited."""
+        row = await self.first(GENERATION)
+        return (row[0] if row else 0) or 0
 
     async def close(self) -> None:
         if self._pool is not None:
