@@ -6,6 +6,7 @@ import asyncio
 import base64
 import hashlib
 import json
+import mmap
 import os
 from pathlib import Path
 
@@ -37,6 +38,43 @@ def test_blobstore_verifies_before_publishing_and_keeps_one_copy(tmp_path: Path)
     assert len(list(store.iter_blobs())) == 1
     with pytest.raises(ValueError, match="64 lowercase hex"):
         store.exists("../../etc/passwd")
+
+
+def test_blobstore_stores_under_a_name_the_caller_verified(tmp_path: Path) -> None:
+    """A xorb is stored under its Xet hash (checked by the CAS chunk by chunk), with no SHA-256 taken."""
+    store = LocalBlobStore(tmp_path / "blobs")
+    data = os.urandom(10_000)
+    name = hashlib.blake2b(data, digest_size=32).hexdigest()  # any 64-hex content address of the caller's
+    assert store.put_bytes(data, verified_name=name) == name
+    assert store.put_bytes(data, verified_name=name) == name  # idempotent: one copy
+    assert b"".join(store.iter_range(name)) == data and [n for n, _ in store.iter_blobs()] == [name]
+    with pytest.raises(ValueError, match="64 lowercase hex"):
+        store.put_bytes(data, verified_name="../../x")
+    with pytest.raises(ValueError, match="needs its name"):
+        store.writer(verified=True)
+    w = store.writer(name, verified=True)
+    w.write(data)
+    with pytest.raises(BlobVerificationError, match="declared"):
+        w.commit(name, len(data) - 1)  # the size is still checked
+    assert list((tmp_path / "blobs" / "tmp").rglob("up-*")) == []
+
+
+@pytest.mark.parametrize("size", [1, 4095, 4096, 3 * 4096 + 17, 2**20])
+def test_verified_blobs_from_aligned_and_unaligned_buffers(tmp_path: Path, size: int) -> None:
+    """The CAS's page-aligned buffers go to disk with direct I/O (the tail the ordinary way), other buffers the
+    ordinary way: the same bytes either way, at any length."""
+    store = LocalBlobStore(tmp_path / "blobs")
+    data = os.urandom(size)
+    aligned = mmap.mmap(-1, size + 8192)
+    aligned[:size] = data
+    for i, buf in enumerate([memoryview(aligned)[:size], data, memoryview(bytearray(data))[1:]]):
+        want = data if i < 2 else data[1:]
+        if not want:
+            continue
+        name = hashlib.sha256(b"%d" % i + want).hexdigest()
+        assert store.put_bytes(buf, verified_name=name) == name  # type: ignore[arg-type]
+        assert (tmp_path / "blobs" / name[:2] / name[2:4] / name).read_bytes() == want
+    assert list((tmp_path / "blobs" / "tmp").rglob("up-*")) == []
 
 
 async def _chunks(body: bytes, size: int):

@@ -3,6 +3,7 @@ its own (kill and gc must not touch the session's shared one)."""
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import time
@@ -67,6 +68,8 @@ def test_kill_during_xet_upload_then_retry_and_gc(tmp_path: Path) -> None:
         # gc: nothing is collected while the file is referenced; after the repo is deleted, its xorbs, shard
         # and Xet file go (min age 0: everything unreferenced)
         before = server.stored_blobs()
+        xorbs = set(re.findall(r"xet: xorb ([0-9a-f]{64}) from repo", server.log()))
+        assert len(xorbs) >= 3 and xorbs <= before  # stored under their Xet hashes
         out = server.admin("gc", "--min-age-hours", "0")
         assert "deleted 0 unreferenced Xet files" in out, out
         httpx.request(
@@ -82,6 +85,7 @@ def test_kill_during_xet_upload_then_retry_and_gc(tmp_path: Path) -> None:
             before,
             after,
         )  # xorbs + shard(s); .gitattributes
+        assert not xorbs & after
         assert not server.partial_uploads()  # what the killed upload left is collected too
         assert httpx.get(f"{server.url}/api/health").status_code == 200
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import time
 from collections.abc import Iterator
 
@@ -75,7 +76,8 @@ def test_offered_content_is_hashed_in_turn_or_read_back() -> None:
     session = ("s",)
     tickets = [chain.ticket(session) for _ in xorbs]
     chain.offer(session, tickets[0], xorbs[0], 1, iter([content[xorbs[0]]]))  # its turn: hashed from memory
-    chain.offer(session, tickets[2], xorbs[2], 1, iter([b"never used"]))  # not its turn: read back later
+    # not its turn (and no waiting for it): read back later
+    chain.offer(session, tickets[2], xorbs[2], 1, iter([b"never used"]), wait=0)
     chain.offer(session, tickets[1], xorbs[1], 1, iter([content[xorbs[1]]]))
     chain.drain(session, 30)
     name = START
@@ -84,6 +86,29 @@ def test_offered_content_is_hashed_in_turn_or_read_back() -> None:
     state = cps.get(name)
     assert state is not None and state.hexdigest() == hashlib.sha256(b"".join(content.values())).hexdigest()
     assert reads == [xorbs[2]]
+
+
+def test_an_upload_ahead_of_its_turn_waits_to_be_hashed_from_memory() -> None:
+    """hf_xet's xorbs finish out of order: a later one waits (bounded) for the earlier one, so neither is read
+    back from disk."""
+    xorbs = [os.urandom(32) for _ in range(2)]
+    content = {x: os.urandom(3000) for x in xorbs}
+    reads: list[bytes] = []
+    cps = prehash.Checkpoints()
+    chain = prehash.ChainHasher(cps, lambda x, n: reads.append(x) or iter([content[x]]))
+    session = ("s",)
+    tickets = [chain.ticket(session) for _ in xorbs]
+    later = threading.Thread(
+        target=chain.offer, args=(session, tickets[1], xorbs[1], 1, iter([content[xorbs[1]]]))
+    )
+    later.start()
+    time.sleep(0.2)  # the later upload is waiting for its turn
+    chain.offer(session, tickets[0], xorbs[0], 1, iter([content[xorbs[0]]]))
+    later.join(10)
+    chain.drain(session, 30)
+    state = cps.get(extend(extend(START, xorbs[0], 0, 1), xorbs[1], 0, 1))
+    assert state is not None and state.hexdigest() == hashlib.sha256(b"".join(content.values())).hexdigest()
+    assert reads == []
 
 
 def test_a_stalled_upload_is_skipped(monkeypatch) -> None:

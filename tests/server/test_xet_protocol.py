@@ -93,6 +93,8 @@ def test_upload_commit_and_download_by_hand(hub, chunks: list[bytes]) -> None:
         assert cas.post(f"/v1/xorbs/default/{xh}", content=make_xorb(chunks, lz4=True)[1]).json() == {
             "was_inserted": False
         }
+    # its blob is named by its Xet hash (verified chunk by chunk, so no SHA-256 is taken on top)
+    assert xh in hub.server.stored_blobs()
     content = b"".join(chunks)
     assert _commit_lfs(hub, repo_id, "f.bin", sha, len(content)).status_code == 200
     with hub.http(hub.token) as c:

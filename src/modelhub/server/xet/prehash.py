@@ -37,6 +37,7 @@ logger = logging.getLogger(__name__)
 START = b""  # the name of the empty prefix
 MAX_CHECKPOINTS = 4096  # ~200 bytes each
 GAP_WAIT_S = 30.0  # how long the chain waits for an upload that began earlier and has not finished
+INLINE_WAIT_S = 5.0  # how long a verified xorb waits for its turn to be hashed from memory
 IDLE_S = 600.0  # chains of tokens not seen for this long are dropped
 
 
@@ -115,16 +116,30 @@ class ChainHasher:
             self._cond.notify_all()
 
     def offer(
-        self, session: Hashable, seq: int, xorb: bytes, chunks: int, content: Iterator[bytes | memoryview]
+        self,
+        session: Hashable,
+        seq: int,
+        xorb: bytes,
+        chunks: int,
+        content: Iterator[bytes | memoryview],
+        wait: float = INLINE_WAIT_S,
     ) -> None:
-        """Upload ``seq`` stored ``xorb``, whose verified ``content`` is at hand: hashed here and now when the
-        chain is waiting for it, else reported (the chain reads the xorb back when its turn comes)."""
+        """Upload ``seq`` stored ``xorb``, whose verified ``content`` is at hand: hashed here and now when it is
+        the chain's turn within ``wait`` seconds, else reported (the chain reads the xorb back when its turn
+        comes). The uploads it waits for took their tickets earlier, inside the same bounded set of body
+        buffers, so they are under way, not queued behind this one; hashing from memory spares reading 64 MiB
+        back from disk (written with direct I/O, it is not in the page cache)."""
+        deadline = time.monotonic() + wait
+        inline = None
         with self._cond:
-            chain = self._chains.get(session)
-            if chain is None or chain.busy or chain.head != seq:
-                inline = None
-            else:
-                chain.busy, inline = True, chain.prefix
+            while (chain := self._chains.get(session)) is not None and chain.head <= seq:
+                if chain.head == seq and not chain.busy:
+                    chain.busy, inline = True, chain.prefix
+                    break
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(left)
         if inline is None:
             self.report(session, seq, xorb, chunks)
             return

@@ -21,6 +21,7 @@ import hashlib
 import hmac
 import json
 import logging
+import mmap
 import os
 import re
 import time
@@ -108,7 +109,7 @@ def _bad_length(what: str, got: int, declared: int) -> InvalidInput:
     return InvalidInput(f"{what} body does not match its Content-Length of {declared} bytes (got {got}).")
 
 
-async def _body(request: Request, limit: int, what: str, buf: bytearray) -> memoryview:
+async def _body(request: Request, limit: int, what: str, buf: mmap.mmap) -> memoryview:
     """The request body, refused (413) as soon as it passes ``limit`` (one xorb or shard: bounded): a view of
     ``buf`` when its length is declared and fits (it always does for hf_xet), else of a buffer of its own."""
     declared = request.headers.get("content-length")
@@ -139,22 +140,23 @@ class _Bodies:
     """hf_xet sends several xorbs at once; each is held whole (up to 66 MiB) while it is verified, so at most ``n``
     are in memory per process (the others wait, their connections open): server RSS stays bounded. The buffers
     are kept between requests (a fresh one costs ~16,000 page faults, ~70 ms of the event loop per xorb) and let
-    go after ``idle_s`` without uploads."""
+    go after ``idle_s`` without uploads. They are page-aligned (anonymous maps), so the blob store can write a
+    xorb from them to disk with direct I/O."""
 
     def __init__(self, n: int, size: int, idle_s: float = 30.0) -> None:
         self._slots = anyio.Semaphore(n)
         self._size, self._idle_s = size, idle_s
-        self._free: list[bytearray] = []
+        self._free: list[mmap.mmap] = []
         self._busy = 0
         self._timer: asyncio.TimerHandle | None = None
 
     @contextlib.asynccontextmanager
-    async def slot(self) -> AsyncIterator[bytearray]:
+    async def slot(self) -> AsyncIterator[mmap.mmap]:
         async with self._slots:
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
-            buf = self._free.pop() if self._free else await _run(bytearray, self._size)
+            buf = self._free.pop() if self._free else await _run(_new_buffer, self._size)
             self._busy += 1
             try:
                 yield buf
@@ -163,6 +165,15 @@ class _Bodies:
                 self._free.append(buf)
                 if not self._busy:
                     self._timer = asyncio.get_running_loop().call_later(self._idle_s, self._free.clear)
+
+
+def _new_buffer(size: int) -> mmap.mmap:
+    buf = mmap.mmap(-1, size)
+    for i in range(
+        0, size, mmap.PAGESIZE
+    ):  # fault its pages in here, on a worker thread, not on the event loop
+        buf[i] = 0
+    return buf
 
 
 _BODIES: list[_Bodies] = []

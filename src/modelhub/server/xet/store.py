@@ -89,7 +89,7 @@ class XetStore:
     # --- xorbs -------------------------------------------------------------------------------------------------
 
     def xorb(self, hash_hex: str) -> tuple[str, ChunkIndex] | None:
-        """(blob SHA-256, chunk index) of a stored xorb, cached (xorbs are immutable)."""
+        """(blob name, chunk index) of a stored xorb, cached (xorbs are immutable)."""
         with self._lock:
             hit = self._indexes.get(hash_hex)
             if hit is not None:
@@ -120,7 +120,9 @@ class XetStore:
             end, index = xorb.verify(data, from_hex(hash_hex))
         except xorb.XorbError as exc:
             raise XetInputError(f"xorb {hash_hex}: {exc}. Nothing was stored.") from exc
-        blob = self.blobs.put_bytes(memoryview(data)[:end])  # type: ignore[arg-type]  # the writers take any bytes-like object
+        # named by its Xet hash, just verified over these bytes: no SHA-256 of 64 MiB on top
+        section = memoryview(data)[:end]
+        blob = self.blobs.put_bytes(section, verified_name=hash_hex)  # type: ignore[arg-type]  # any bytes-like object
         dedup = {to_hex(h) for i, h in enumerate(index.hashes) if i == 0 or dedup_eligible(h)}
         with self.sessions() as db:
             db.add(
@@ -140,9 +142,7 @@ class XetStore:
             )
             db.commit()
         if ticket is not None:
-            self.chains.offer(
-                *ticket, from_hex(hash_hex), len(index), xorb.iter_content(memoryview(data)[:end], index)
-            )
+            self.chains.offer(*ticket, from_hex(hash_hex), len(index), xorb.iter_content(section, index))
         return True, len(index)
 
     def _read_xorb(self, raw: bytes, chunks: int) -> Iterator[bytes]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import os
 import re
 import shutil
@@ -31,8 +33,8 @@ def _check_sha(sha256: str) -> str:
 
 
 class _LocalWriter(BlobWriter):
-    def __init__(self, store: LocalBlobStore) -> None:
-        super().__init__()
+    def __init__(self, store: LocalBlobStore, verified_name: str | None = None) -> None:
+        super().__init__(verified_name)
         self._store = store
         fd, name = tempfile.mkstemp(dir=store.session_dir(), prefix="up-", suffix=f"-{uuid.uuid4().hex[:8]}")
         self._tmp = Path(name)
@@ -59,6 +61,51 @@ class _LocalWriter(BlobWriter):
             self._fh.close()
         finally:
             self._tmp.unlink(missing_ok=True)
+
+
+_BLOCK = 4096  # O_DIRECT wants buffer address, length and file offset aligned to the device's block size
+_DIRECT = getattr(os, "O_DIRECT", 0)
+
+
+def _address(data: memoryview) -> int | None:
+    """The address of a writable buffer's first byte (None for read-only ones, which cannot be told)."""
+    if data.readonly or not data.contiguous or not data.nbytes:
+        return None
+    return ctypes.addressof(ctypes.c_char.from_buffer(data))
+
+
+def _write_all(fd: int, data: memoryview, offset: int) -> None:
+    while data:
+        n = os.pwrite(fd, data, offset)
+        data, offset = data[n:], offset + n
+
+
+def _write_new_file(path: Path, data: bytes | memoryview) -> None:
+    """Write ``data`` to a new file and fsync it. A page-aligned buffer (the CAS's, which holds each xorb whole)
+    goes to the disk with O_DIRECT, as object stores write: no copy into the page cache and no dirty pages for
+    the fsync to flush (64 MiB: ~3 ms of CPU instead of ~200 ms where page-cache memory is costly, as in a VM
+    that returns freed memory to its host); the unaligned tail, and any buffer or file system that cannot do
+    direct I/O, are written the ordinary way."""
+    view = memoryview(data).cast("B")
+    head = len(view) - len(view) % _BLOCK
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        address = _address(view) if _DIRECT and head else None
+        if address is not None and address % _BLOCK == 0:
+            try:
+                fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | _DIRECT)
+                _write_all(fd, view[:head], 0)
+            except OSError as exc:  # EINVAL: this file system or device does not take it
+                if exc.errno != errno.EINVAL:
+                    raise
+                head = 0
+            fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~_DIRECT)
+        else:
+            head = 0
+        _write_all(fd, view[head:], head)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -93,8 +140,30 @@ class LocalBlobStore(BlobStore):
         _check_sha(sha256)
         return os.path.join(self._root_str, sha256[:2], sha256[2:4], sha256)
 
-    def writer(self, expected_sha256: str | None = None) -> BlobWriter:
+    def writer(self, expected_sha256: str | None = None, *, verified: bool = False) -> BlobWriter:
+        if verified:
+            if expected_sha256 is None:
+                raise ValueError("a verified blob needs its name")
+            return _LocalWriter(self, _check_sha(expected_sha256))
         return _LocalWriter(self)
+
+    def put_bytes(self, data: bytes, verified_name: str | None = None) -> str:
+        if verified_name is None or fcntl is None:
+            return super().put_bytes(data, verified_name)
+        final = self._path(verified_name)
+        if final.exists():  # same content already stored: keep the one copy
+            self.touch(verified_name)
+            return verified_name
+        tmp = self.session_dir() / f"up-{uuid.uuid4().hex}"
+        try:
+            _write_new_file(tmp, data)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, final)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        _fsync_dir(final.parent)
+        return verified_name
 
     def exists(self, sha256: str) -> bool:
         return os.path.isfile(self._spath(sha256))

@@ -48,8 +48,8 @@ def _missing(exc: Exception) -> bool:
 
 
 class _S3Writer(BlobWriter):
-    def __init__(self, store: S3BlobStore, expected_sha256: str | None) -> None:
-        super().__init__()
+    def __init__(self, store: S3BlobStore, expected_sha256: str | None, verified: bool = False) -> None:
+        super().__init__(expected_sha256 if verified else None)
         self._store = store
         self._final = store.key(expected_sha256) if expected_sha256 else None
         self._key = self._final or store.tmp_key()
@@ -173,10 +173,12 @@ class S3BlobStore(BlobStore):
     def tmp_key(self) -> str:
         return f"{self.prefix}tmp/{uuid.uuid4().hex}"
 
-    def writer(self, expected_sha256: str | None = None) -> BlobWriter:
+    def writer(self, expected_sha256: str | None = None, *, verified: bool = False) -> BlobWriter:
         if expected_sha256 is not None:
             _check_sha(expected_sha256)
-        return _S3Writer(self, expected_sha256)
+        elif verified:
+            raise ValueError("a verified blob needs its name")
+        return _S3Writer(self, expected_sha256, verified)
 
     def _head(self, sha256: str) -> dict[str, Any] | None:
         try:
