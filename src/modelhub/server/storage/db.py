@@ -213,7 +213,8 @@ class UploadGrant(Base):
 class XetXorb(Base):
     """A verified xorb (Xet hash string form): its chunk section is the blob ``blob_sha256`` of the blob store,
     named by the xorb's own hash (earlier versions named it by the section's SHA-256; the column says which,
-    so both read alike); ``chunk_index`` packs per chunk its hash and cumulative record / uncompressed ends (``xet/xorb.ChunkIndex``)."""
+    so both read alike); ``chunk_index`` packs per chunk its hash and cumulative record / uncompressed ends
+    (``xet/xorb.ChunkIndex``)."""
 
     __tablename__ = "xet_xorbs"
     hash: Mapped[str] = mapped_column(String(64), primary_key=True)
