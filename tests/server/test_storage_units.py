@@ -287,3 +287,17 @@ def test_downloads_are_the_last_30_days_and_all_time_is_every_day(tmp_path: Path
     counter.flush()
     with sessions() as db:
         assert counter.counts(db, [repo.id]) == {repo.id: (12, 1112)}
+
+
+def test_ranged_reads_into_an_aligned_buffer_match_ordinary_ones(tmp_path: Path) -> None:
+    """What the CAS reads back to hash (direct I/O into its buffer) is the same bytes as an ordinary read."""
+    store = LocalBlobStore(tmp_path / "blobs")
+    data = os.urandom(3 * 2**20 + 123)
+    sha = store.put_bytes(data)
+    buf = mmap.mmap(-1, 2**20 + 2 * 4096)
+    for start, end in [(0, 1), (0, 4096), (1, 4097), (4095, 2**20 + 4095), (len(data) - 9, len(data))]:
+        assert bytes(store.read_range(sha, start, end, buf)) == data[start:end], (start, end)
+        assert bytes(store.read_range(sha, start, end)) == data[start:end]
+    assert bytes(store.read_range(sha, 0, 2**21, buf)) == data[: 2**21]  # larger than buf: ordinary read
+    with pytest.raises(OSError, match="ends before"):
+        store.read_range(sha, len(data) - 10, len(data) + 10, buf)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import logging
+import mmap
 import struct
 import threading
 import time
@@ -75,6 +76,26 @@ def _merged(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return out
 
 
+class _Buffers:
+    """Page-aligned read buffers, reused (fresh memory costs page faults on every use), a few kept."""
+
+    def __init__(self, size: int, keep: int = 4) -> None:
+        self._size, self._keep = size, keep
+        self._free: list[mmap.mmap] = []
+        self._lock = threading.Lock()
+
+    def take(self) -> mmap.mmap:
+        with self._lock:
+            if self._free:
+                return self._free.pop()
+        return mmap.mmap(-1, self._size)
+
+    def give(self, buf: mmap.mmap) -> None:
+        with self._lock:
+            if len(self._free) < self._keep:
+                self._free.append(buf)
+
+
 class XetStore:
     """Xorbs, files and shards in the database and the blob store."""
 
@@ -83,6 +104,7 @@ class XetStore:
         self.blobs = blobs
         self._indexes: OrderedDict[str, tuple[str, ChunkIndex]] = OrderedDict()
         self._lock = threading.Lock()
+        self._read_buffers = _Buffers(READ_BYTES + 2 * 4096)
         self.checkpoints = prehash.Checkpoints()
         self.chains = prehash.ChainHasher(self.checkpoints, self._read_xorb)
 
@@ -341,7 +363,18 @@ class XetStore:
         self, terms: list[StoredTerm], start: int, end: int, views: bool = False
     ) -> Iterator[bytes]:
         """Bytes ``[start, end)`` of the content of ``terms``; with ``views``, stored chunks come as memoryviews of
-        what was read (no copy; for hashing)."""
+        what was read (no copy; for hashing: each is valid only until the next is asked for, as the reads go to
+        the device with direct I/O into a reused buffer, past the page cache, where the store can)."""
+        buf = self._read_buffers.take() if views else None
+        try:
+            yield from self._iter_terms(terms, start, end, views, buf)
+        finally:
+            if buf is not None:
+                self._read_buffers.give(buf)
+
+    def _iter_terms(
+        self, terms: list[StoredTerm], start: int, end: int, views: bool, buf: mmap.mmap | None
+    ) -> Iterator[bytes]:
         offset = 0
         for t in terms:
             if offset >= end:
@@ -359,12 +392,10 @@ class XetStore:
             pos = offset + idx.unpacked_start(first) - idx.unpacked_start(t.start)
             c = first
             while c < t.end and pos < end:
-                # records [c, g): one ranged read of about READ_BYTES (S3 objects serve ranges, they do not seek)
+                # records [c, g): one ranged read of at most READ_BYTES (no record is larger)
                 base = idx.record_start(c)
                 g = bisect.bisect_right(idx.record_ends, base + READ_BYTES, c + 1, t.end)
-                block = memoryview(
-                    b"".join(self.blobs.iter_range(blob, base, idx.record_ends[g - 1], READ_BYTES))
-                )
+                block = self.blobs.read_range(blob, base, idx.record_ends[g - 1], buf)
                 for k in range(c, g):
                     if pos >= end:
                         break

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import abc
 import hashlib
+import mmap
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -164,6 +165,13 @@ class BlobStore(abc.ABC):
                     break
                 remaining -= len(data)
                 yield data
+
+    def read_range(self, sha256: str, start: int, end: int, buf: mmap.mmap | None = None) -> memoryview:
+        """Bytes ``[start, end)`` in one ranged read (S3 objects serve ranges, they do not seek). A store that can
+        read straight from the device into ``buf`` (page-aligned, at least ``end - start + 2 * 4096`` bytes: the
+        local disk, with direct I/O, for one-time reads such as hashing that the page cache would not serve
+        again) returns a view of it, valid until ``buf`` is reused."""
+        return memoryview(b"".join(self.iter_range(sha256, start, end, max(end - start, 1))))
 
     def put_bytes(self, data: bytes, verified_name: str | None = None) -> str:
         """Store ``data``; returns its name: its SHA-256, or ``verified_name`` (a content address the caller
