@@ -169,9 +169,8 @@ class _Bodies:
 
 def _new_buffer(size: int) -> mmap.mmap:
     buf = mmap.mmap(-1, size)
-    for i in range(
-        0, size, mmap.PAGESIZE
-    ):  # fault its pages in here, on a worker thread, not on the event loop
+    # fault its pages in here, on a worker thread, not on the event loop as the body arrives
+    for i in range(0, size, mmap.PAGESIZE):
         buf[i] = 0
     return buf
 
