@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -151,12 +152,6 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def median(values: list[float]) -> float:
-    import statistics
-
-    return statistics.median(values)
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size-mb", type=int, default=2048)
@@ -173,9 +168,8 @@ def main() -> int:
     size = args.size_mb * 2**20
     src = work / "big.bin"
     server = HubServer(work / "server-data").start()
-    pairs: list[
-        dict[str, tuple[float, int, float, float]]
-    ] = []  # per round: kind -> (s, RSS, CPU client, server)
+    # per round: kind -> (seconds, client peak RSS, CPU seconds of client and server)
+    pairs: list[dict[str, tuple[float, int, float, float]]] = []
     try:
         server.create_user("bench")
         token = server.create_token("bench")
@@ -290,12 +284,12 @@ def main() -> int:
             f"round {r + 1} download Xet (hf_hub_download) {t_dx:7.2f} s {mbs / t_dx:7.1f} MB/s;"
             f" HF_HUB_DISABLE_XET=1 (plain resolve of the LFS copy) {t_dl:7.2f} s {mbs / t_dl:7.1f} MB/s"
         )
-    down = median([t_dl / t_dx for t_dx, t_dl in downloads])
+    down = statistics.median([t_dl / t_dx for t_dx, t_dl in downloads])
     t_xet_best = min(t_dx for t_dx, _ in downloads)
     ratios = [p["lfs"][0] / p["xet"][0] for p in pairs]
     print(f"Xet / no-Xet download per round: {', '.join(f'{dl / dx:.3f}' for dx, dl in downloads)}")
     print(f"\nXet / LFS upload throughput per round: {', '.join(f'{x:.3f}' for x in ratios)}")
-    up = median(ratios)
+    up = statistics.median(ratios)
     rss_xet = max(p["xet"][1] for p in pairs)
     t_xet = pairs[-1]["xet"][0]  # the first upload of the file re-uploaded
     checks = [

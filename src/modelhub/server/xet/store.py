@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
 from ..domain import objects
-from ..storage.blobs import BlobStore
+from ..storage.blobs import IO_BLOCK, BlobStore
 from ..storage.db import Repo, XetDedupChunk, XetFile, XetFileXorb, XetShard, XetXorb
 from . import hashing, prehash, shard, xorb
 from .hashing import from_hex, to_hex
@@ -104,7 +104,7 @@ class XetStore:
         self.blobs = blobs
         self._indexes: OrderedDict[str, tuple[str, ChunkIndex]] = OrderedDict()
         self._lock = threading.Lock()
-        self._read_buffers = _Buffers(READ_BYTES + 2 * 4096)
+        self._read_buffers = _Buffers(READ_BYTES + 2 * IO_BLOCK)
         self.checkpoints = prehash.Checkpoints()
         self.chains = prehash.ChainHasher(self.checkpoints, self._read_xorb)
 

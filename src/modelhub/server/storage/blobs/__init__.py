@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .base import BlobStore, BlobVerificationError, BlobWriter, UploadTarget
+from .base import IO_BLOCK, BlobStore, BlobVerificationError, BlobWriter, UploadTarget
 from .local import LocalBlobStore
 
 __all__ = [
+    "IO_BLOCK",
     "BlobStore",
     "BlobVerificationError",
     "BlobWriter",

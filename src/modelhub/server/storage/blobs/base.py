@@ -16,6 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+# direct I/O wants buffer address, length and file offset aligned to the device's block size; a ``read_range``
+# buffer needs one block of slack at each end
+IO_BLOCK = 4096
+
 
 @dataclass(frozen=True)
 class UploadTarget:
@@ -168,7 +172,7 @@ class BlobStore(abc.ABC):
 
     def read_range(self, sha256: str, start: int, end: int, buf: mmap.mmap | None = None) -> memoryview:
         """Bytes ``[start, end)`` in one ranged read (S3 objects serve ranges, they do not seek). A store that can
-        read straight from the device into ``buf`` (page-aligned, at least ``end - start + 2 * 4096`` bytes: the
+        read straight from the device into ``buf`` (page-aligned, at least ``end - start + 2 * IO_BLOCK`` bytes: the
         local disk, with direct I/O, for one-time reads such as hashing that the page cache would not serve
         again) returns a view of it, valid until ``buf`` is reused."""
         return memoryview(b"".join(self.iter_range(sha256, start, end, max(end - start, 1))))

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from .base import BlobStore, BlobWriter
+from .base import IO_BLOCK, BlobStore, BlobWriter
 
 try:
     import fcntl
@@ -48,14 +48,7 @@ class _LocalWriter(BlobWriter):
         self._fh.flush()
         os.fsync(self._fh.fileno())
         self._fh.close()
-        final = self._store._path(sha)
-        if final.exists():
-            self._tmp.unlink(missing_ok=True)  # same content already stored: keep the one copy
-            self._store.touch(sha)
-        else:
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(self._tmp, final)
-            _fsync_dir(final.parent)
+        self._store._install(self._tmp, sha)
 
     def _discard(self) -> None:
         try:
@@ -64,7 +57,6 @@ class _LocalWriter(BlobWriter):
             self._tmp.unlink(missing_ok=True)
 
 
-_BLOCK = 4096  # O_DIRECT wants buffer address, length and file offset aligned to the device's block size
 _DIRECT = getattr(os, "O_DIRECT", 0)
 
 
@@ -88,11 +80,11 @@ def _write_new_file(path: Path, data: bytes | memoryview) -> None:
     that returns freed memory to its host); the unaligned tail, and any buffer or file system that cannot do
     direct I/O, are written the ordinary way."""
     view = memoryview(data).cast("B")
-    head = len(view) - len(view) % _BLOCK
+    head = len(view) - len(view) % IO_BLOCK
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     try:
         address = _address(view) if _DIRECT and head else None
-        if address is not None and address % _BLOCK == 0:
+        if address is not None and address % IO_BLOCK == 0:
             try:
                 fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | _DIRECT)
                 _write_all(fd, view[:head], 0)
@@ -148,26 +140,34 @@ class LocalBlobStore(BlobStore):
             return _LocalWriter(self, _check_sha(expected_sha256))
         return _LocalWriter(self)
 
+    def _install(self, tmp: Path, name: str) -> None:
+        """Publish the fsync'd file ``tmp`` as blob ``name``, or drop it if that blob is stored already."""
+        final = self._path(name)
+        if final.exists():
+            tmp.unlink(missing_ok=True)  # same content already stored: keep the one copy
+            self.touch(name)
+        else:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, final)
+            _fsync_dir(final.parent)
+
     def put_bytes(self, data: bytes, verified_name: str | None = None) -> str:
         if verified_name is None or fcntl is None:
             return super().put_bytes(data, verified_name)
-        final = self._path(verified_name)
-        if final.exists():  # same content already stored: keep the one copy
+        if self.exists(verified_name):  # stored already: not even written again
             self.touch(verified_name)
             return verified_name
         tmp = self.session_dir() / f"up-{uuid.uuid4().hex}"
         try:
             _write_new_file(tmp, data)
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp, final)
+            self._install(tmp, verified_name)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-        _fsync_dir(final.parent)
         return verified_name
 
     def read_range(self, sha256: str, start: int, end: int, buf: mmap.mmap | None = None) -> memoryview:
-        lo, hi = start - start % _BLOCK, -(-end // _BLOCK) * _BLOCK
+        lo, hi = start - start % IO_BLOCK, -(-end // IO_BLOCK) * IO_BLOCK
         if buf is None or not _DIRECT or hi - lo > len(buf) or end <= start:
             return super().read_range(sha256, start, end, buf)
         try:
